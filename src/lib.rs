@@ -1,0 +1,5 @@
+//! safeguard: a batch pipeline for local safeguarding children partnerships and their Child Death
+//! Overview Panels. Data flows one way: read -> validate -> pseudonymise -> store -> measure -> render.
+
+pub mod calendar;
+pub mod synth;

@@ -1,0 +1,1 @@
+//! Synthetic partnership data (STUB: being written by a helper session).
