@@ -2,4 +2,10 @@
 //! Overview Panels. Data flows one way: read -> validate -> pseudonymise -> store -> measure -> render.
 
 pub mod calendar;
+pub mod config;
+pub mod error;
+pub mod ingest;
+pub mod pseudonym;
+pub mod schema;
+pub mod store;
 pub mod synth;

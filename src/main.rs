@@ -1,1 +1,239 @@
-fn main() {}
+//! The `safeguard` command line: one subcommand per pipeline stage, plus `run` for all of them.
+//!
+//! Exit codes: 0 success; 1 a user error (a file that can't be read, bad arguments or config),
+//! with a one-line message naming the file, line and column; 2 an internal error.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use chrono::NaiveDate;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use safeguard::calendar::Calendar;
+use safeguard::config::Config;
+use safeguard::error::{exit_code, UserError};
+use safeguard::ingest;
+
+/// Safeguarding partnership figures, child death review returns and the annual report,
+/// from the extracts a partnership really holds.
+#[derive(Parser, Debug)]
+#[command(name = "safeguard", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    /// Partnership config (TOML). Default: ./safeguard.toml when present, else built-in defaults.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// No progress bars.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Ingest extracts (canonical CSV, CIN census XML, Annex A .xlsx) into the Parquet store.
+    ///
+    /// Files are recognised by content. Every row ends in the store or in its rejects table;
+    /// the summary prints read, stored, rejected and flagged per table. Ingesting the same file
+    /// twice changes nothing; a file that can't be read leaves the store as it was (exit 1).
+    ///
+    /// Example: safeguard ingest data-samples/ --store store
+    Ingest {
+        /// Files or folders to read.
+        #[arg(required = true, value_name = "FILE")]
+        inputs: Vec<PathBuf>,
+        /// The store folder (created if absent).
+        #[arg(long, default_value = "store", value_name = "DIR")]
+        store: PathBuf,
+    },
+    /// Run every stage on a folder of extracts (default: the bundled samples).
+    ///
+    /// Example: safeguard run            (ingests data-samples/ into store/)
+    Run {
+        /// Folder (or files) of extracts.
+        #[arg(long, default_value = "data-samples", value_name = "DIR")]
+        data: Vec<PathBuf>,
+        /// The store folder.
+        #[arg(long, default_value = "store", value_name = "DIR")]
+        store: PathBuf,
+        /// Where reports are written (one folder per year).
+        #[arg(long, default_value = "reports", value_name = "DIR")]
+        reports: PathBuf,
+    },
+    /// Generate a synthetic, fictional partnership as canonical CSVs and/or CIN census XML.
+    ///
+    /// Seeded and deterministic: the same options give the same files.
+    ///
+    /// Example: safeguard synth --out /tmp/synth --children 3000 --years 4 --seed 7
+    Synth {
+        /// Output folder.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Distinct children in total (sets the referral volume); overridden by --referrals-per-year.
+        #[arg(long)]
+        children: Option<u64>,
+        /// Referrals a year across the whole partnership (England: about 650,000).
+        #[arg(long)]
+        referrals_per_year: Option<u64>,
+        /// Number of financial years.
+        #[arg(long, default_value_t = 4)]
+        years: u32,
+        /// The first financial year's starting calendar year (2021 = 2021-22).
+        #[arg(long, default_value_t = 2021)]
+        first_year: i32,
+        /// Number of LAs (default: the two Northamptonshire LAs 940 and 941).
+        #[arg(long)]
+        las: Option<u32>,
+        /// Random seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Child deaths a year for the partnership's CDOP.
+        #[arg(long, default_value_t = 60)]
+        deaths_per_year: u32,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = SynthFormatArg::Csv)]
+        format: SynthFormatArg,
+    },
+    /// Print the England and Wales bank holidays (observed dates) in a range, one ISO date a line.
+    ///
+    /// Local closure days from the config are added only when --config is given.
+    ///
+    /// Example: safeguard calendar --from 2024-01-01 --to 2024-12-31
+    Calendar {
+        #[arg(long, value_name = "DATE")]
+        from: NaiveDate,
+        #[arg(long, value_name = "DATE")]
+        to: NaiveDate,
+    },
+    /// Print wd(A, B): the working days d with A < d <= B (same day 0; negative when B < A).
+    ///
+    /// Example: safeguard workdays 2024-03-28 2024-04-02   (prints 1: Easter skipped)
+    Workdays {
+        #[arg(value_name = "A")]
+        a: NaiveDate,
+        #[arg(value_name = "B")]
+        b: NaiveDate,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum SynthFormatArg {
+    Csv,
+    Xml,
+    Both,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return ExitCode::SUCCESS;
+            }
+            let code = exit_code(&e);
+            if code == 1 {
+                eprintln!("error: {e}");
+            } else {
+                eprintln!("internal error: {e:#}");
+            }
+            ExitCode::from(code as u8)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn calendar_for(cfg: &Config) -> Result<Calendar> {
+    Calendar::england_and_wales()
+        .with_closures(&cfg.closure_days)
+        .map_err(|e| UserError::Message(format!("closure_days in the config: {e}")).into())
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let cfg = Config::load(cli.config.as_deref())?;
+    let out = io::stdout();
+    let mut out = out.lock();
+    match cli.command {
+        Command::Ingest { inputs, store } => {
+            let report = ingest::ingest(&cfg, &store, &inputs)?;
+            write!(out, "{}", report.render())?;
+            writeln!(out, "store: {}", store.display())?;
+        }
+        Command::Run {
+            data,
+            store,
+            reports: _,
+        } => {
+            let report = ingest::ingest(&cfg, &store, &data)?;
+            writeln!(out, "== ingest ==")?;
+            write!(out, "{}", report.render())?;
+            writeln!(out, "store: {}", store.display())?;
+        }
+        Command::Synth {
+            out: dir,
+            children,
+            referrals_per_year,
+            years,
+            first_year,
+            las,
+            seed,
+            deaths_per_year,
+            format,
+        } => {
+            let _ = (
+                dir,
+                children,
+                referrals_per_year,
+                years,
+                first_year,
+                las,
+                seed,
+                deaths_per_year,
+                format,
+            );
+            anyhow::bail!("synth: not wired yet");
+        }
+        Command::Calendar { from, to } => {
+            let cal = if cli.config.is_some() {
+                calendar_for(&cfg)?
+            } else {
+                Calendar::england_and_wales()
+            };
+            if to < from {
+                return Err(
+                    UserError::Message(format!("--to {to} is before --from {from}")).into(),
+                );
+            }
+            let days = cal
+                .holidays(from, to)
+                .map_err(|e| UserError::Message(e.to_string()))?;
+            for d in days {
+                writeln!(out, "{d}")?;
+            }
+        }
+        Command::Workdays { a, b } => {
+            let cal = calendar_for(&cfg)?;
+            let n = cal
+                .wd(a, b)
+                .map_err(|e| UserError::Message(e.to_string()))?;
+            writeln!(out, "{n}")?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}

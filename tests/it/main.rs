@@ -1,4 +1,8 @@
 //! The one integration test binary (one binary, so Polars is linked once).
 
+mod annex_a;
 mod calendar;
+mod cin_xml;
+mod common;
+mod ingest;
 mod synth;

@@ -1,0 +1,249 @@
+//! `safeguard ingest`: reads input files (canonical CSV, CIN census XML, Annex A workbooks),
+//! validates and pseudonymises every row, and commits the result to the store in one atomic step.
+//!
+//! A file that cannot be read at all fails the run and nothing from the run reaches the store;
+//! rejected rows are not errors: the summary counts them (data-contract.md section 4).
+
+pub mod annex_a;
+pub mod canonical_csv;
+pub mod cin_xml;
+pub mod parse;
+pub mod sink;
+pub mod validate;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use sha2::{Digest, Sha256};
+
+use crate::config::Config;
+use crate::error::UserError;
+use crate::store::{SourceEntry, Store};
+use sink::Sink;
+use validate::{Counts, Source};
+
+/// The input formats, detected from content, never from the file name alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    CanonicalCsv,
+    CinXml,
+    AnnexA,
+}
+
+impl Format {
+    pub fn label(self) -> &'static str {
+        match self {
+            Format::CanonicalCsv => "canonical CSV",
+            Format::CinXml => "CIN census XML",
+            Format::AnnexA => "Annex A workbook",
+        }
+    }
+    /// Formats that carry real identifiers and so need a pseudonym key.
+    pub fn identifiable(self) -> bool {
+        !matches!(self, Format::CanonicalCsv)
+    }
+}
+
+/// What an ingest run did, for the summary.
+#[derive(Debug, Default)]
+pub struct IngestReport {
+    pub tables: BTreeMap<String, Counts>,
+    pub files_ingested: Vec<(String, Format)>,
+    pub files_unchanged: Vec<String>,
+    pub notes: Vec<String>,
+    pub rejects: usize,
+    pub flags: usize,
+    pub superseded: usize,
+    pub generation: Option<u64>,
+}
+
+impl IngestReport {
+    /// The printed summary: per table read, stored, rejected, flagged.
+    pub fn render(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        for f in &self.files_ingested {
+            let _ = writeln!(s, "ingested  {} ({})", f.0, f.1.label());
+        }
+        for f in &self.files_unchanged {
+            let _ = writeln!(s, "unchanged {f} (already in the store: same content)");
+        }
+        if !self.tables.is_empty() {
+            let _ = writeln!(
+                s,
+                "{:<22}{:>10}{:>10}{:>10}{:>10}",
+                "table", "read", "stored", "rejected", "flagged"
+            );
+            for (t, c) in &self.tables {
+                let _ = writeln!(
+                    s,
+                    "{:<22}{:>10}{:>10}{:>10}{:>10}",
+                    t, c.read, c.stored, c.rejected, c.flagged
+                );
+            }
+        }
+        if self.superseded > 0 {
+            let _ = writeln!(
+                s,
+                "{} stored row(s) superseded by newer extracts",
+                self.superseded
+            );
+        }
+        for n in &self.notes {
+            let _ = writeln!(s, "note: {n}");
+        }
+        if self.rejects > 0 {
+            let _ = writeln!(
+                s,
+                "{} row(s) rejected: see rejects.csv in the store",
+                self.rejects
+            );
+        }
+        s
+    }
+}
+
+/// Expands folders into the input files they hold (`.csv`, `.xml`, `.xlsx`), sorted by name.
+pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, UserError> {
+    let mut out = vec![];
+    for p in inputs {
+        if p.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(|e| UserError::file(p, format!("cannot list folder: {e}")))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| {
+                    f.is_file()
+                        && matches!(
+                            f.extension()
+                                .and_then(|x| x.to_str())
+                                .map(|x| x.to_ascii_lowercase())
+                                .as_deref(),
+                            Some("csv" | "xml" | "xlsx")
+                        )
+                })
+                .collect();
+            files.sort();
+            out.extend(files);
+        } else if p.exists() {
+            out.push(p.clone());
+        } else {
+            return Err(UserError::file(p, "no such file or folder".into()));
+        }
+    }
+    Ok(out)
+}
+
+/// SHA-256 of a file, read in blocks, and the first bytes (for format detection).
+fn hash_file(path: &Path) -> Result<(String, Vec<u8>), UserError> {
+    let mut f = File::open(path).map_err(|e| UserError::file(path, format!("cannot open: {e}")))?;
+    let mut hasher = Sha256::new();
+    let mut head = Vec::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f
+            .read(&mut buf)
+            .map_err(|e| UserError::file(path, format!("read error: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        if head.len() < 512 {
+            head.extend_from_slice(&buf[..n.min(512 - head.len())]);
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok((hex::encode(hasher.finalize()), head))
+}
+
+/// Detects the format from the first bytes.
+pub fn detect_format(path: &Path, head: &[u8]) -> Result<Format, UserError> {
+    if head.starts_with(b"PK\x03\x04") {
+        return Ok(Format::AnnexA);
+    }
+    let text = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
+    let first = text.iter().find(|b| !b.is_ascii_whitespace());
+    match first {
+        Some(b'<') => Ok(Format::CinXml),
+        Some(_) => Ok(Format::CanonicalCsv),
+        None => Err(UserError::file(path, "the file is empty".into())),
+    }
+}
+
+/// Ingests `inputs` (files or folders) into the store at `store_dir`.
+pub fn ingest(cfg: &Config, store_dir: &Path, inputs: &[PathBuf]) -> anyhow::Result<IngestReport> {
+    let files = expand_inputs(inputs)?;
+    if files.is_empty() {
+        return Err(UserError::Message(
+            "no input files (give CSV, XML or XLSX files or folders)".into(),
+        )
+        .into());
+    }
+    let mut store = Store::open(store_dir)?;
+    let pseudo = cfg.pseudonymiser()?;
+    let mut sink = Sink::new(pseudo);
+    let mut report = IngestReport::default();
+    let mut new_sources: Vec<SourceEntry> = vec![];
+    let mut seen_hashes = std::collections::HashSet::new();
+    let mut seq = store.next_seq();
+    for path in &files {
+        let (hash, head) = hash_file(path)?;
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        if store.has_source(&hash) || !seen_hashes.insert(hash.clone()) {
+            report.files_unchanged.push(file_name);
+            continue;
+        }
+        let format = detect_format(path, &head)?;
+        if format.identifiable() && !sink.pseudo.is_keyed() {
+            return Err(UserError::file(
+                path,
+                format!(
+                    "{} carries real child identifiers and no pseudonym key was given: set the environment variable {} or name a key_file in the config (at least {} characters)",
+                    format.label(),
+                    crate::config::KEY_ENV,
+                    crate::pseudonym::MIN_KEY_LEN
+                ),
+            )
+            .into());
+        }
+        sink.begin_source(Source {
+            file_name: file_name.clone(),
+            hash: hash.clone(),
+            seq,
+            vintage: None,
+        });
+        match format {
+            Format::CanonicalCsv => canonical_csv::read(path, &mut sink)?,
+            Format::CinXml => cin_xml::read(path, &mut sink)?,
+            Format::AnnexA => annex_a::read(path, &mut sink)?,
+        }
+        new_sources.push(SourceEntry {
+            file_name: file_name.clone(),
+            hash,
+            seq,
+            format: format.label().to_string(),
+            vintage: sink.source().vintage,
+        });
+        report.files_ingested.push((file_name, format));
+        seq += 1;
+    }
+    for (name, b) in &sink.builders {
+        report.tables.insert(name.to_string(), b.counts);
+    }
+    report.notes = std::mem::take(&mut sink.notes);
+    report.rejects = sink.rejects.len();
+    report.flags = sink.flags.len();
+    if new_sources.is_empty() {
+        return Ok(report);
+    }
+    let commit = store
+        .commit(sink, new_sources)
+        .context("writing the store")?;
+    report.superseded = commit.superseded;
+    report.generation = Some(commit.generation);
+    Ok(report)
+}

@@ -1,0 +1,419 @@
+//! Validation: turns a reader's raw cells into typed, pseudonymised rows of one canonical table,
+//! applying the contract's row rules (data-contract.md section 4).
+//!
+//! - a bad or missing value in a required column rejects the row (with file, position, column,
+//!   value and reason);
+//! - a bad value in an optional column stores the row with the cell empty and a data-quality flag;
+//! - a second row with the same key in one file is rejected as a duplicate;
+//! - row-level logical checks (an end before its start, a closure date without a reason...) flag
+//!   the row; checks that need another table are made by the store when it links the tables.
+//!
+//! Every row pushed ends in exactly one place: this table's rows, or the rejects.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use polars::prelude::*;
+
+use super::parse::{self, When};
+use crate::pseudonym::Pseudonymiser;
+use crate::schema::{Kind, TableSpec};
+
+/// Where rows came from: one input file.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// The file's name (without its folder).
+    pub file_name: String,
+    /// SHA-256 of the file's bytes, hex.
+    pub hash: String,
+    /// The order of ingest across the store's life (later wins among equal vintages).
+    pub seq: u32,
+    /// The extract's own reference date where it has one (CIN census `ReferenceDate`): a newer
+    /// vintage supersedes an older one whatever the ingest order.
+    pub vintage: Option<NaiveDate>,
+}
+
+/// A problem with one cell or row: a rejection or a data-quality flag.
+#[derive(Debug, Clone)]
+pub struct Issue {
+    pub table: &'static str,
+    pub source_file: String,
+    /// `line 12`, an XML element path, or `List 3 row 7`.
+    pub position: String,
+    pub column: String,
+    pub value: String,
+    /// A short code (`bad_value`, `missing_required`, `duplicate_key`, `negative_interval`...).
+    pub flag: String,
+    pub reason: String,
+}
+
+/// A parsed cell.
+#[derive(Debug, Clone)]
+enum Cell {
+    Null,
+    Str(String),
+    Date(NaiveDate),
+    DateTime(When),
+    Bool(bool),
+    Int(i64),
+}
+
+impl Cell {
+    fn date(&self) -> Option<NaiveDate> {
+        match self {
+            Cell::Date(d) => Some(*d),
+            Cell::DateTime(w) => Some(w.at.date()),
+            _ => None,
+        }
+    }
+    fn is_null(&self) -> bool {
+        matches!(self, Cell::Null)
+    }
+}
+
+/// The typed column buffers of one canonical column.
+enum Buf {
+    Str(Vec<Option<String>>),
+    Date(Vec<Option<i32>>),
+    DateTime {
+        ms: Vec<Option<i64>>,
+        has_time: Vec<Option<bool>>,
+    },
+    Bool(Vec<Option<bool>>),
+    Int(Vec<Option<i64>>),
+}
+
+impl Buf {
+    fn for_kind(kind: Kind) -> Buf {
+        match kind {
+            Kind::Id | Kind::ChildId | Kind::Text | Kind::Code(_) | Kind::Codes(_) => {
+                Buf::Str(vec![])
+            }
+            Kind::Date | Kind::YearMonth => Buf::Date(vec![]),
+            Kind::DateTime => Buf::DateTime {
+                ms: vec![],
+                has_time: vec![],
+            },
+            Kind::YesNo | Kind::Withheld => Buf::Bool(vec![]),
+            Kind::Int { .. } => Buf::Int(vec![]),
+        }
+    }
+    fn push(&mut self, cell: Cell) {
+        match (self, cell) {
+            (Buf::Str(v), Cell::Str(s)) => v.push(Some(s)),
+            (Buf::Str(v), _) => v.push(None),
+            (Buf::Date(v), c) => v.push(c.date().map(parse::epoch_days)),
+            (Buf::DateTime { ms, has_time }, Cell::DateTime(w)) => {
+                ms.push(Some(w.at.and_utc().timestamp_millis()));
+                has_time.push(Some(w.has_time));
+            }
+            (Buf::DateTime { ms, has_time }, _) => {
+                ms.push(None);
+                has_time.push(None);
+            }
+            (Buf::Bool(v), Cell::Bool(b)) => v.push(Some(b)),
+            (Buf::Bool(v), _) => v.push(None),
+            (Buf::Int(v), Cell::Int(i)) => v.push(Some(i)),
+            (Buf::Int(v), _) => v.push(None),
+        }
+    }
+    fn into_columns(self, name: &str, kind: Kind) -> PolarsResult<Vec<Column>> {
+        Ok(match self {
+            Buf::Str(v) => vec![Series::new(name.into(), v).into()],
+            Buf::Date(v) => vec![Series::new(name.into(), v).cast(&DataType::Date)?.into()],
+            Buf::DateTime { ms, has_time } => vec![
+                Series::new(name.into(), ms)
+                    .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))?
+                    .into(),
+                Series::new(format!("{name}_has_time").into(), has_time).into(),
+            ],
+            Buf::Bool(v) => {
+                let n = if kind == Kind::Withheld {
+                    format!("{name}_recorded")
+                } else {
+                    name.to_string()
+                };
+                vec![Series::new(n.into(), v).into()]
+            }
+            Buf::Int(v) => vec![Series::new(name.into(), v).cast(&DataType::Int32)?.into()],
+        })
+    }
+}
+
+/// The store's column name(s) for a canonical column.
+pub fn stored_names(name: &str, kind: Kind) -> Vec<String> {
+    match kind {
+        Kind::DateTime => vec![name.to_string(), format!("{name}_has_time")],
+        Kind::Withheld => vec![format!("{name}_recorded")],
+        _ => vec![name.to_string()],
+    }
+}
+
+/// Per-table counts for the ingest summary.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub read: u64,
+    pub stored: u64,
+    pub rejected: u64,
+    pub flagged: u64,
+}
+
+/// Accumulates the validated rows of one canonical table from one ingest run.
+pub struct TableBuilder {
+    pub spec: &'static TableSpec,
+    bufs: Vec<Buf>,
+    source_file: Vec<String>,
+    source_hash: Vec<String>,
+    source_pos: Vec<String>,
+    source_seq: Vec<u32>,
+    vintage: Vec<Option<i32>>,
+    dq_flags: Vec<Option<String>>,
+    /// key -> position of its first row, per source file.
+    seen: HashMap<(u32, String), String>,
+    pub counts: Counts,
+}
+
+impl TableBuilder {
+    pub fn new(spec: &'static TableSpec) -> TableBuilder {
+        TableBuilder {
+            spec,
+            bufs: spec.columns.iter().map(|c| Buf::for_kind(c.kind)).collect(),
+            source_file: vec![],
+            source_hash: vec![],
+            source_pos: vec![],
+            source_seq: vec![],
+            vintage: vec![],
+            dq_flags: vec![],
+            seen: HashMap::new(),
+            counts: Counts::default(),
+        }
+    }
+
+    /// Validates one row. `values` holds one entry per column of the table spec, in spec order
+    /// (None = the column is absent or the cell empty). Issues found go to `issues`; the return
+    /// value says whether the row was stored.
+    pub fn push(
+        &mut self,
+        src: &Source,
+        position: String,
+        values: Vec<Option<String>>,
+        labels: Option<&[&str]>,
+        pseudo: &Pseudonymiser,
+        rejects: &mut Vec<Issue>,
+        flags: &mut Vec<Issue>,
+    ) -> bool {
+        self.counts.read += 1;
+        let spec = self.spec;
+        let mut cells = Vec::with_capacity(spec.columns.len());
+        let mut row_flags: Vec<Issue> = vec![];
+        // The source's own name for a column (an XML element, an Annex A header) where it differs.
+        let label = |column: &str| -> String {
+            match (labels, spec.index_of(column)) {
+                (Some(l), Some(i)) if l.get(i).is_some_and(|x| !x.is_empty() && *x != column) => {
+                    format!("{} ({column})", l[i])
+                }
+                _ => column.to_string(),
+            }
+        };
+        let issue = |column: &str, value: &str, flag: &str, reason: String| Issue {
+            table: spec.name,
+            source_file: src.file_name.clone(),
+            position: position.clone(),
+            column: label(column),
+            value: value.to_string(),
+            flag: flag.to_string(),
+            reason,
+        };
+        for (i, col) in spec.columns.iter().enumerate() {
+            let raw = values
+                .get(i)
+                .and_then(|v| v.as_deref())
+                .map(str::trim)
+                .unwrap_or("");
+            if raw.is_empty() {
+                if col.required {
+                    self.counts.rejected += 1;
+                    rejects.push(issue(
+                        col.name,
+                        "",
+                        "missing_required",
+                        "required value is empty".into(),
+                    ));
+                    return false;
+                }
+                cells.push(Cell::Null);
+                continue;
+            }
+            let parsed = parse_cell(col.kind, raw, pseudo);
+            match parsed {
+                Ok(c) => cells.push(c),
+                Err(why) => {
+                    // Never echo a child identifier into the rejects or flags.
+                    let shown = if col.kind == Kind::ChildId {
+                        "(withheld)"
+                    } else {
+                        raw
+                    };
+                    if col.required {
+                        self.counts.rejected += 1;
+                        rejects.push(issue(col.name, shown, "bad_value", why));
+                        return false;
+                    }
+                    row_flags.push(issue(col.name, shown, "bad_value", why));
+                    cells.push(Cell::Null);
+                }
+            }
+        }
+        // Duplicate key within one file.
+        let key: String = spec
+            .key
+            .iter()
+            .map(|k| {
+                let i = spec.index_of(k).unwrap_or(0);
+                match &cells[i] {
+                    Cell::Str(s) => s.clone(),
+                    Cell::Date(d) => d.to_string(),
+                    Cell::Int(n) => n.to_string(),
+                    other => format!("{other:?}"),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("|");
+        if let Some(first) = self.seen.get(&(src.seq, key.clone())) {
+            self.counts.rejected += 1;
+            rejects.push(issue(
+                &spec.key.join("+"),
+                if spec.key.contains(&"child_id") {
+                    "(withheld)"
+                } else {
+                    &key
+                },
+                "duplicate_key",
+                format!("same {} as the row at {first}", spec.key.join(" + ")),
+            ));
+            return false;
+        }
+        self.seen.insert((src.seq, key), position.clone());
+        for (column, flag, reason) in row_checks(spec, &cells) {
+            row_flags.push(issue(column, "", flag, reason));
+        }
+        self.counts.stored += 1;
+        if !row_flags.is_empty() {
+            self.counts.flagged += 1;
+            let joined = row_flags
+                .iter()
+                .map(|f| format!("{}:{}", f.flag, f.column))
+                .collect::<Vec<_>>()
+                .join(";");
+            self.dq_flags.push(Some(joined));
+            flags.extend(row_flags);
+        } else {
+            self.dq_flags.push(None);
+        }
+        for (buf, cell) in self.bufs.iter_mut().zip(cells) {
+            buf.push(cell);
+        }
+        self.source_file.push(src.file_name.clone());
+        self.source_hash.push(src.hash.clone());
+        self.source_pos.push(position);
+        self.source_seq.push(src.seq);
+        self.vintage.push(src.vintage.map(parse::epoch_days));
+        true
+    }
+
+    /// The rows as a DataFrame in the store's layout.
+    pub fn finish(self) -> PolarsResult<DataFrame> {
+        let height = self.source_seq.len();
+        let mut columns: Vec<Column> = vec![];
+        for (buf, col) in self.bufs.into_iter().zip(self.spec.columns) {
+            columns.extend(buf.into_columns(col.name, col.kind)?);
+        }
+        columns.push(Series::new("dq_flags".into(), self.dq_flags).into());
+        columns.push(Series::new("source_file".into(), self.source_file).into());
+        columns.push(Series::new("source_hash".into(), self.source_hash).into());
+        columns.push(Series::new("source_pos".into(), self.source_pos).into());
+        columns.push(Series::new("source_seq".into(), self.source_seq).into());
+        columns.push(
+            Series::new("source_vintage".into(), self.vintage)
+                .cast(&DataType::Date)?
+                .into(),
+        );
+        DataFrame::new(height, columns)
+    }
+}
+
+fn parse_cell(kind: Kind, raw: &str, pseudo: &Pseudonymiser) -> Result<Cell, String> {
+    Ok(match kind {
+        Kind::Id | Kind::Text => Cell::Str(raw.to_string()),
+        Kind::ChildId => Cell::Str(pseudo.child_id(raw)),
+        Kind::Code(list) => Cell::Str(parse::parse_code(raw, list)?.to_string()),
+        Kind::Codes(list) => {
+            let mut out = vec![];
+            for part in raw
+                .split([';', ','])
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+            {
+                out.push(
+                    parse::parse_code(part, list).map_err(|_| format!("unknown code {part}"))?,
+                );
+            }
+            Cell::Str(out.join(";"))
+        }
+        Kind::Date => Cell::Date(parse::parse_date(raw)?),
+        Kind::DateTime => Cell::DateTime(parse::parse_datetime(raw)?),
+        Kind::YearMonth => Cell::Date(parse::parse_year_month(raw)?),
+        Kind::YesNo => Cell::Bool(parse::parse_yes_no(raw)?),
+        Kind::Int { min, max } => Cell::Int(parse::parse_int(raw, min, max)?),
+        Kind::Withheld => Cell::Bool(true),
+    })
+}
+
+/// Row-level logical checks of the contract and the DfE validation rules that need only the row.
+fn row_checks(spec: &TableSpec, cells: &[Cell]) -> Vec<(&'static str, &'static str, String)> {
+    let get = |name: &str| {
+        spec.index_of(name)
+            .map(|i| &cells[i])
+            .unwrap_or(&Cell::Null)
+    };
+    let mut out = vec![];
+    // An end that comes before its start: out of every measure that uses that interval.
+    let mut before = |end: &'static str, start: &'static str| {
+        let (e, s) = (get(end), get(start));
+        let negative = match (e, s) {
+            (Cell::DateTime(e), Cell::DateTime(s)) if e.has_time && s.has_time => e.at < s.at,
+            _ => match (e.date(), s.date()) {
+                (Some(e), Some(s)) => e < s,
+                _ => false,
+            },
+        };
+        if negative {
+            out.push((end, "negative_interval", format!("{end} is before {start}")));
+        }
+    };
+    match spec.name {
+        "contacts" => before("decision_at", "received_at"),
+        "referrals" => {
+            before("decision_at", "received_at");
+            before("closure_date", "received_at");
+        }
+        "early_help" => before("end_date", "start_date"),
+        "assessments" => before("authorisation_date", "start_date"),
+        "s47_enquiries" => before("icpc_date", "start_date"),
+        "cp_plans" => before("end_date", "start_date"),
+        "cdop_reviews" => {
+            before("review_completed_date", "date_of_death");
+            before("notified_date", "date_of_death");
+        }
+        _ => {}
+    }
+    if spec.name == "referrals" && get("closure_date").is_null() != get("closure_reason").is_null()
+    {
+        out.push((
+            "closure_reason",
+            "closure_mismatch",
+            "closure date and reason must be recorded together (DfE rules 8805/8810)".into(),
+        ));
+    }
+    out
+}

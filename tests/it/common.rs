@@ -1,0 +1,63 @@
+//! Shared helpers for the integration tests: running the real binary, finding the conformance
+//! files, and reading the store back.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A fixed test key (not a secret: tests only).
+pub const TEST_KEY: &str = "test-key-0123456789abcdef";
+
+/// The `safeguard` binary built for these tests.
+pub fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_safeguard"));
+    c.env_remove("SAFEGUARD_KEY");
+    c
+}
+
+/// Runs the binary with `args` in `dir`.
+pub fn run_in(dir: &Path, args: &[&str]) -> Output {
+    bin()
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The project root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `../shared/conformance` beside the project, or None (with a message) where it is absent.
+pub fn conformance() -> Option<PathBuf> {
+    let p = root().join("../shared/conformance");
+    if p.is_dir() {
+        Some(p)
+    } else {
+        eprintln!("SKIPPED: ../shared/conformance is not present beside the project");
+        None
+    }
+}
+
+/// Writes `text` to `dir/name` and returns the path.
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).expect("write fixture");
+    p
+}
+
+/// Reads a table of the live store generation.
+pub fn read_table(store: &Path, name: &str) -> polars::prelude::DataFrame {
+    let s = safeguard::store::Store::open(store).expect("open store");
+    s.read_table(name).expect("read table")
+}
