@@ -5,6 +5,7 @@ pub mod calendar;
 pub mod config;
 pub mod error;
 pub mod ingest;
+pub mod measures;
 pub mod pseudonym;
 pub mod schema;
 pub mod store;

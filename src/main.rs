@@ -15,6 +15,8 @@ use safeguard::calendar::Calendar;
 use safeguard::config::Config;
 use safeguard::error::{exit_code, UserError};
 use safeguard::ingest;
+use safeguard::measures::{self, period, FinYear};
+use safeguard::store::Store;
 
 /// Safeguarding partnership figures, child death review returns and the annual report,
 /// from the extracts a partnership really holds.
@@ -61,6 +63,31 @@ enum Command {
         /// Where reports are written (one folder per year).
         #[arg(long, default_value = "reports", value_name = "DIR")]
         reports: PathBuf,
+    },
+    /// Compute every measure of the catalogue (measures.md) for a reporting year, as a tidy table.
+    ///
+    /// Writes CSV, or Parquet when FILE ends .parquet. Unsuppressed: for the analyst, not for
+    /// publication. Measures the data can't support are listed as "not measurable", never zero.
+    ///
+    /// Example: safeguard measures --store store --year 2024-25 --out measures.csv
+    ///          safeguard measures --store store --years 2021-22..2024-25 --out trend.parquet
+    Measures {
+        /// The store folder.
+        #[arg(long, default_value = "store", value_name = "DIR")]
+        store: PathBuf,
+        /// The reporting year (default: the latest complete year at the reference date).
+        #[arg(long, conflicts_with = "years")]
+        year: Option<String>,
+        /// A range of years for a trend, e.g. 2021-22..2024-25.
+        #[arg(long)]
+        years: Option<String>,
+        /// The data's reference date (default: the config's, else the latest CIN census
+        /// ReferenceDate in the store, else the latest event date).
+        #[arg(long, value_name = "DATE")]
+        reference_date: Option<NaiveDate>,
+        /// Output file (.csv or .parquet).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
     },
     /// Generate a synthetic, fictional partnership as canonical CSVs and/or CIN census XML.
     ///
@@ -174,15 +201,42 @@ fn run(cli: Cli) -> Result<()> {
             write!(out, "{}", report.render())?;
             writeln!(out, "store: {}", store.display())?;
         }
-        Command::Run {
-            data,
-            store,
-            reports: _,
-        } => {
+        Command::Run { data, store, reports } => {
             let report = ingest::ingest(&cfg, &store, &data)?;
             writeln!(out, "== ingest ==")?;
             write!(out, "{}", report.render())?;
             writeln!(out, "store: {}", store.display())?;
+            let st = Store::open_existing(&store)?;
+            let cal = calendar_for(&cfg)?;
+            let (reference, _) = measures::reference_date(&st, cfg.reference_date)?;
+            let year = match &cfg.reporting_year {
+                Some(y) => y.parse::<FinYear>().map_err(UserError::Message)?,
+                None => FinYear::latest_complete(reference),
+            };
+            let years = [year.previous().previous(), year.previous(), year];
+            let m = measures::compute(&st, &cal, &years, cfg.reference_date)?;
+            let dir = reports.join(year.to_string());
+            std::fs::create_dir_all(&dir)?;
+            let path = dir.join("measures-unsuppressed.csv");
+            write_table(&path, &mut m.frame()?)?;
+            writeln!(out, "== measures {year} (with the two years before, for trends) ==")?;
+            write!(out, "{}", m.render_summary())?;
+            writeln!(out, "measures: {}", path.display())?;
+        }
+        Command::Measures { store, year, years, reference_date, out: path } => {
+            let st = Store::open_existing(&store)?;
+            let cal = calendar_for(&cfg)?;
+            let given = reference_date.or(cfg.reference_date);
+            let (reference, _) = measures::reference_date(&st, given)?;
+            let years: Vec<FinYear> = match (year, years, cfg.reporting_year.clone()) {
+                (_, Some(r), _) => period::parse_year_range(&r).map_err(UserError::Message)?,
+                (Some(y), None, _) | (None, None, Some(y)) => vec![y.parse().map_err(UserError::Message)?],
+                (None, None, None) => vec![FinYear::latest_complete(reference)],
+            };
+            let m = measures::compute(&st, &cal, &years, given)?;
+            write_table(&path, &mut m.frame()?)?;
+            write!(out, "{}", m.render_summary())?;
+            writeln!(out, "{} rows written to {}", m.rows.len(), path.display())?;
         }
         Command::Synth {
             out: dir,
@@ -236,4 +290,16 @@ fn run(cli: Cli) -> Result<()> {
     }
     out.flush()?;
     Ok(())
+}
+
+/// Writes a table as CSV, or Parquet when the name ends `.parquet`.
+fn write_table(path: &std::path::Path, df: &mut polars::prelude::DataFrame) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| UserError::file(dir, format!("cannot create folder: {e}")))?;
+    }
+    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("parquet")) {
+        safeguard::store::write_parquet(path, df)
+    } else {
+        safeguard::store::write_csv(path, df)
+    }
 }

@@ -10,8 +10,8 @@ use super::sink::Sink;
 use crate::error::UserError;
 use crate::schema::{self, normalise_header, TableSpec};
 
-/// Works out which canonical table a header belongs to: the one whose required columns are all
-/// present (the most columns matched wins). Errors name the missing columns of the closest table,
+/// Works out which canonical table a header belongs to: the one matching the most columns, which
+/// must then have all its required columns. Errors name the missing columns of that closest table,
 /// or the identifying column.
 pub fn detect_table(path: &Path, header: &[String]) -> Result<&'static TableSpec, UserError> {
     let normalised: Vec<String> = header.iter().map(|h| normalise_header(h)).collect();
@@ -27,8 +27,11 @@ pub fn detect_table(path: &Path, header: &[String]) -> Result<&'static TableSpec
             ));
         }
     }
-    let mut best: Option<(&'static TableSpec, usize)> = None;
-    let mut closest: Option<(&'static TableSpec, Vec<&str>)> = None;
+    // The table that matches the most columns wins (ties: the one with fewest required columns
+    // missing, then the first listed). A table with all its required columns present must not win
+    // over one that matches more of the header: `referral_id,child_id,la_code` (a referrals file
+    // without `received_at`) is an incomplete referrals file, not a children file.
+    let mut best: Option<(&'static TableSpec, usize, Vec<&str>)> = None;
     for spec in schema::TABLES {
         let missing: Vec<&str> = spec
             .required()
@@ -40,25 +43,19 @@ pub fn detect_table(path: &Path, header: &[String]) -> Result<&'static TableSpec
             .iter()
             .filter(|c| normalised.iter().any(|h| h == c.name))
             .count();
-        if missing.is_empty() {
-            if best.is_none_or(|(_, m)| matched > m) {
-                best = Some((spec, matched));
-            }
-        } else {
-            let req = spec.required().count();
-            let have = req - missing.len();
-            if have > 0
-                && closest
-                    .as_ref()
-                    .is_none_or(|(_, m)| missing.len() < m.len())
-            {
-                closest = Some((spec, missing));
-            }
+        if matched > 0
+            && best.as_ref().is_none_or(|(_, m, miss)| {
+                matched > *m || (matched == *m && missing.len() < miss.len())
+            })
+        {
+            best = Some((spec, matched, missing));
         }
     }
-    if let Some((spec, _)) = best {
-        return Ok(spec);
-    }
+    let closest = match best {
+        Some((spec, _, missing)) if missing.is_empty() => return Ok(spec),
+        Some((spec, _, missing)) => Some((spec, missing)),
+        None => None,
+    };
     Err(UserError::at(
         path,
         "1",

@@ -1,0 +1,312 @@
+//! `safeguard measures`: every measure of measures.md section 3, for the partnership and each LA,
+//! as one tidy table.
+//!
+//! The definitions live in `queries/*.sql` (embedded in the binary), run by the Polars SQL engine
+//! over the store, one file per measure family; each SELECT returns event rows that
+//! [`aggregate`] turns into numerators and denominators. Working days come from a precomputed
+//! calendar table (a working-day ordinal per date), so `wd(a, b)` is a subtraction. Review
+//! timeliness, a chain SQL cannot express clearly, is in [`reviews`].
+
+pub mod aggregate;
+pub mod period;
+pub mod reviews;
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
+use chrono::NaiveDate;
+use polars::prelude::*;
+use polars::sql::SQLContext;
+
+use crate::calendar::{Calendar, FIRST_YEAR, LAST_YEAR};
+use crate::ingest::parse::{epoch_days, from_epoch_days};
+use crate::schema;
+use crate::store::Store;
+pub use aggregate::{MeasureRow, ALL};
+pub use period::FinYear;
+
+/// The measure files, in the order they run (`_views.sql` first: shared views, no measures).
+pub const QUERY_FILES: &[(&str, &str)] = &[
+    ("_views.sql", include_str!("../../queries/_views.sql")),
+    ("front_door.sql", include_str!("../../queries/front_door.sql")),
+    ("assessments.sql", include_str!("../../queries/assessments.sql")),
+    ("s47_conferences.sql", include_str!("../../queries/s47_conferences.sql")),
+    ("plans.sql", include_str!("../../queries/plans.sql")),
+    ("rates.sql", include_str!("../../queries/rates.sql")),
+];
+
+/// Every measure id of the catalogue (measures.md section 3), in catalogue order.
+pub const CATALOGUE: &[&str] = &[
+    "contact_decision_1wd",
+    "mash_decision_24h",
+    "referral_decision_1wd",
+    "contact_to_referral",
+    "referral_nfa",
+    "rereferral_12m",
+    "referral_to_assessment",
+    "assessment_not_in_need",
+    "assessment_to_early_help",
+    "assessment_45wd_from_referral",
+    "assessment_45wd_from_start",
+    "assessment_duration_band",
+    "referral_to_s47",
+    "s47_to_icpc",
+    "icpc_15wd",
+    "icpc_duration_band",
+    "icpc_to_cpp",
+    "core_group_10wd",
+    "cpp_review_timely",
+    "cpp_second_or_subsequent",
+    "cpp_by_category",
+    "cpp_duration_ended",
+    "cpp_duration_open",
+    "early_help_step_up",
+    "rate_per_10k",
+];
+
+/// What `measures` computed, with the run summary's facts.
+#[derive(Debug, Default)]
+pub struct MeasuresOutput {
+    pub rows: Vec<MeasureRow>,
+    pub reference_date: Option<NaiveDate>,
+    pub reference_source: String,
+    /// measure id -> why the data cannot support it.
+    pub not_measurable: BTreeMap<String, String>,
+    /// Lines for the run summary (population used, etc.).
+    pub notes: Vec<String>,
+}
+
+impl MeasuresOutput {
+    pub fn frame(&self) -> Result<DataFrame> {
+        aggregate::to_frame(&self.rows)
+    }
+
+    pub fn render_summary(&self) -> String {
+        let mut s = String::new();
+        if let Some(d) = self.reference_date {
+            s.push_str(&format!("reference date: {d} ({})\n", self.reference_source));
+        }
+        for n in &self.notes {
+            s.push_str(&format!("note: {n}\n"));
+        }
+        for (m, why) in &self.not_measurable {
+            s.push_str(&format!("not measurable: {m}: {why}\n"));
+        }
+        s
+    }
+}
+
+/// The data's reference date: the one given, else the latest CIN census ReferenceDate in the
+/// store, else the latest event date in the store.
+pub fn reference_date(store: &Store, given: Option<NaiveDate>) -> Result<(NaiveDate, String)> {
+    if let Some(d) = given {
+        return Ok((d, "given".into()));
+    }
+    if let Some(d) = store.manifest.sources.iter().filter_map(|s| s.vintage).max() {
+        return Ok((d, "latest CIN census ReferenceDate in the store".into()));
+    }
+    let mut latest: Option<NaiveDate> = None;
+    for spec in schema::TABLES {
+        if spec.name == "population" || spec.name == "children" {
+            continue;
+        }
+        let df = store.read_table(spec.name)?;
+        for c in spec.columns {
+            if matches!(c.kind, schema::Kind::Date | schema::Kind::DateTime) {
+                let days = df.column(c.name)?.cast(&DataType::Date)?.cast(&DataType::Int32)?;
+                if let Some(max) = days.i32()?.max() {
+                    let d = from_epoch_days(max);
+                    latest = Some(latest.map_or(d, |l: NaiveDate| l.max(d)));
+                }
+            }
+        }
+    }
+    latest
+        .map(|d| (d, "latest event date in the store".to_string()))
+        .ok_or_else(|| crate::error::UserError::Message("the store holds no dated events".into()).into())
+}
+
+/// The calendar as a table: every date of the covered range with its working-day ordinal.
+pub fn calendar_frame(cal: &Calendar) -> Result<DataFrame> {
+    let first = NaiveDate::from_ymd_opt(FIRST_YEAR, 1, 1).expect("valid");
+    let last = NaiveDate::from_ymd_opt(LAST_YEAR, 12, 31).expect("valid");
+    let mut dates = vec![];
+    let mut wds = vec![];
+    let mut d = first;
+    while d <= last {
+        dates.push(epoch_days(d));
+        wds.push(cal.ordinal(d)?);
+        d = d.succ_opt().expect("within range");
+    }
+    Ok(DataFrame::new(
+        dates.len(),
+        vec![
+            Series::new("date".into(), dates).cast(&DataType::Date)?.into(),
+            Series::new("wd".into(), wds).cast(&DataType::Int64)?.into(),
+        ],
+    )?)
+}
+
+fn params_frame(year: FinYear, reference: NaiveDate) -> Result<DataFrame> {
+    let date = |d: NaiveDate| -> Result<Column> { Ok(Series::new("x".into(), [epoch_days(d)]).cast(&DataType::Date)?.into()) };
+    let mut start = date(year.start())?;
+    start.rename("period_start".into());
+    let mut end = date(year.end())?;
+    end.rename("period_end".into());
+    let mut r = date(reference)?;
+    r.rename("reference_date".into());
+    Ok(DataFrame::new(1, vec![Series::new("period".into(), [year.to_string()]).into(), start, end, r])?)
+}
+
+/// Splits a SQL file into statements (on `;`), dropping `--` comments.
+pub fn statements(sql: &str) -> Vec<String> {
+    let stripped: String = sql
+        .lines()
+        .map(|l| match l.find("--") {
+            Some(i) => &l[..i],
+            None => l,
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    stripped.split(';').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+}
+
+/// Decides which measures the data cannot support, and why (never a zero in their place).
+fn not_measurable(store: &Store) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    let height = |t: &str| -> Result<usize> { Ok(store.read_table(t)?.height()) };
+    let any = |t: &str, c: &str| -> Result<bool> {
+        let df = store.read_table(t)?;
+        Ok(df.height() > 0 && df.column(c)?.null_count() < df.height())
+    };
+    let mut set = |ids: &[&str], why: &str| {
+        for id in ids {
+            out.entry(id.to_string()).or_insert_with(|| why.to_string());
+        }
+    };
+    if height("contacts")? == 0 {
+        set(
+            &["contact_decision_1wd", "mash_decision_24h", "contact_to_referral"],
+            "no contacts in the store (the CIN census carries none; give contacts.csv)",
+        );
+    } else if !any("contacts", "decision_at")? {
+        set(&["contact_decision_1wd", "mash_decision_24h"], "no contact has a decision time recorded");
+    }
+    if height("referrals")? == 0 {
+        set(
+            &["referral_decision_1wd", "referral_nfa", "rereferral_12m", "referral_to_assessment", "referral_to_s47"],
+            "no referrals in the store",
+        );
+    } else if !any("referrals", "decision_at")? {
+        set(
+            &["referral_decision_1wd"],
+            "no referral has a decision date (the CIN census and Annex A have none; give decision_at in referrals.csv)",
+        );
+    }
+    if height("early_help")? == 0 {
+        set(&["early_help_step_up"], "no early help episodes in the store");
+    }
+    if height("cp_plans")? > 0 && !any("cp_plans", "first_core_group_date")? {
+        set(&["core_group_10wd"], "no plan has a first core group date (the CIN census has none)");
+    }
+    if height("cp_plans")? > 0 && height("cp_reviews")? == 0 {
+        set(&["cpp_review_timely"], "no review conference dates in the store");
+    }
+    if height("population")? == 0 {
+        set(&["rate_per_10k"], "no population in the store (give population.csv)");
+    }
+    Ok(out)
+}
+
+/// Computes every measure for each of `years`.
+pub fn compute(store: &Store, cal: &Calendar, years: &[FinYear], given_reference: Option<NaiveDate>) -> Result<MeasuresOutput> {
+    let (reference, reference_source) = reference_date(store, given_reference)?;
+    let mut out = MeasuresOutput {
+        reference_date: Some(reference),
+        reference_source,
+        not_measurable: not_measurable(store)?,
+        ..Default::default()
+    };
+    let calendar = calendar_frame(cal)?;
+    let population = store.read_table("population")?;
+    for &year in years {
+        let mut ctx = SQLContext::new();
+        for spec in schema::TABLES {
+            ctx.register(spec.name, store.scan(spec.name)?);
+        }
+        ctx.register("calendar", calendar.clone().lazy());
+        ctx.register("params", params_frame(year, reference)?.lazy());
+        let period = year.to_string();
+        for (file, sql) in QUERY_FILES {
+            for stmt in statements(sql) {
+                let is_create = stmt.trim_start().to_ascii_uppercase().starts_with("CREATE");
+                let lf = ctx.execute(&stmt).map_err(anyhow::Error::from).with_context(|| format!("queries/{file}: {}", first_line(&stmt)))?;
+                if is_create {
+                    continue;
+                }
+                let df = lf.collect().map_err(anyhow::Error::from).with_context(|| format!("queries/{file}: {}", first_line(&stmt)))?;
+                out.rows.extend(aggregate::summarise(&df, &period)?);
+            }
+        }
+        let plans = store.read_table("cp_plans")?;
+        let revs = store.read_table("cp_reviews")?;
+        let events = reviews::review_events(&plans, &revs, year.start(), year.end(), reference)?;
+        out.rows.extend(aggregate::summarise(&events, &period)?);
+        out.notes.extend(apply_population(&mut out.rows, &population, year)?);
+    }
+    // Measures the data can't support are absent, never zero. A rate's NONE row would add up
+    // unlike counts: rates exist only per count.
+    out.rows.retain(|r| {
+        !out.not_measurable.contains_key(&r.measure_id) && !(r.measure_id == "rate_per_10k" && r.breakdown == "NONE")
+    });
+    sort_rows(&mut out.rows);
+    Ok(out)
+}
+
+fn first_line(stmt: &str) -> String {
+    stmt.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim().chars().take(80).collect()
+}
+
+/// `rate_per_10k`: the rows counted per LA get the LA's 0-17 population as denominator and a
+/// value per 10,000 (the partnership's is the sum of its LAs'). Returns the summary note.
+fn apply_population(rows: &mut [MeasureRow], population: &DataFrame, year: FinYear) -> Result<Vec<String>> {
+    let mut pop: BTreeMap<String, (i64, i64)> = BTreeMap::new(); // la -> (year, age_0_17)
+    if population.height() > 0 {
+        let las = population.column("la_code")?.str()?.clone();
+        let yrs = population.column("year")?.cast(&DataType::Int64)?;
+        let n = population.column("age_0_17")?.cast(&DataType::Int64)?;
+        for ((la, y), n) in las.iter().zip(yrs.i64()?.iter()).zip(n.i64()?.iter()) {
+            let (Some(la), Some(y), Some(n)) = (la, y, n) else { continue };
+            if y > year.0 as i64 {
+                continue;
+            }
+            let e = pop.entry(la.to_string()).or_insert((y, n));
+            if y > e.0 {
+                *e = (y, n);
+            }
+        }
+    }
+    let total: i64 = pop.values().map(|v| v.1).sum();
+    let mut notes = vec![];
+    for (la, (y, n)) in &pop {
+        notes.push(format!("{year}: population of LA {la}: {n} children aged 0-17 (mid-{y})"));
+    }
+    let period = year.to_string();
+    for r in rows.iter_mut().filter(|r| r.measure_id == "rate_per_10k" && r.period == period) {
+        if r.breakdown == "NONE" {
+            continue;
+        }
+        let p = if r.la_code == ALL { total } else { pop.get(&r.la_code).map_or(0, |v| v.1) };
+        r.denominator = p as f64;
+        r.value = (p > 0).then(|| r.numerator / p as f64 * 10_000.0);
+    }
+    Ok(notes)
+}
+
+fn sort_rows(rows: &mut [MeasureRow]) {
+    let order = |m: &str| CATALOGUE.iter().position(|c| *c == m).unwrap_or(usize::MAX);
+    rows.sort_by(|a, b| {
+        (order(&a.measure_id), &a.period, a.la_code != ALL, &a.la_code, a.breakdown != "NONE", &a.breakdown, &a.breakdown_value)
+            .cmp(&(order(&b.measure_id), &b.period, b.la_code != ALL, &b.la_code, b.breakdown != "NONE", &b.breakdown, &b.breakdown_value))
+    });
+}
