@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use safeguard::calendar::Calendar;
 use safeguard::config::Config;
 use safeguard::error::{exit_code, UserError};
-use safeguard::ingest;
+use safeguard::{ingest, synth};
 use safeguard::measures::{self, period, FinYear};
 use safeguard::store::Store;
 
@@ -249,18 +249,35 @@ fn run(cli: Cli) -> Result<()> {
             deaths_per_year,
             format,
         } => {
-            let _ = (
-                dir,
-                children,
-                referrals_per_year,
+            let mut opts = synth::SynthOptions {
+                out_dir: dir,
                 years,
                 first_year,
-                las,
                 seed,
-                deaths_per_year,
-                format,
-            );
-            anyhow::bail!("synth: not wired yet");
+                cdop_deaths_per_year: deaths_per_year,
+                progress: !cli.quiet,
+                format: match format {
+                    SynthFormatArg::Csv => synth::SynthFormat::Csv,
+                    SynthFormatArg::Xml => synth::SynthFormat::CinXml,
+                    SynthFormatArg::Both => synth::SynthFormat::Both,
+                },
+                ..Default::default()
+            };
+            if let Some(n) = las.filter(|n| *n != 2) {
+                // More (or fewer) LAs than the two bundled ones: fictional codes from 801 up.
+                opts.las = (0..n.max(1)).map(|i| (format!("{}", 801 + i), format!("Synthetic LA {}", 801 + i))).collect();
+            }
+            if let Some(c) = children {
+                opts = opts.for_children(c);
+            }
+            if let Some(r) = referrals_per_year {
+                opts.referrals_per_year = r;
+            }
+            let summary = synth::run(&opts)?;
+            for (path, rows) in &summary.files {
+                writeln!(out, "{:>10}  {}", rows, path.display())?;
+            }
+            writeln!(out, "reference date: {}", summary.reference_date)?;
         }
         Command::Calendar { from, to } => {
             let cal = if cli.config.is_some() {

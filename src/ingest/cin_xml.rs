@@ -409,7 +409,7 @@ fn id_date(v: Option<&str>) -> String {
 /// the validator (whose messages echo bad values). A value that is not a date is passed on as it
 /// is only when it holds no digits (e.g. `Notadate`), so the flag can show it; otherwise it is
 /// shown as withheld.
-fn birth_month_value(v: &str) -> String {
+pub(super) fn birth_month_value(v: &str) -> String {
     match norm_date(v) {
         Some(d) => format!("{:04}-{:02}", d.year(), d.month()),
         None if !v.bytes().any(|b| b.is_ascii_digit()) => v.to_string(),

@@ -183,6 +183,10 @@ pub fn ingest(cfg: &Config, store_dir: &Path, inputs: &[PathBuf]) -> anyhow::Res
     let mut store = Store::open(store_dir)?;
     let pseudo = cfg.pseudonymiser()?;
     let mut sink = Sink::new(pseudo);
+    // The LA for inputs that do not name their own (Annex A): the config's only LA.
+    if let [only] = cfg.las.as_slice() {
+        sink.default_la = Some(only.code.clone());
+    }
     let mut report = IngestReport::default();
     let mut new_sources: Vec<SourceEntry> = vec![];
     let mut seen_hashes = std::collections::HashSet::new();

@@ -48,11 +48,11 @@ const P_ICPC: f64 = 0.36;
 /// Share of ICPCs resulting in a plan.
 const P_PLAN: f64 = 0.86;
 /// Chance of another referral after an episode closes.
-const P_NEXT_REFERRAL: f64 = 0.43;
+const P_NEXT_REFERRAL: f64 = 0.48;
 /// Non-referral contacts per year about a child between episodes.
 const GAP_CONTACTS_PER_YEAR: f64 = 0.5;
 /// Chance that a referral is a step-up from an early help episode.
-const P_STEP_UP: f64 = 0.10;
+const P_STEP_UP: f64 = 0.06;
 /// Share of referrals that arrive without a front-door contact (e.g. out-of-hours, another LA).
 const P_NO_CONTACT: f64 = 0.03;
 /// Most referrals generated for one child (a safety cap).
@@ -80,8 +80,8 @@ const ICPC_WD: &[(i64, i64, f64)] = &[
     (11, 11, 3.5),
     (12, 12, 5.5),
     (13, 13, 13.8),
-    (14, 14, 20.8),
-    (15, 15, 25.6),
+    (14, 14, 22.0),
+    (15, 15, 24.4),
     (16, 20, 9.5),
     (21, 45, 12.1),
 ];
@@ -89,16 +89,16 @@ const ICPC_WD: &[(i64, i64, f64)] = &[
 /// days' margin inside each band so that moving the end to a working day keeps it in its band.
 const PLAN_DAYS: &[(i64, i64, f64)] = &[
     (14, 86, 16.0),
-    (95, 178, 11.0),
+    (95, 178, 10.0),
     (188, 360, 43.0),
     (369, 725, 25.0),
-    (735, 1100, 4.0),
+    (735, 1100, 5.5),
 ];
 /// Working days from plan start to the first core group.
 const CORE_GROUP_WD: &[(i64, i64, f64)] = &[(1, 5, 25.0), (6, 10, 63.0), (11, 20, 10.0)];
 /// Days from an episode's closure to the next referral of the same child.
 const NEXT_REFERRAL_DAYS: &[(i64, i64, f64)] =
-    &[(7, 120, 33.0), (121, 300, 27.0), (301, 540, 22.0), (541, 1200, 18.0)];
+    &[(7, 120, 38.0), (121, 300, 27.0), (301, 540, 20.0), (541, 1200, 15.0)];
 /// Age at first referral in days: unborn (negative), under 1, 1-4, 5-9, 10-15, 16-17.
 const AGE_DAYS: &[(i64, i64, f64)] = &[
     (-150, -14, 4.0),
@@ -300,7 +300,7 @@ impl<'g, 'a> Builder<'g, 'a> {
     /// Plans before the simulated history (recorded only through `previous_plans`).
     fn prior_plans(&mut self, first_referral: NaiveDate) {
         if (first_referral - self.child.birth).num_days() > 730 {
-            self.plans_so_far = pick(&mut self.rng, &[(0u32, 89.0), (1, 9.0), (2, 2.0)]);
+            self.plans_so_far = pick(&mut self.rng, &[(0u32, 79.0), (1, 16.0), (2, 5.0)]);
         }
     }
 
@@ -646,7 +646,7 @@ impl<'g, 'a> Builder<'g, 'a> {
         let mut icpc_held = false;
         if s47 {
             let k = banded(&mut self.rng, DISCUSSION_WD) as u32;
-            let sd = clock.add_wd(r, k)?;
+            let sd = clock.add_wd(clock.on_or_after(r)?, k)?;
             ep.discussions.push(Discussion { id: self.next_id(Table::Discussion)?, date: sd, s47_initiated: true });
             let mut s = S47 {
                 id: self.next_id(Table::S47)?,

@@ -137,7 +137,7 @@ pub struct SynthSummary {
 
 /// Mean number of contact-only children per referred child (front door volume ~2.5 contacts per
 /// referral).
-const CONTACT_ONLY_PER_REFERRED_CHILD: f64 = 0.55;
+const CONTACT_ONLY_PER_REFERRED_CHILD: f64 = 0.7;
 /// Movers per in-window referral (~11% of referrals lead to a plan; ~1% of those move).
 const MOVERS_PER_REFERRAL: f64 = 0.0011;
 
