@@ -135,3 +135,41 @@ CROSS JOIN params p
 LEFT JOIN plan_starts ps
     ON ps.la_code = s.la_code AND ps.child_id = s.child_id AND ps.start_date = s.icpc_date
 WHERE s.icpc_date BETWEEN p.period_start AND p.period_end;
+
+-- referral_to_icpc and referral_to_cpp (the project's own cohort conversions, for the threshold
+-- funnel): the cohort of referrals received in the period whose s47 (not a transfer-in) reached an
+-- ICPC, and whose ICPC resulted in a plan, by the reference date / all cohort referrals.
+CREATE TABLE referral_conference AS
+SELECT
+    s.la_code,
+    s.referral_id,
+    MAX(CASE WHEN s.icpc_date <= p.reference_date THEN 1 ELSE 0 END) AS icpc,
+    MAX(CASE WHEN s.icpc_date <= p.reference_date
+              AND (s.icpc_result = 'CPP' OR (s.icpc_result IS NULL AND ps.start_date IS NOT NULL))
+             THEN 1 ELSE 0 END) AS cpp
+FROM s47_clock s
+CROSS JOIN params p
+LEFT JOIN plan_starts ps
+    ON ps.la_code = s.la_code AND ps.child_id = s.child_id AND ps.start_date = s.icpc_date
+WHERE NOT s.is_transfer_in
+GROUP BY s.la_code, s.referral_id;
+
+SELECT
+    'referral_to_icpc' AS measure_id,
+    r.la_code,
+    CASE WHEN x.icpc = 1 THEN 'num' ELSE 'den' END AS outcome,
+    r.month
+FROM referral_base r
+CROSS JOIN params p
+LEFT JOIN referral_conference x ON x.la_code = r.la_code AND x.referral_id = r.referral_id
+WHERE r.received_date BETWEEN p.period_start AND p.period_end;
+
+SELECT
+    'referral_to_cpp' AS measure_id,
+    r.la_code,
+    CASE WHEN x.cpp = 1 THEN 'num' ELSE 'den' END AS outcome,
+    r.month
+FROM referral_base r
+CROSS JOIN params p
+LEFT JOIN referral_conference x ON x.la_code = r.la_code AND x.referral_id = r.referral_id
+WHERE r.received_date BETWEEN p.period_start AND p.period_end;

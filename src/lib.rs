@@ -2,11 +2,14 @@
 //! Overview Panels. Data flows one way: read -> validate -> pseudonymise -> store -> measure -> render.
 
 pub mod calendar;
+pub mod cdop;
 pub mod config;
 pub mod error;
 pub mod ingest;
 pub mod measures;
 pub mod pseudonym;
+pub mod report;
 pub mod schema;
 pub mod store;
+pub mod suppress;
 pub mod synth;

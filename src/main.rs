@@ -16,6 +16,7 @@ use safeguard::config::Config;
 use safeguard::error::{exit_code, UserError};
 use safeguard::{ingest, synth};
 use safeguard::measures::{self, period, FinYear};
+use safeguard::report::{self, benchmarks::Benchmarks};
 use safeguard::store::Store;
 
 /// Safeguarding partnership figures, child death review returns and the annual report,
@@ -88,6 +89,27 @@ enum Command {
         /// Output file (.csv or .parquet).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+    },
+    /// Write the annual partnership report: index.html, every chart as PNG and SVG, the table
+    /// behind each chart as CSV (small numbers suppressed), and data-quality.csv.
+    ///
+    /// Example: safeguard report --store store --year 2024-25 --out reports/2024-25
+    Report {
+        /// The store folder.
+        #[arg(long, default_value = "store", value_name = "DIR")]
+        store: PathBuf,
+        /// The reporting year (default: the latest complete year at the reference date).
+        #[arg(long)]
+        year: Option<String>,
+        /// The data's reference date (default as for `measures`).
+        #[arg(long, value_name = "DATE")]
+        reference_date: Option<NaiveDate>,
+        /// England benchmark file (measure_id,period,value,source); default: the shipped one.
+        #[arg(long, value_name = "FILE")]
+        benchmarks: Option<PathBuf>,
+        /// Output folder (default: reports/<year>).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
     },
     /// Generate a synthetic, fictional partnership as canonical CSVs and/or CIN census XML.
     ///
@@ -222,6 +244,30 @@ fn run(cli: Cli) -> Result<()> {
             writeln!(out, "== measures {year} (with the two years before, for trends) ==")?;
             write!(out, "{}", m.render_summary())?;
             writeln!(out, "measures: {}", path.display())?;
+            let bench = Benchmarks::shipped();
+            let rep = report::write_report(&st, &cfg, &m, year, &bench, &dir)?;
+            writeln!(out, "== report ==")?;
+            writeln!(out, "{} charts; open {}", rep.figures, dir.join("index.html").display())?;
+        }
+        Command::Report { store, year, reference_date, benchmarks, out: dir } => {
+            let st = Store::open_existing(&store)?;
+            let cal = calendar_for(&cfg)?;
+            let given = reference_date.or(cfg.reference_date);
+            let (reference, _) = measures::reference_date(&st, given)?;
+            let year: FinYear = match year.or(cfg.reporting_year.clone()) {
+                Some(y) => y.parse().map_err(UserError::Message)?,
+                None => FinYear::latest_complete(reference),
+            };
+            let bench = match benchmarks {
+                Some(p) => Benchmarks::load(&p)?,
+                None => Benchmarks::shipped(),
+            };
+            let years = [year.previous().previous(), year.previous(), year];
+            let m = measures::compute(&st, &cal, &years, given)?;
+            let dir = dir.unwrap_or_else(|| PathBuf::from("reports").join(year.to_string()));
+            let rep = report::write_report(&st, &cfg, &m, year, &bench, &dir)?;
+            write!(out, "{}", m.render_summary())?;
+            writeln!(out, "{} charts; open {}", rep.figures, dir.join("index.html").display())?;
         }
         Command::Measures { store, year, years, reference_date, out: path } => {
             let st = Store::open_existing(&store)?;

@@ -36,7 +36,8 @@ use super::parse;
 use super::sink::Sink;
 use crate::error::UserError;
 use crate::schema::{
-    self, TableSpec, ASSESSMENTS, CHILDREN, CONTACTS, CP_PLANS, CP_REVIEWS, EARLY_HELP, REFERRALS, S47_ENQUIRIES,
+    self, TableSpec, ASSESSMENTS, CHILDREN, CONTACTS, CP_PLANS, CP_REVIEWS, EARLY_HELP, REFERRALS,
+    S47_ENQUIRIES,
 };
 
 /// The Annex A columns this reader maps (everything else goes to the raw layer or is dropped).
@@ -105,52 +106,82 @@ fn fields(list: u8) -> Vec<(F, Pattern)> {
         (F::ChildId, |h| {
             !h.contains("family")
                 && !h.contains("adopter")
-                && (h.contains("child unique id") || h == "child id" || h == "unique id" || h.contains("child identifier") || h == "child unique identifier")
+                && (h.contains("child unique id")
+                    || h == "child id"
+                    || h == "unique id"
+                    || h.contains("child identifier")
+                    || h == "child unique identifier")
         }),
-        (F::Gender, |h| h == "gender" || h == "sex" || h.starts_with("gender ")),
+        (F::Gender, |h| {
+            h == "gender" || h == "sex" || h.starts_with("gender ")
+        }),
         (F::Ethnicity, |h| h.starts_with("ethnic")),
-        (F::Dob, |h| h == "dob" || h.contains("date of birth") || h == "birth date"),
+        (F::Dob, |h| {
+            h == "dob" || h.contains("date of birth") || h == "birth date"
+        }),
         (F::Disability, |h| h.contains("disab")),
     ];
     let more: Vec<(F, Pattern)> = match list {
         1 => vec![
-            (F::ContactDate, |h| h.contains("contact") && h.contains("date")),
+            (F::ContactDate, |h| {
+                h.contains("contact") && h.contains("date")
+            }),
             (F::ContactSource, |h| h.contains("source")),
         ],
         2 => vec![
             (F::EhStart, |h| h.contains("start")),
-            (F::EhOrganisation, |h| h.contains("organisation") || h.contains("organization") || h.contains("agency")),
+            (F::EhOrganisation, |h| {
+                h.contains("organisation") || h.contains("organization") || h.contains("agency")
+            }),
         ],
         3 => vec![
             (F::RefDate, |h| h.contains("referral") && h.contains("date")),
             (F::RefSource, |h| h.contains("source")),
-            (F::RefNfa, |h| h.contains("nfa") || h.contains("no further action")),
+            (F::RefNfa, |h| {
+                h.contains("nfa") || h.contains("no further action")
+            }),
         ],
         4 => vec![
             (F::AsmtStart, |h| h.contains("start")),
             (F::AsmtSeen, |h| h.contains("seen")),
-            (F::AsmtAuthorised, |h| h.contains("authoris") || h.contains("authoriz") || h.contains("completion")),
+            (F::AsmtAuthorised, |h| {
+                h.contains("authoris") || h.contains("authoriz") || h.contains("completion")
+            }),
         ],
         5 => vec![
-            (F::S47Start, |h| h.contains("start") || h.contains("strategy discussion")),
-            (F::IcpcUnnecessary, |h| h.contains("unnecessary") || h.contains("not required")),
+            (F::S47Start, |h| {
+                h.contains("start") || h.contains("strategy discussion")
+            }),
+            (F::IcpcUnnecessary, |h| {
+                h.contains("unnecessary") || h.contains("not required")
+            }),
             (F::IcpcResult, |h| h.contains("result")),
             (F::IcpcDate, |h| {
-                h.contains("date") && (h.contains("conference") || h.contains("icpc")) && !h.contains("number")
+                h.contains("date")
+                    && (h.contains("conference") || h.contains("icpc"))
+                    && !h.contains("number")
             }),
         ],
         6 => vec![
             (F::CinStart, |h| h.contains("start")),
             (F::Need, |h| h.contains("need")),
-            (F::CinClosure, |h| h.contains("closure") && h.contains("date")),
+            (F::CinClosure, |h| {
+                h.contains("closure") && h.contains("date")
+            }),
             (F::ClosureReason, |h| h.contains("reason")),
         ],
         7 => vec![
             (F::CppStart, |h| h.contains("start")),
-            (F::CatInitial, |h| h.contains("initial") && h.contains("categor")),
-            (F::CatLatest, |h| h.contains("latest") && h.contains("categor")),
+            (F::CatInitial, |h| {
+                h.contains("initial") && h.contains("categor")
+            }),
+            (F::CatLatest, |h| {
+                h.contains("latest") && h.contains("categor")
+            }),
             (F::Review, |h| h.contains("review")),
-            (F::CppEnd, |h| h.contains("end date") || h.contains("plan end")),
+            (F::CppEnd, |h| {
+                h.contains("end date") || h.contains("plan end")
+            }),
             (F::PreviousPlans, |h| h.contains("previous")),
         ],
         _ => vec![],
@@ -277,14 +308,16 @@ pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
             "an Annex A workbook does not say which LA it comes from: pass --la CODE (the DfE three-digit LA number, e.g. --la 940)".into(),
         ));
     };
-    let mut wb: Xlsx<_> =
-        open_workbook(path).map_err(|e| UserError::file(path, format!("cannot read the workbook: {e}")))?;
+    let mut wb: Xlsx<_> = open_workbook(path)
+        .map_err(|e| UserError::file(path, format!("cannot read the workbook: {e}")))?;
     let names = wb.sheet_names();
     let mut sheets: BTreeMap<u8, String> = BTreeMap::new();
     for name in &names {
         if let Some(n) = list_number(name) {
             if let Some(first) = sheets.get(&n) {
-                sink.note(format!("sheets '{first}' and '{name}' both look like List {n}: only '{first}' was read"));
+                sink.note(format!(
+                    "sheets '{first}' and '{name}' both look like List {n}: only '{first}' was read"
+                ));
             } else {
                 sheets.insert(n, name.clone());
             }
@@ -295,7 +328,11 @@ pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
             path,
             format!(
                 "no Annex A sheets: expected sheets named 'List 1' ... 'List 11', found {}",
-                names.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ")
+                names
+                    .iter()
+                    .map(|n| format!("'{n}'"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         ));
     }
@@ -311,8 +348,14 @@ pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
             lists.insert(n, list);
         }
     }
-    Mapper { sink, la, referrals: HashMap::new(), counters: HashMap::new(), children: BTreeMap::new() }
-        .map(&lists);
+    Mapper {
+        sink,
+        la,
+        referrals: HashMap::new(),
+        counters: HashMap::new(),
+        children: BTreeMap::new(),
+    }
+    .map(&lists);
     Ok(())
 }
 
@@ -325,7 +368,11 @@ fn cell_text(c: &Data) -> Option<String> {
             let t = s.replace('\u{a0}', " ");
             let t = t.trim();
             let up = t.to_ascii_uppercase();
-            if t.is_empty() || up == "#N/A" || up == "N/A" || (up.starts_with('#') && (up.ends_with('!') || up.ends_with('?'))) {
+            if t.is_empty()
+                || up == "#N/A"
+                || up == "N/A"
+                || (up.starts_with('#') && (up.ends_with('!') || up.ends_with('?')))
+            {
                 None
             } else {
                 Some(t.to_string())
@@ -379,22 +426,38 @@ fn fmt_num(f: f64) -> String {
 }
 
 /// Finds the header row (within the first 30 rows) and reads the data rows of one list.
-fn read_list(path: &Path, n: u8, sheet: &str, range: &Range<Data>) -> Result<Option<List>, UserError> {
-    let Some((row0, _)) = range.start() else { return Ok(None) };
+fn read_list(
+    path: &Path,
+    n: u8,
+    sheet: &str,
+    range: &Range<Data>,
+) -> Result<Option<List>, UserError> {
+    let Some((row0, _)) = range.start() else {
+        return Ok(None);
+    };
     let patterns = fields(n);
     let rows: Vec<&[Data]> = range.rows().collect();
     let mut header_at = None;
     for (i, row) in rows.iter().enumerate().take(30) {
-        let hs: Vec<String> = row.iter().map(|c| cell_text(c).map(|t| norm_header(&t)).unwrap_or_default()).collect();
+        let hs: Vec<String> = row
+            .iter()
+            .map(|c| cell_text(c).map(|t| norm_header(&t)).unwrap_or_default())
+            .collect();
         let has_id = hs.iter().any(|h| (patterns[0].1)(h));
-        let matched = hs.iter().filter(|h| !h.is_empty() && patterns.iter().any(|(_, p)| p(h))).count();
+        let matched = hs
+            .iter()
+            .filter(|h| !h.is_empty() && patterns.iter().any(|(_, p)| p(h)))
+            .count();
         if has_id && matched >= 2 {
             header_at = Some(i);
             break;
         }
     }
     let Some(hi) = header_at else {
-        if rows.iter().all(|r| r.iter().all(|c| cell_text(c).is_none())) {
+        if rows
+            .iter()
+            .all(|r| r.iter().all(|c| cell_text(c).is_none()))
+        {
             return Ok(None);
         }
         return Err(UserError::at(
@@ -420,35 +483,56 @@ fn read_list(path: &Path, n: u8, sheet: &str, range: &Range<Data>) -> Result<Opt
             continue;
         };
         let h = norm_header(&text);
-        let field = patterns.iter().find(|(f, p)| !taken.contains_key(f) && p(&h)).map(|(f, _)| *f);
+        let field = patterns
+            .iter()
+            .find(|(f, p)| !taken.contains_key(f) && p(&h))
+            .map(|(f, _)| *f);
         match field {
             Some(f) => {
                 taken.insert(f, j);
                 labels.insert(f, text.trim().to_string());
                 cols.push(Col::Field(f));
             }
-            None if withheld(&h) || (patterns[0].1)(&h) || (h.contains("birth") && h.contains("date")) => {
+            None if withheld(&h)
+                || (patterns[0].1)(&h)
+                || (h.contains("birth") && h.contains("date")) =>
+            {
                 cols.push(Col::Skip)
             }
             None => cols.push(Col::Raw(text.trim().to_string(), h.contains("date"))),
         }
     }
-    let missing: Vec<&str> = required(n).iter().filter(|f| !taken.contains_key(f)).map(|f| describe(*f)).collect();
+    let missing: Vec<&str> = required(n)
+        .iter()
+        .filter(|f| !taken.contains_key(f))
+        .map(|f| describe(*f))
+        .collect();
     if !missing.is_empty() {
         return Err(UserError::at(
             path,
             &format!("sheet '{sheet}' row {}", row0 as usize + hi + 1),
-            format!("List {n} has no column for {} (headers are matched loosely; see data-contract.md section 1)", missing.join(", ")),
+            format!(
+                "List {n} has no column for {} (headers are matched loosely; see data-contract.md section 1)",
+                missing.join(", ")
+            ),
         ));
     }
     let mut out = vec![];
     for (i, row) in rows.iter().enumerate().skip(hi + 1) {
-        let mut rec = Rec { row: row0 + i as u32 + 1, vals: HashMap::new(), raw: vec![] };
+        let mut rec = Rec {
+            row: row0 + i as u32 + 1,
+            vals: HashMap::new(),
+            raw: vec![],
+        };
         let mut any = false;
         for (j, c) in row.iter().enumerate() {
             match cols.get(j) {
                 Some(Col::Field(f)) => {
-                    let v = if f.is_date() { date_text(c) } else { cell_text(c) };
+                    let v = if f.is_date() {
+                        date_text(c)
+                    } else {
+                        cell_text(c)
+                    };
                     if let Some(v) = v {
                         any = true;
                         rec.vals.insert(*f, v);
@@ -473,7 +557,11 @@ fn read_list(path: &Path, n: u8, sheet: &str, range: &Range<Data>) -> Result<Opt
             out.push(rec);
         }
     }
-    Ok(Some(List { n, labels, rows: out }))
+    Ok(Some(List {
+        n,
+        labels,
+        rows: out,
+    }))
 }
 
 // ---- value clean-up ----
@@ -497,7 +585,10 @@ fn strip_prefix(v: &str) -> &str {
 /// `N1`, `RC8 - Case closed...` -> `RC8`, `a) WBRI` -> `WBRI`.
 fn code(v: &str) -> String {
     let v = strip_prefix(v);
-    let cut = [v.find(':'), v.find(" - "), v.find(" \u{2013} ")].into_iter().flatten().min();
+    let cut = [v.find(':'), v.find(" - "), v.find(" \u{2013} ")]
+        .into_iter()
+        .flatten()
+        .min();
     match cut {
         Some(i) => v[..i].trim().to_string(),
         None => v.to_string(),
@@ -529,8 +620,13 @@ fn yes_no(v: &str) -> Option<String> {
 
 fn category(v: &str) -> String {
     let t = strip_prefix(v).to_ascii_lowercase();
-    for (word, c) in [("neglect", "NEG"), ("physical", "PHY"), ("sexual", "SAB"), ("emotional", "EMO"), ("multiple", "MUL")]
-    {
+    for (word, c) in [
+        ("neglect", "NEG"),
+        ("physical", "PHY"),
+        ("sexual", "SAB"),
+        ("emotional", "EMO"),
+        ("multiple", "MUL"),
+    ] {
         if t.contains(word) {
             return c.into();
         }
@@ -597,7 +693,9 @@ impl Mapper<'_> {
     /// The date part of a derived id: `YYYY-MM-DD` when it is a date.
     fn id_date(v: Option<&str>) -> String {
         match v {
-            Some(v) => parse::parse_date(v).map_or_else(|_| v.replace(['/', ' '], "_"), |d| d.to_string()),
+            Some(v) => {
+                parse::parse_date(v).map_or_else(|_| v.replace(['/', ' '], "_"), |d| d.to_string())
+            }
             None => "nodate".into(),
         }
     }
@@ -615,7 +713,10 @@ impl Mapper<'_> {
             );
             return None;
         };
-        let acc = self.children.entry(id.clone()).or_insert_with(|| ChildAcc { pos: list.pos(r), ..Default::default() });
+        let acc = self.children.entry(id.clone()).or_insert_with(|| ChildAcc {
+            pos: list.pos(r),
+            ..Default::default()
+        });
         let fill = |slot: &mut Option<String>, v: Option<&str>| {
             if slot.is_none() {
                 *slot = v.map(str::to_string);
@@ -630,7 +731,8 @@ impl Mapper<'_> {
 
     fn raw(&mut self, list: &List, r: &Rec) {
         for (h, v) in &r.raw {
-            self.sink.raw(list.pos(r), &format!("List {}", list.n), h, v);
+            self.sink
+                .raw(list.pos(r), &format!("List {}", list.n), h, v);
         }
     }
 
@@ -639,9 +741,12 @@ impl Mapper<'_> {
     fn link(&self, raw_id: &str, pseudo: &str, date: Option<&str>) -> String {
         let d = date.and_then(|d| parse::parse_date(d).ok());
         let found = d.and_then(|d| {
-            self.referrals
-                .get(raw_id)
-                .and_then(|v| v.iter().filter(|(rd, _)| *rd <= d).max_by_key(|(rd, _)| *rd).map(|(_, id)| id.clone()))
+            self.referrals.get(raw_id).and_then(|v| {
+                v.iter()
+                    .filter(|(rd, _)| *rd <= d)
+                    .max_by_key(|(rd, _)| *rd)
+                    .map(|(_, id)| id.clone())
+            })
         });
         found.unwrap_or_else(|| format!("{pseudo}-noref-{}", Self::id_date(date)))
     }
@@ -653,7 +758,9 @@ impl Mapper<'_> {
         // List 1: contacts.
         if let Some(l) = lists.get(&1) {
             for r in &l.rows {
-                let Some(id) = self.child(l, r, &CONTACTS) else { continue };
+                let Some(id) = self.child(l, r, &CONTACTS) else {
+                    continue;
+                };
                 let pseudo = self.sink.pseudo.child_id(&id);
                 let date = r.get(F::ContactDate);
                 let stem = format!("{pseudo}-C-{}", Self::id_date(date));
@@ -671,7 +778,16 @@ impl Mapper<'_> {
                         None,
                         None,
                     ],
-                    &["", l.label(F::ChildId), "", l.label(F::ContactDate), l.label(F::ContactSource), "", "", ""],
+                    &[
+                        "",
+                        l.label(F::ChildId),
+                        "",
+                        l.label(F::ContactDate),
+                        l.label(F::ContactSource),
+                        "",
+                        "",
+                        "",
+                    ],
                 );
                 self.raw(l, r);
             }
@@ -681,7 +797,9 @@ impl Mapper<'_> {
         // it goes to the raw layer with the other columns, not to end_date.
         if let Some(l) = lists.get(&2) {
             for r in &l.rows {
-                let Some(id) = self.child(l, r, &EARLY_HELP) else { continue };
+                let Some(id) = self.child(l, r, &EARLY_HELP) else {
+                    continue;
+                };
                 let pseudo = self.sink.pseudo.child_id(&id);
                 let date = r.get(F::EhStart);
                 let stem = format!("{pseudo}-EH-{}", Self::id_date(date));
@@ -699,7 +817,16 @@ impl Mapper<'_> {
                         None,
                         None,
                     ],
-                    &["", l.label(F::ChildId), "", l.label(F::EhStart), "", l.label(F::EhOrganisation), "", ""],
+                    &[
+                        "",
+                        l.label(F::ChildId),
+                        "",
+                        l.label(F::EhStart),
+                        "",
+                        l.label(F::EhOrganisation),
+                        "",
+                        "",
+                    ],
                 );
                 self.raw(l, r);
             }
@@ -709,7 +836,9 @@ impl Mapper<'_> {
         let mut referrals: Vec<Referral> = vec![];
         if let Some(l) = lists.get(&3) {
             for r in &l.rows {
-                let Some(id) = self.child(l, r, &REFERRALS) else { continue };
+                let Some(id) = self.child(l, r, &REFERRALS) else {
+                    continue;
+                };
                 let pseudo = self.sink.pseudo.child_id(&id);
                 let date = r.get(F::RefDate);
                 let stem = format!("{pseudo}-{}", Self::id_date(date));
@@ -753,19 +882,27 @@ impl Mapper<'_> {
         if let Some(l) = lists.get(&6) {
             let (mut merged, mut own) = (0, 0);
             for r in &l.rows {
-                let Some(id) = self.child(l, r, &REFERRALS) else { continue };
+                let Some(id) = self.child(l, r, &REFERRALS) else {
+                    continue;
+                };
                 let start = r.get(F::CinStart);
                 let start_d = start.and_then(|d| parse::parse_date(d).ok());
                 let target = referrals.iter_mut().find(|x| {
                     !x.merged
                         && x.raw_id == id
                         && start_d.is_some()
-                        && x.received.as_deref().and_then(|d| parse::parse_date(d).ok()) == start_d
+                        && x.received
+                            .as_deref()
+                            .and_then(|d| parse::parse_date(d).ok())
+                            == start_d
                 });
                 let need = r.get(F::Need).map(code);
                 let closure_reason = r.get(F::ClosureReason).map(code);
-                let labels6 =
-                    [l.label(F::Need).to_string(), l.label(F::CinClosure).to_string(), l.label(F::ClosureReason).to_string()];
+                let labels6 = [
+                    l.label(F::Need).to_string(),
+                    l.label(F::CinClosure).to_string(),
+                    l.label(F::ClosureReason).to_string(),
+                ];
                 match target {
                     Some(x) => {
                         x.merged = true;
@@ -816,8 +953,15 @@ impl Mapper<'_> {
             ));
         }
         for x in referrals {
-            if let Some(d) = x.received.as_deref().and_then(|d| parse::parse_date(d).ok()) {
-                self.referrals.entry(x.raw_id.clone()).or_default().push((d, x.id.clone()));
+            if let Some(d) = x
+                .received
+                .as_deref()
+                .and_then(|d| parse::parse_date(d).ok())
+            {
+                self.referrals
+                    .entry(x.raw_id.clone())
+                    .or_default()
+                    .push((d, x.id.clone()));
             }
             let stored = self.sink.row_labelled(
                 &REFERRALS,
@@ -857,7 +1001,9 @@ impl Mapper<'_> {
         // List 4: assessments.
         if let Some(l) = lists.get(&4) {
             for r in &l.rows {
-                let Some(id) = self.child(l, r, &ASSESSMENTS) else { continue };
+                let Some(id) = self.child(l, r, &ASSESSMENTS) else {
+                    continue;
+                };
                 let pseudo = self.sink.pseudo.child_id(&id);
                 let start = r.get(F::AsmtStart);
                 let referral = self.link(&id, &pseudo, start);
@@ -895,7 +1041,9 @@ impl Mapper<'_> {
         // List 5: s47 enquiries and ICPCs.
         if let Some(l) = lists.get(&5) {
             for r in &l.rows {
-                let Some(id) = self.child(l, r, &S47_ENQUIRIES) else { continue };
+                let Some(id) = self.child(l, r, &S47_ENQUIRIES) else {
+                    continue;
+                };
                 let pseudo = self.sink.pseudo.child_id(&id);
                 let start = r.get(F::S47Start);
                 let referral = self.link(&id, &pseudo, start);
@@ -1007,7 +1155,15 @@ impl Mapper<'_> {
                     c.disability.as_deref().and_then(yes_no),
                     c.dob.as_ref().map(|_| "N".to_string()),
                 ],
-                &["Child Unique ID", "", "Date of Birth", "Gender", "Ethnicity", "Does the Child have a Disability", ""],
+                &[
+                    "Child Unique ID",
+                    "",
+                    "Date of Birth",
+                    "Gender",
+                    "Ethnicity",
+                    "Does the Child have a Disability",
+                    "",
+                ],
             );
         }
     }

@@ -1,10 +1,12 @@
 //! Reader for the canonical CSV extracts (data-contract.md section 3): recognises the table from
 //! its header, refuses identifying columns, and streams each row to the validator.
 
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Read};
 use std::path::Path;
+use std::rc::Rc;
 
 use super::sink::Sink;
 use crate::error::UserError;
@@ -74,13 +76,19 @@ pub fn detect_table(path: &Path, header: &[String]) -> Result<&'static TableSpec
 /// truncated record, an unclosed quote) fails the whole file with its line and column.
 pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
     let file = File::open(path).map_err(|e| UserError::file(path, format!("cannot open: {e}")))?;
+    let lines = Rc::new(RefCell::new(LineStarts::new()));
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
-        .from_reader(BufReader::with_capacity(1 << 20, file));
+        .from_reader(Counting {
+            inner: BufReader::with_capacity(1 << 20, file),
+            lines: Rc::clone(&lines),
+        });
+    let line_of =
+        |pos: Option<&csv::Position>| pos.map_or(0, |p| lines.borrow_mut().line_at(p.byte()));
     let header: Vec<String> = rdr
         .headers()
-        .map_err(|e| csv_error(path, &e))?
+        .map_err(|e| csv_error(path, &e, &line_of))?
         .iter()
         .map(|h| h.trim_start_matches('\u{feff}').to_string())
         .collect();
@@ -101,7 +109,7 @@ pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
         match rdr.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {
-                let line = record.position().map_or(0, |p| p.line());
+                let line = line_of(record.position());
                 let values = positions
                     .iter()
                     .map(|p| {
@@ -112,23 +120,99 @@ pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
                     .collect();
                 sink.row(spec, format!("line {line}"), values);
             }
-            Err(e) => return Err(csv_error(path, &e)),
+            Err(e) => return Err(csv_error(path, &e, &line_of)),
         }
     }
     Ok(())
 }
 
-fn csv_error(path: &Path, e: &csv::Error) -> UserError {
+/// The line each record starts on. The csv crate's own `Position::line` is one short in a file
+/// with CRLF line ends (Excel's) and after a blank line (rust-csv issues 395 and 208), so lines are
+/// counted here from the bytes as they are read: `\n`, `\r\n` and a lone `\r` each end a line.
+struct LineStarts {
+    /// (byte offset, line number) of each non-empty line read ahead and not yet passed.
+    starts: VecDeque<(u64, u64)>,
+    offset: u64,
+    line: u64,
+    at_start: bool,
+    after_cr: bool,
+}
+
+impl LineStarts {
+    fn new() -> LineStarts {
+        LineStarts {
+            starts: VecDeque::new(),
+            offset: 0,
+            line: 1,
+            at_start: true,
+            after_cr: false,
+        }
+    }
+    fn scan(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            match b {
+                b'\n' => {
+                    if !self.after_cr {
+                        self.line += 1;
+                    }
+                    self.at_start = true;
+                    self.after_cr = false;
+                }
+                b'\r' => {
+                    self.line += 1;
+                    self.at_start = true;
+                    self.after_cr = true;
+                }
+                _ => {
+                    if self.at_start {
+                        self.starts.push_back((self.offset, self.line));
+                    }
+                    self.at_start = false;
+                    self.after_cr = false;
+                }
+            }
+            self.offset += 1;
+        }
+    }
+    /// The line of the first non-empty line starting at or after byte `at` (a record's start as
+    /// the csv crate reports it may sit on the line ends before it). Positions must not go back.
+    fn line_at(&mut self, at: u64) -> u64 {
+        while self.starts.front().is_some_and(|&(o, _)| o < at) {
+            self.starts.pop_front();
+        }
+        self.starts.front().map_or(self.line, |&(_, l)| l)
+    }
+}
+
+/// Passes bytes through to the csv reader, counting lines on the way.
+struct Counting<R> {
+    inner: R,
+    lines: Rc<RefCell<LineStarts>>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.lines.borrow_mut().scan(&buf[..n]);
+        Ok(n)
+    }
+}
+
+fn csv_error(
+    path: &Path,
+    e: &csv::Error,
+    line_of: &dyn Fn(Option<&csv::Position>) -> u64,
+) -> UserError {
     use csv::ErrorKind;
     match e.kind() {
         ErrorKind::Utf8 { pos, err } => UserError::at(
             path,
-            &format!("{}:{}", pos.as_ref().map_or(0, |p| p.line()), err.field() + 1),
+            &format!("{}:{}", line_of(pos.as_ref()), err.field() + 1),
             format!("not UTF-8 (invalid byte in field {}); save the extract as UTF-8", err.field() + 1),
         ),
         ErrorKind::UnequalLengths { pos, expected_len, len } => UserError::at(
             path,
-            &format!("{}:{}", pos.as_ref().map_or(0, |p| p.line()), len + 1),
+            &format!("{}:{}", line_of(pos.as_ref()), len + 1),
             format!(
                 "record has {len} fields but the header has {expected_len}: the file is truncated or malformed"
             ),

@@ -34,7 +34,9 @@ use quick_xml::Reader;
 use super::parse;
 use super::sink::Sink;
 use crate::error::UserError;
-use crate::schema::{self, TableSpec, ASSESSMENTS, CHILDREN, CP_PLANS, CP_REVIEWS, REFERRALS, S47_ENQUIRIES};
+use crate::schema::{
+    self, TableSpec, ASSESSMENTS, CHILDREN, CP_PLANS, CP_REVIEWS, REFERRALS, S47_ENQUIRIES,
+};
 
 /// One element of the `Header` or of one `Child`: its name, its own text (for a leaf; stray text
 /// in a parent is collected too but never read) and its child elements in file order.
@@ -49,7 +51,12 @@ struct Node {
 
 impl Node {
     fn new(name: String, offset: u64) -> Node {
-        Node { name, text: String::new(), offset, children: vec![] }
+        Node {
+            name,
+            text: String::new(),
+            offset,
+            children: vec![],
+        }
     }
     /// The first child element called `name`.
     fn first(&self, name: &str) -> Option<&Node> {
@@ -141,7 +148,10 @@ pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
             let name = element_name(e).map_err(|m| fail(before, m))?;
             if open.is_empty() {
                 if root_done {
-                    return Err(fail(before, format!("a second root element <{name}> after </Message>")));
+                    return Err(fail(
+                        before,
+                        format!("a second root element <{name}> after </Message>"),
+                    ));
                 }
                 if name != "Message" {
                     return Err(fail(
@@ -150,7 +160,10 @@ pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
                     ));
                 }
                 if empty {
-                    return Err(fail(before, "the <Message> element is empty: no Header, no Children".into()));
+                    return Err(fail(
+                        before,
+                        "the <Message> element is empty: no Header, no Children".into(),
+                    ));
                 }
                 open.push(name);
                 return Ok(None);
@@ -188,7 +201,9 @@ pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
             }
             Event::Text(t) => {
                 if let Some(n) = building.last_mut() {
-                    let s = t.unescape().map_err(|e| fail(before, format!("bad text ({e})")))?;
+                    let s = t
+                        .unescape()
+                        .map_err(|e| fail(before, format!("bad text ({e})")))?;
                     n.text.push_str(&s);
                 } else if open.is_empty() && !t.iter().all(|b| b.is_ascii_whitespace()) {
                     return Err(fail(
@@ -204,7 +219,8 @@ pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
             }
             Event::CData(t) => {
                 if let Some(n) = building.last_mut() {
-                    let s = std::str::from_utf8(&t).map_err(|_| fail(before, "not UTF-8".into()))?;
+                    let s =
+                        std::str::from_utf8(&t).map_err(|_| fail(before, "not UTF-8".into()))?;
                     n.text.push_str(s);
                 }
                 None
@@ -220,7 +236,10 @@ pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
                     ));
                 }
                 if !root_done {
-                    return Err(fail(0, "no <Message> element: this is not a CIN census XML file".into()));
+                    return Err(fail(
+                        0,
+                        "no <Message> element: this is not a CIN census XML file".into(),
+                    ));
                 }
                 break;
             }
@@ -273,7 +292,9 @@ fn element_name(e: &BytesStart) -> Result<String, String> {
 
 /// `line:column` (1-based; the column counts bytes) of a byte offset in the file.
 fn line_col(path: &Path, offset: u64) -> String {
-    let Ok(f) = File::open(path) else { return format!("byte {offset}") };
+    let Ok(f) = File::open(path) else {
+        return format!("byte {offset}");
+    };
     let (mut line, mut col) = (1u64, 1u64);
     let mut remaining = offset;
     for b in BufReader::new(f).bytes() {
@@ -316,13 +337,12 @@ fn read_header(path: &Path, h: &Node, sink: &mut Sink) -> Result<Header, UserErr
     // The census year comes from ReferenceDate, never from Year or the file name.
     let rd_node = h.at(&["CollectionDetails", "ReferenceDate"]);
     let reference_date = match rd_node.and_then(Node::value) {
-        None => {
-            return Err(UserError::at(
-                path,
-                &at(h),
-                "Header/CollectionDetails/ReferenceDate is missing: the census year cannot be known".into(),
-            ))
-        }
+        None => return Err(UserError::at(
+            path,
+            &at(h),
+            "Header/CollectionDetails/ReferenceDate is missing: the census year cannot be known"
+                .into(),
+        )),
         Some(v) => parse::parse_date(v).map_err(|why| {
             UserError::at(
                 path,
@@ -332,29 +352,35 @@ fn read_header(path: &Path, h: &Node, sink: &mut Sink) -> Result<Header, UserErr
         })?,
     };
     if (reference_date.month(), reference_date.day()) != (3, 31) {
-        let start = if reference_date.month() >= 4 { reference_date.year() } else { reference_date.year() - 1 };
+        let start = if reference_date.month() >= 4 {
+            reference_date.year()
+        } else {
+            reference_date.year() - 1
+        };
         sink.note(format!(
             "ReferenceDate {reference_date} is not 31 March: read as the {start}-{:02} census return (newer returns of the same LA still supersede it by ReferenceDate)",
             (start + 1) % 100
         ));
     }
     sink.set_vintage(reference_date);
-    let la = match h.at(&["Source", "LEA"]).and_then(Node::value) {
-        Some(la) => la.to_string(),
-        None => match sink.default_la.clone() {
-            Some(la) => {
-                sink.note(format!("Header/Source/LEA is missing: rows filed under LA {la}"));
-                la
-            }
-            None => {
-                return Err(UserError::at(
+    let la =
+        match h.at(&["Source", "LEA"]).and_then(Node::value) {
+            Some(la) => la.to_string(),
+            None => match sink.default_la.clone() {
+                Some(la) => {
+                    sink.note(format!(
+                        "Header/Source/LEA is missing: rows filed under LA {la}"
+                    ));
+                    la
+                }
+                None => return Err(UserError::at(
                     path,
                     &at(h),
-                    "Header/Source/LEA (the LA number) is missing: the return's LA cannot be known".into(),
-                ))
-            }
-        },
-    };
+                    "Header/Source/LEA (the LA number) is missing: the return's LA cannot be known"
+                        .into(),
+                )),
+            },
+        };
     // The rest of the header is kept in the raw layer (software, release, serial, timestamp).
     for group in &h.children {
         for item in &group.children {
@@ -369,8 +395,14 @@ fn read_header(path: &Path, h: &Node, sink: &mut Sink) -> Result<Header, UserErr
 }
 
 /// Elements that identify a child: never stored, not even in the raw layer.
-const IDENTIFYING: &[&str] =
-    &["LAchildID", "UPN", "FormerUPN", "PersonBirthDate", "ExpectedPersonBirthDate", "PersonDeathDate"];
+const IDENTIFYING: &[&str] = &[
+    "LAchildID",
+    "UPN",
+    "FormerUPN",
+    "PersonBirthDate",
+    "ExpectedPersonBirthDate",
+    "PersonDeathDate",
+];
 
 /// Whether an element not in the schema looks identifying by its name (a name, address,
 /// postcode, NHS number...): then it is not kept even in the raw layer.
@@ -400,7 +432,9 @@ fn norm_date(v: &str) -> Option<NaiveDate> {
 /// referral is then rejected for its bad date, and what hangs off it shows as an orphan).
 fn id_date(v: Option<&str>) -> String {
     match v {
-        Some(v) => norm_date(v).map_or_else(|| v.trim().replace(['/', ' '], "_"), |d| d.to_string()),
+        Some(v) => {
+            norm_date(v).map_or_else(|| v.trim().replace(['/', ' '], "_"), |d| d.to_string())
+        }
         None => "nodate".into(),
     }
 }
@@ -438,7 +472,13 @@ struct Emit<'a> {
 }
 
 impl Emit<'_> {
-    fn row(&mut self, spec: &'static TableSpec, pos: String, values: Vec<Option<String>>, labels: &[&str]) -> bool {
+    fn row(
+        &mut self,
+        spec: &'static TableSpec,
+        pos: String,
+        values: Vec<Option<String>>,
+        labels: &[&str],
+    ) -> bool {
         match &self.broken {
             Some(why) => {
                 self.sink.reject(spec, pos, "LAchildID", "", why.clone());
@@ -456,16 +496,26 @@ impl ChildMapper {
         let raw_id = ids.and_then(|i| i.get("LAchildID"));
         let broken = match raw_id {
             Some(_) => None,
-            None => Some("the Child has no LAchildID: its rows cannot be pseudonymised or linked".to_string()),
+            None => Some(
+                "the Child has no LAchildID: its rows cannot be pseudonymised or linked"
+                    .to_string(),
+            ),
         };
         let raw_id = raw_id.unwrap_or("");
-        let pseudo = if broken.is_some() { String::new() } else { sink.pseudo.child_id(raw_id) };
+        let pseudo = if broken.is_some() {
+            String::new()
+        } else {
+            sink.pseudo.child_id(raw_id)
+        };
         let la = h.la.as_str();
 
         // ---- children ----
         let birth = ids.and_then(|i| i.get("PersonBirthDate"));
         let expected = ids.and_then(|i| i.get("ExpectedPersonBirthDate"));
-        let (sex, sex_label) = match (ids.and_then(|i| i.get("GenderCurrent")), ids.and_then(|i| i.get("Sex"))) {
+        let (sex, sex_label) = match (
+            ids.and_then(|i| i.get("GenderCurrent")),
+            ids.and_then(|i| i.get("Sex")),
+        ) {
             (_, Some(v)) => (Some(sex_code(v)), "Sex"),
             (Some(v), None) => (Some(sex_code(v)), "GenderCurrent"),
             (None, None) => (None, "Sex"),
@@ -501,7 +551,15 @@ impl ChildMapper {
                 disability,
                 unborn,
             ],
-            &["LAchildID", "LEA", "PersonBirthDate", sex_label, "Ethnicity", "Disability", "ExpectedPersonBirthDate"],
+            &[
+                "LAchildID",
+                "LEA",
+                "PersonBirthDate",
+                sex_label,
+                "Ethnicity",
+                "Disability",
+                "ExpectedPersonBirthDate",
+            ],
         );
         // Raw layer: UPNunknown and the disability codes; nothing else under ChildIdentifiers.
         if let Some(ids) = ids {
@@ -509,7 +567,12 @@ impl ChildMapper {
                 match item.name.as_str() {
                     "UPNunknown" => {
                         if let Some(v) = item.value() {
-                            out.sink.raw(format!("{pos}/ChildIdentifiers"), "ChildIdentifiers", "UPNunknown", v);
+                            out.sink.raw(
+                                format!("{pos}/ChildIdentifiers"),
+                                "ChildIdentifiers",
+                                "UPNunknown",
+                                v,
+                            );
                         }
                     }
                     "GenderCurrent" | "Sex" => {}
@@ -531,7 +594,12 @@ impl ChildMapper {
                     "Ethnicity" => {}
                     "Disabilities" => {
                         for d in item.all("Disability").filter_map(Node::value) {
-                            out.sink.raw(format!("{cpos}/Disabilities"), "Disabilities", "Disability", d);
+                            out.sink.raw(
+                                format!("{cpos}/Disabilities"),
+                                "Disabilities",
+                                "Disability",
+                                d,
+                            );
                         }
                     }
                     _ => raw_element(out.sink, &cpos, "ChildCharacteristics", item),
@@ -539,7 +607,10 @@ impl ChildMapper {
             }
         }
         for item in &c.children {
-            if !matches!(item.name.as_str(), "ChildIdentifiers" | "ChildCharacteristics" | "CINdetails") {
+            if !matches!(
+                item.name.as_str(),
+                "ChildIdentifiers" | "ChildCharacteristics" | "CINdetails"
+            ) {
                 raw_element(out.sink, &pos, "Child", item);
             }
         }
@@ -549,7 +620,10 @@ impl ChildMapper {
             let epos = format!("{pos}/CINdetails[{}]", j + 1);
             let ref_date = ep.get("CINreferralDate");
             let date_key = id_date(ref_date);
-            let n = self.episodes.entry((pseudo.clone(), date_key.clone())).or_insert(0);
+            let n = self
+                .episodes
+                .entry((pseudo.clone(), date_key.clone()))
+                .or_insert(0);
             *n += 1;
             let n = *n;
             let referral_id = format!("{pseudo}-{date_key}-{n}");
@@ -570,8 +644,17 @@ impl ChildMapper {
                     None,
                 ],
                 &[
-                    "", "LAchildID", "LEA", "CINreferralDate", "ReferralSource", "", "ReferralNFA", "PrimaryNeedCode",
-                    "CINclosureDate", "ReasonForClosure", "",
+                    "",
+                    "LAchildID",
+                    "LEA",
+                    "CINreferralDate",
+                    "ReferralSource",
+                    "",
+                    "ReferralNFA",
+                    "PrimaryNeedCode",
+                    "CINclosureDate",
+                    "ReasonForClosure",
+                    "",
                 ],
             );
             if stored && n > 1 {
@@ -587,17 +670,30 @@ impl ChildMapper {
             }
 
             // Plan start dates decide whether an ICPC resulted in a plan.
-            let plan_starts: Vec<NaiveDate> =
-                ep.all("ChildProtectionPlans").filter_map(|p| p.get("CPPstartDate")).filter_map(norm_date).collect();
+            let plan_starts: Vec<NaiveDate> = ep
+                .all("ChildProtectionPlans")
+                .filter_map(|p| p.get("CPPstartDate"))
+                .filter_map(norm_date)
+                .collect();
             let icpc_result = |icpc: Option<&str>| -> Option<String> {
                 let d = norm_date(icpc?)?;
-                Some(if plan_starts.contains(&d) { "CPP" } else { "NO_CPP" }.to_string())
+                Some(
+                    if plan_starts.contains(&d) {
+                        "CPP"
+                    } else {
+                        "NO_CPP"
+                    }
+                    .to_string(),
+                )
             };
 
             for (k, a) in ep.all("Assessments").enumerate() {
                 let apos = format!("{epos}/Assessments[{}]", k + 1);
                 let factors = a.first("FactorsIdentifiedAtAssessment").map(|f| {
-                    f.all("AssessmentFactors").filter_map(Node::value).collect::<Vec<_>>().join(";")
+                    f.all("AssessmentFactors")
+                        .filter_map(Node::value)
+                        .collect::<Vec<_>>()
+                        .join(";")
                 });
                 out.row(
                     &ASSESSMENTS,
@@ -614,14 +710,23 @@ impl ChildMapper {
                         None,
                     ],
                     &[
-                        "", "", "LAchildID", "LEA", "AssessmentActualStartDate", "AssessmentAuthorisationDate",
-                        "AssessmentFactors", "", "",
+                        "",
+                        "",
+                        "LAchildID",
+                        "LEA",
+                        "AssessmentActualStartDate",
+                        "AssessmentAuthorisationDate",
+                        "AssessmentFactors",
+                        "",
+                        "",
                     ],
                 );
                 for item in &a.children {
                     if !matches!(
                         item.name.as_str(),
-                        "AssessmentActualStartDate" | "AssessmentAuthorisationDate" | "FactorsIdentifiedAtAssessment"
+                        "AssessmentActualStartDate"
+                            | "AssessmentAuthorisationDate"
+                            | "FactorsIdentifiedAtAssessment"
                     ) {
                         raw_element(out.sink, &apos, "Assessments", item);
                     }
@@ -649,10 +754,23 @@ impl ChildMapper {
                         icpc_result(icpc),
                         Some("N".into()),
                     ],
-                    &["", "", "LAchildID", "LEA", "S47ActualStartDate", "ICPCnotRequired", "DateOfInitialCPC", "", ""],
+                    &[
+                        "",
+                        "",
+                        "LAchildID",
+                        "LEA",
+                        "S47ActualStartDate",
+                        "ICPCnotRequired",
+                        "DateOfInitialCPC",
+                        "",
+                        "",
+                    ],
                 );
                 for item in &s47.children {
-                    if !matches!(item.name.as_str(), "S47ActualStartDate" | "DateOfInitialCPC" | "ICPCnotRequired") {
+                    if !matches!(
+                        item.name.as_str(),
+                        "S47ActualStartDate" | "DateOfInitialCPC" | "ICPCnotRequired"
+                    ) {
                         raw_element(out.sink, &spos, "Section47", item);
                     }
                 }
@@ -694,12 +812,27 @@ impl ChildMapper {
                             icpc_result(Some(icpc)),
                             Some("Y".into()),
                         ],
-                        &["", "", "LAchildID", "LEA", "CINreferralDate", "", "DateOfInitialCPC", "", ""],
+                        &[
+                            "",
+                            "",
+                            "LAchildID",
+                            "LEA",
+                            "CINreferralDate",
+                            "",
+                            "DateOfInitialCPC",
+                            "",
+                            "",
+                        ],
                     );
                     if stored && !s47_icpcs.is_empty() {
                         let others: Vec<String> = s47_icpcs
                             .iter()
-                            .map(|(sd, p)| format!("{} at {p}", sd.map_or_else(|| "?".to_string(), |x| x.to_string())))
+                            .map(|(sd, p)| {
+                                format!(
+                                    "{} at {p}",
+                                    sd.map_or_else(|| "?".to_string(), |x| x.to_string())
+                                )
+                            })
                             .collect();
                         out.sink.flag(
                             "s47_enquiries",
@@ -765,8 +898,17 @@ impl ChildMapper {
                         None,
                     ],
                     &[
-                        "", "", "LAchildID", "LEA", "CPPstartDate", "CPPendDate", "InitialCategoryOfAbuse",
-                        "LatestCategoryOfAbuse", "NumberOfPreviousCPP", "", "",
+                        "",
+                        "",
+                        "LAchildID",
+                        "LEA",
+                        "CPPstartDate",
+                        "CPPendDate",
+                        "InitialCategoryOfAbuse",
+                        "LatestCategoryOfAbuse",
+                        "NumberOfPreviousCPP",
+                        "",
+                        "",
                     ],
                 );
                 for (r, date) in &reviews {
@@ -796,8 +938,15 @@ impl ChildMapper {
             let mut seen: HashMap<&str, usize> = HashMap::new();
             for item in &ep.children {
                 match item.name.as_str() {
-                    "CINreferralDate" | "ReferralSource" | "PrimaryNeedCode" | "CINclosureDate"
-                    | "ReasonForClosure" | "DateOfInitialCPC" | "ReferralNFA" | "Assessments" | "Section47"
+                    "CINreferralDate"
+                    | "ReferralSource"
+                    | "PrimaryNeedCode"
+                    | "CINclosureDate"
+                    | "ReasonForClosure"
+                    | "DateOfInitialCPC"
+                    | "ReferralNFA"
+                    | "Assessments"
+                    | "Section47"
                     | "ChildProtectionPlans" => {}
                     name => {
                         let k = seen.entry(name).or_insert(0);

@@ -30,7 +30,8 @@ pub struct MeasureRow {
 /// The partnership's `la_code`.
 pub const ALL: &str = "ALL";
 /// Breakdowns that are distributions over the whole counted set.
-const DISTRIBUTIONS: &[&str] = &["band", "category"];
+/// (`modifiable`, `category_modifiable`, `domain`, `factor`: the CDOP's, queries/cdop.sql.)
+const DISTRIBUTIONS: &[&str] = &["band", "category", "modifiable", "category_modifiable", "domain", "factor"];
 const RESERVED: &[&str] = &["measure_id", "la_code", "outcome", "wd"];
 
 #[derive(Debug, Default, Clone, Copy)]

@@ -33,6 +33,7 @@ pub const QUERY_FILES: &[(&str, &str)] = &[
     ("s47_conferences.sql", include_str!("../../queries/s47_conferences.sql")),
     ("plans.sql", include_str!("../../queries/plans.sql")),
     ("rates.sql", include_str!("../../queries/rates.sql")),
+    ("cdop.sql", include_str!("../../queries/cdop.sql")),
 ];
 
 /// Every measure id of the catalogue (measures.md section 3), in catalogue order.
@@ -54,6 +55,8 @@ pub const CATALOGUE: &[&str] = &[
     "icpc_15wd",
     "icpc_duration_band",
     "icpc_to_cpp",
+    "referral_to_icpc",
+    "referral_to_cpp",
     "core_group_10wd",
     "cpp_review_timely",
     "cpp_second_or_subsequent",
@@ -62,6 +65,19 @@ pub const CATALOGUE: &[&str] = &[
     "cpp_duration_open",
     "early_help_step_up",
     "rate_per_10k",
+    // Child death review (queries/cdop.sql, crate::cdop::MEASURE_IDS).
+    "cdop_reviews_completed",
+    "cdop_modifiable_all",
+    "cdop_modifiable_sufficient",
+    "cdop_modifiable_sufficient_pooled3",
+    "cdop_modifiable_sufficient_pooled5",
+    "cdop_time_to_review",
+    "cdop_open_at_year_end",
+    "cdop_deaths_notified",
+    "cdop_factor_recurrence",
+    "cdop_factor_recurrence_pooled3",
+    "cdop_factor_recurrence_pooled5",
+    "cdop_known_to_services",
 ];
 
 /// What `measures` computed, with the run summary's facts.
@@ -212,6 +228,21 @@ fn not_measurable(store: &Store) -> Result<BTreeMap<String, String>> {
     if height("cp_plans")? > 0 && height("cp_reviews")? == 0 {
         set(&["cpp_review_timely"], "no review conference dates in the store");
     }
+    if height("cdop_reviews")? == 0 {
+        set(crate::cdop::MEASURE_IDS, "no child death reviews in the store (give cdop_reviews.csv)");
+    }
+    if height("cdop_factors")? == 0 {
+        set(
+            &["cdop_factor_recurrence", "cdop_factor_recurrence_pooled3", "cdop_factor_recurrence_pooled5"],
+            "no contributory factors in the store (give cdop_factors.csv)",
+        );
+    }
+    if height("cdop_reviews")? > 0 && !any("cdop_reviews", "child_id")? {
+        set(
+            &["cdop_known_to_services"],
+            "no child death review carries a child_id to link to the safeguarding tables",
+        );
+    }
     if height("population")? == 0 {
         set(&["rate_per_10k"], "no population in the store (give population.csv)");
     }
@@ -229,6 +260,8 @@ pub fn compute(store: &Store, cal: &Calendar, years: &[FinYear], given_reference
     };
     let calendar = calendar_frame(cal)?;
     let population = store.read_table("population")?;
+    // The CDOP deaths with their age band by birthday etc. (src/cdop/cases.rs), for cdop.sql.
+    let cdop_base = crate::cdop::base_from_reviews(&store.read_table("cdop_reviews")?)?;
     for &year in years {
         let mut ctx = SQLContext::new();
         for spec in schema::TABLES {
@@ -236,6 +269,7 @@ pub fn compute(store: &Store, cal: &Calendar, years: &[FinYear], given_reference
         }
         ctx.register("calendar", calendar.clone().lazy());
         ctx.register("params", params_frame(year, reference)?.lazy());
+        ctx.register("cdop_base", cdop_base.clone().lazy());
         let period = year.to_string();
         for (file, sql) in QUERY_FILES {
             for stmt in statements(sql) {

@@ -53,7 +53,8 @@ impl Death {
 
     /// The `child_id` of the linked child (same key as `journey::death_linked_child`).
     pub fn child_id(&self, seed: u64) -> Option<String> {
-        self.known_to_services.then(|| child_id(seed, child_key(self.la, ChildKind::DeathLinked, self.idx)))
+        self.known_to_services
+            .then(|| child_id(seed, child_key(self.la, ChildKind::DeathLinked, self.idx)))
     }
 
     pub fn link(&self) -> Option<DeathLink> {
@@ -77,11 +78,25 @@ pub fn cdop_code(first_la_name: &str) -> String {
         .map(|c| c.to_ascii_uppercase())
         .take(2)
         .collect();
-    format!("{}C", if initials.is_empty() { "X".to_string() } else { initials })
+    format!(
+        "{}C",
+        if initials.is_empty() {
+            "X".to_string()
+        } else {
+            initials
+        }
+    )
 }
 
 /// Age-at-death bands in days: under 28 days, 28-364 days, 1-4, 5-9, 10-14, 15-17 years.
-const AGE_BANDS: [(i64, i64); 6] = [(0, 27), (28, 364), (365, 1825), (1826, 3652), (3653, 5478), (5479, 6500)];
+const AGE_BANDS: [(i64, i64); 6] = [
+    (0, 27),
+    (28, 364),
+    (365, 1825),
+    (1826, 3652),
+    (3653, 5478),
+    (5479, 6500),
+];
 
 fn age_weights(category: u8) -> [f64; 6] {
     match category {
@@ -99,15 +114,33 @@ fn age_weights(category: u8) -> [f64; 6] {
 
 fn age_at_death(rng: &mut SynthRng, category: u8, date: NaiveDate) -> i64 {
     let mut age = if chance(rng, 0.08) && category != 2 {
-        pick(rng, &[(0i64, 1.0), (1, 1.0), (27, 2.0), (28, 2.0), (364, 2.0), (365, 2.0), (366, 1.0)])
+        pick(
+            rng,
+            &[
+                (0i64, 1.0),
+                (1, 1.0),
+                (27, 2.0),
+                (28, 2.0),
+                (364, 2.0),
+                (365, 2.0),
+                (366, 1.0),
+            ],
+        )
     } else {
         let w = age_weights(category);
-        let bands: Vec<(i64, i64, f64)> = AGE_BANDS.iter().zip(w).map(|(&(lo, hi), w)| (lo, hi, w)).collect();
+        let bands: Vec<(i64, i64, f64)> = AGE_BANDS
+            .iter()
+            .zip(w)
+            .map(|(&(lo, hi), w)| (lo, hi, w))
+            .collect();
         banded(rng, &bands)
     };
     // Keep every death before the 18th birthday (out-of-scope deaths are not generated).
     let birth = add_days(date, -age);
-    if birth.checked_add_months(Months::new(216)).is_some_and(|b18| b18 <= date) {
+    if birth
+        .checked_add_months(Months::new(216))
+        .is_some_and(|b18| b18 <= date)
+    {
         age = 6400;
     }
     age
@@ -116,8 +149,18 @@ fn age_at_death(rng: &mut SynthRng, category: u8, date: NaiveDate) -> i64 {
 fn place_of_death(rng: &mut SynthRng, category: u8) -> &'static str {
     let places: &[(&str, f64)] = match category {
         10 => &[("HOME", 60.0), ("HOSPITAL", 35.0), ("OTHER", 5.0)],
-        3 => &[("HOSPITAL", 50.0), ("PUBLIC_PLACE", 35.0), ("HOME", 10.0), ("OTHER", 5.0)],
-        2 => &[("HOME", 45.0), ("PUBLIC_PLACE", 40.0), ("HOSPITAL", 12.0), ("OTHER", 3.0)],
+        3 => &[
+            ("HOSPITAL", 50.0),
+            ("PUBLIC_PLACE", 35.0),
+            ("HOME", 10.0),
+            ("OTHER", 5.0),
+        ],
+        2 => &[
+            ("HOME", 45.0),
+            ("PUBLIC_PLACE", 40.0),
+            ("HOSPITAL", 12.0),
+            ("OTHER", 3.0),
+        ],
         1 => &[("HOME", 40.0), ("HOSPITAL", 55.0), ("OTHER", 5.0)],
         4 | 6 | 7 => &[("HOSPITAL", 68.0), ("HOSPICE", 17.0), ("HOME", 15.0)],
         8 => &[("HOSPITAL", 95.0), ("HOME", 3.0), ("OTHER", 2.0)],
@@ -141,7 +184,14 @@ fn event(rng: &mut SynthRng, category: u8) -> Option<&'static str> {
                 ("OTHER_ACCIDENT", 35.0),
             ],
         )),
-        2 => Some(pick(rng, &[("APPARENT_SUICIDE", 85.0), ("SUBSTANCE_MISUSE", 10.0), ("OTHER", 5.0)])),
+        2 => Some(pick(
+            rng,
+            &[
+                ("APPARENT_SUICIDE", 85.0),
+                ("SUBSTANCE_MISUSE", 10.0),
+                ("OTHER", 5.0),
+            ],
+        )),
         1 => Some(pick(rng, &[("APPARENT_HOMICIDE", 80.0), ("OTHER", 20.0)])),
         _ => chance(rng, 0.2).then_some("OTHER"),
     }
@@ -150,13 +200,38 @@ fn event(rng: &mut SynthRng, category: u8) -> Option<&'static str> {
 /// Generates the deaths to write (notified in the window, or reviewed in it, or still under review).
 pub fn generate(seed: u64, win: &Window, la_weights: &[f64], per_year: u32) -> Result<Vec<Death>> {
     let mut rng = rng_for(seed ^ 0xCD0F, 0);
-    let from = win.start.checked_sub_months(Months::new(18)).unwrap_or(win.start);
-    let days = (win.reference - from).num_days().max(1);
-    let expected_n = per_year as f64 * days as f64 / 365.25;
-    let n = (expected_n * (0.95 + 0.1 * between(&mut rng, 0, 1000) as f64 / 1000.0)).round() as u64;
-    let mut dates: Vec<NaiveDate> = (0..n).map(|_| add_days(from, between(&mut rng, 0, days))).collect();
-    dates.sort();
-    let las: Vec<(u16, f64)> = la_weights.iter().enumerate().map(|(i, w)| (i as u16, *w)).collect();
+    let from = win
+        .start
+        .checked_sub_months(Months::new(18))
+        .unwrap_or(win.start);
+    // Month by month, so that every year gets its share: per_year / 12 a month (with the fraction
+    // carried over), give or take one, on uniform days of the month.
+    let mut dates: Vec<NaiveDate> = Vec::new();
+    let mut month = from;
+    let mut carry = 0.0f64;
+    while month <= win.reference {
+        let next = month
+            .checked_add_months(Months::new(1))
+            .unwrap_or(win.reference);
+        carry += per_year as f64 / 12.0;
+        let mut k = carry.floor() as i64;
+        carry -= k as f64;
+        if k > 0 && chance(&mut rng, 0.3) {
+            k += if chance(&mut rng, 0.5) { 1 } else { -1 };
+        }
+        let span = (next - month).num_days() - 1;
+        let mut in_month: Vec<NaiveDate> = (0..k.max(0))
+            .map(|_| add_days(month, between(&mut rng, 0, span)))
+            .collect();
+        in_month.sort();
+        dates.extend(in_month);
+        month = next;
+    }
+    let las: Vec<(u16, f64)> = la_weights
+        .iter()
+        .enumerate()
+        .map(|(i, w)| (i as u16, *w))
+        .collect();
 
     let mut out = Vec::new();
     for (i, date) in dates.into_iter().enumerate() {
@@ -164,10 +239,16 @@ pub fn generate(seed: u64, win: &Window, la_weights: &[f64], per_year: u32) -> R
         let mut r = rng_for(seed ^ 0xDEA7, idx);
         let category = pick(&mut r, codes::DEATH_CATEGORY);
         let age_days = age_at_death(&mut r, category, date);
-        let notified = add_days(date, pick(&mut r, &[(0i64, 55.0), (1, 30.0), (2, 10.0), (3, 5.0)]));
+        let notified = add_days(
+            date,
+            pick(&mut r, &[(0i64, 55.0), (1, 30.0), (2, 10.0), (3, 5.0)]),
+        );
         let median = if category == 1 { 600.0 } else { 330.0 };
         let completed = add_days(date, lognormal_days(&mut r, median, 0.45, 120, 1100));
         let review_completed = (completed <= win.reference).then_some(completed);
+        if notified > win.reference {
+            continue; // not yet notified at the reference date
+        }
         if notified < win.start && review_completed.is_some_and(|d| d < win.start) {
             continue; // reviewed before the window: not in this extract
         }
@@ -211,7 +292,11 @@ pub fn generate(seed: u64, win: &Window, la_weights: &[f64], per_year: u32) -> R
             factors.push((domain, factor, 0));
             "INSUFFICIENT"
         } else {
-            let rate = if scr { codes::modifiable_rate(category).max(0.7) } else { codes::modifiable_rate(category) };
+            let rate = if scr {
+                codes::modifiable_rate(category).max(0.7)
+            } else {
+                codes::modifiable_rate(category)
+            };
             if chance(&mut r, rate) {
                 let k = pick(&mut r, &[(1usize, 45.0), (2, 35.0), (3, 20.0)]);
                 for _ in 0..k {
@@ -266,11 +351,21 @@ fn pick_factor(r: &mut SynthRng, category: u8) -> (&'static str, &'static str) {
 }
 
 /// Writes the deaths' rows to `cdop_reviews.csv` and `cdop_factors.csv`.
-pub fn write(deaths: &[Death], seed: u64, cdop_code: &str, la_codes: &[String], csv: &mut CsvTables) -> Result<()> {
+pub fn write(
+    deaths: &[Death],
+    seed: u64,
+    cdop_code: &str,
+    la_codes: &[String],
+    csv: &mut CsvTables,
+) -> Result<()> {
     for d in deaths {
         let la_code = la_codes.get(d.la as usize).map_or("", String::as_str);
         let decided = d.review_completed.is_some();
-        let category = if decided { Cell::num(d.category as i64) } else { Cell::empty() };
+        let category = if decided {
+            Cell::num(d.category as i64)
+        } else {
+            Cell::empty()
+        };
         let child = d.child_id(seed);
         csv.row(
             Tbl::CdopReviews,
@@ -298,7 +393,12 @@ pub fn write(deaths: &[Death], seed: u64, cdop_code: &str, la_codes: &[String], 
         for (domain, factor, grade) in &d.factors {
             csv.row(
                 Tbl::CdopFactors,
-                &[d.case_id.as_bytes(), domain.as_bytes(), factor.as_bytes(), Cell::num(*grade as i64).as_bytes()],
+                &[
+                    d.case_id.as_bytes(),
+                    domain.as_bytes(),
+                    factor.as_bytes(),
+                    Cell::num(*grade as i64).as_bytes(),
+                ],
             )?;
         }
     }

@@ -45,7 +45,8 @@ fn close(w: &mut Xml, name: &str) -> std::io::Result<()> {
 }
 
 fn leaf(w: &mut Xml, name: &str, text: &str) -> std::io::Result<()> {
-    w.create_element(name).write_text_content(BytesText::new(text))?;
+    w.create_element(name)
+        .write_text_content(BytesText::new(text))?;
     Ok(())
 }
 
@@ -67,7 +68,8 @@ impl CinXmlLa {
         let mut files = Vec::new();
         for (end_year, start, reference) in win.census_years()? {
             let path = dir.join(format!("cin_{la_code}_{end_year}.xml"));
-            let file = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+            let file =
+                File::create(&path).with_context(|| format!("creating {}", path.display()))?;
             let mut w = Writer::new_with_indent(BufWriter::with_capacity(1 << 17, file), b' ', 2);
             let header = (|| -> std::io::Result<()> {
                 open(&mut w, "Message")?;
@@ -83,13 +85,24 @@ impl CinXmlLa {
                 leaf(&mut w, "SoftwareCode", "safeguard synth (synthetic data)")?;
                 leaf(&mut w, "Release", env!("CARGO_PKG_VERSION"))?;
                 leaf(&mut w, "SerialNo", "001")?;
-                leaf(&mut w, "DateTime", &format!("{}T17:00:00", date_string(reference)))?;
+                leaf(
+                    &mut w,
+                    "DateTime",
+                    &format!("{}T17:00:00", date_string(reference)),
+                )?;
                 close(&mut w, "Source")?;
                 close(&mut w, "Header")?;
                 open(&mut w, "Children")
             })();
             header.with_context(|| format!("writing {}", path.display()))?;
-            files.push(YearFile { end_year, start, reference, path, writer: w, children: 0 });
+            files.push(YearFile {
+                end_year,
+                start,
+                reference,
+                path,
+                writer: w,
+                children: 0,
+            });
         }
         Ok(CinXmlLa { files })
     }
@@ -114,8 +127,15 @@ impl CinXmlLa {
             if episodes.is_empty() {
                 continue;
             }
-            write_child_element(&mut f.writer, child, &episodes, f.end_year, f.reference, clock)
-                .with_context(|| format!("writing {}", f.path.display()))?;
+            write_child_element(
+                &mut f.writer,
+                child,
+                &episodes,
+                f.end_year,
+                f.reference,
+                clock,
+            )
+            .with_context(|| format!("writing {}", f.path.display()))?;
             f.children += 1;
         }
         Ok(())
@@ -125,7 +145,12 @@ impl CinXmlLa {
     pub fn finish(self) -> Result<Vec<(PathBuf, u64)>> {
         let mut out = Vec::new();
         for f in self.files {
-            let YearFile { path, mut writer, children, .. } = f;
+            let YearFile {
+                path,
+                mut writer,
+                children,
+                ..
+            } = f;
             let done = (|| -> std::io::Result<()> {
                 close(&mut writer, "Children")?;
                 close(&mut writer, "Message")?;

@@ -30,11 +30,32 @@ pub enum Tbl {
 
 /// Every table with its file name and header.
 pub const TABLES: [(Tbl, &str, &[&str]); 12] = [
-    (Tbl::Children, "children.csv", &["child_id", "la_code", "birth_month", "sex", "ethnicity", "disability", "unborn"]),
+    (
+        Tbl::Children,
+        "children.csv",
+        &[
+            "child_id",
+            "la_code",
+            "birth_month",
+            "sex",
+            "ethnicity",
+            "disability",
+            "unborn",
+        ],
+    ),
     (
         Tbl::Contacts,
         "contacts.csv",
-        &["contact_id", "child_id", "la_code", "received_at", "source", "level_of_need", "decision_at", "outcome"],
+        &[
+            "contact_id",
+            "child_id",
+            "la_code",
+            "received_at",
+            "source",
+            "level_of_need",
+            "decision_at",
+            "outcome",
+        ],
     ),
     (
         Tbl::Referrals,
@@ -56,7 +77,16 @@ pub const TABLES: [(Tbl, &str, &[&str]); 12] = [
     (
         Tbl::EarlyHelp,
         "early_help.csv",
-        &["episode_id", "child_id", "la_code", "start_date", "end_date", "lead_agency", "outcome", "stepped_down_from"],
+        &[
+            "episode_id",
+            "child_id",
+            "la_code",
+            "start_date",
+            "end_date",
+            "lead_agency",
+            "outcome",
+            "stepped_down_from",
+        ],
     ),
     (
         Tbl::Assessments,
@@ -76,7 +106,14 @@ pub const TABLES: [(Tbl, &str, &[&str]); 12] = [
     (
         Tbl::Discussions,
         "strategy_discussions.csv",
-        &["discussion_id", "referral_id", "child_id", "la_code", "date", "s47_initiated"],
+        &[
+            "discussion_id",
+            "referral_id",
+            "child_id",
+            "la_code",
+            "date",
+            "s47_initiated",
+        ],
     ),
     (
         Tbl::S47,
@@ -135,8 +172,16 @@ pub const TABLES: [(Tbl, &str, &[&str]); 12] = [
             "child_id",
         ],
     ),
-    (Tbl::CdopFactors, "cdop_factors.csv", &["case_id", "domain", "factor", "grade"]),
-    (Tbl::Population, "population.csv", &["la_code", "year", "age_0_17", "source"]),
+    (
+        Tbl::CdopFactors,
+        "cdop_factors.csv",
+        &["case_id", "domain", "factor", "grade"],
+    ),
+    (
+        Tbl::Population,
+        "population.csv",
+        &["la_code", "year", "age_0_17", "source"],
+    ),
 ];
 
 /// A formatted cell held on the stack (dates, datetimes, months, small numbers).
@@ -147,7 +192,10 @@ pub struct Cell {
 
 impl Cell {
     pub fn empty() -> Cell {
-        Cell { buf: [0; 20], len: 0 }
+        Cell {
+            buf: [0; 20],
+            len: 0,
+        }
     }
     fn from(bytes: &[u8]) -> Cell {
         let mut c = Cell::empty();
@@ -218,27 +266,37 @@ impl CsvTables {
                 continue;
             }
             let path = dir.join(name);
-            let file = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-            let mut writer = csv::WriterBuilder::new().from_writer(BufWriter::with_capacity(1 << 18, file));
-            writer.write_record(header).with_context(|| format!("writing {}", path.display()))?;
-            writers.push(Some(TableWriter { path, writer, rows: 0 }));
+            let file =
+                File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+            let mut writer =
+                csv::WriterBuilder::new().from_writer(BufWriter::with_capacity(1 << 18, file));
+            writer
+                .write_record(header)
+                .with_context(|| format!("writing {}", path.display()))?;
+            writers.push(Some(TableWriter {
+                path,
+                writer,
+                rows: 0,
+            }));
         }
-        Ok(CsvTables { writers, record: csv::ByteRecord::new() })
-    }
-
-    /// True when `tbl` is being written.
-    pub fn has(&self, tbl: Tbl) -> bool {
-        self.writers.get(tbl as usize).is_some_and(|w| w.is_some())
+        Ok(CsvTables {
+            writers,
+            record: csv::ByteRecord::new(),
+        })
     }
 
     /// Writes one row to `tbl` (no-op when the table is not selected).
     pub fn row(&mut self, tbl: Tbl, fields: &[&[u8]]) -> Result<()> {
-        let Some(Some(w)) = self.writers.get_mut(tbl as usize) else { return Ok(()) };
+        let Some(Some(w)) = self.writers.get_mut(tbl as usize) else {
+            return Ok(());
+        };
         self.record.clear();
         for f in fields {
             self.record.push_field(f);
         }
-        w.writer.write_byte_record(&self.record).with_context(|| format!("writing {}", w.path.display()))?;
+        w.writer
+            .write_byte_record(&self.record)
+            .with_context(|| format!("writing {}", w.path.display()))?;
         w.rows += 1;
         Ok(())
     }
@@ -247,16 +305,30 @@ impl CsvTables {
     pub fn finish(self) -> Result<Vec<(PathBuf, u64)>> {
         let mut out = Vec::new();
         for w in self.writers.into_iter().flatten() {
-            let TableWriter { path, mut writer, rows } = w;
-            writer.flush().with_context(|| format!("writing {}", path.display()))?;
+            let TableWriter {
+                path,
+                mut writer,
+                rows,
+            } = w;
+            writer
+                .flush()
+                .with_context(|| format!("writing {}", path.display()))?;
             out.push((path, rows));
         }
         Ok(out)
     }
 
-    /// Writes the part of `child` that belongs to LA `la` (code `la_code`); `reference` decides
-    /// whether the child is still unborn.
-    pub fn write_child(&mut self, child: &Child, la: u16, la_code: &str, reference: NaiveDate) -> Result<()> {
+    /// Writes the part of `child` that belongs to LA `la` (code `la_code`): its records active on or
+    /// after `keep_from` (older history is left out). `reference` decides whether the child is still
+    /// unborn.
+    pub fn write_child(
+        &mut self,
+        child: &Child,
+        la: u16,
+        la_code: &str,
+        keep_from: NaiveDate,
+        reference: NaiveDate,
+    ) -> Result<()> {
         let cid = child.id.as_bytes();
         let code = la_code.as_bytes();
         let unborn = child.birth > reference;
@@ -273,8 +345,16 @@ impl CsvTables {
                 yn(unborn),
             ],
         )?;
-        for c in child.contacts.iter().filter(|c| c.la == la) {
-            let level = if c.level == 0 { Cell::empty() } else { Cell::num(c.level as i64) };
+        for c in child
+            .contacts
+            .iter()
+            .filter(|c| c.la == la && c.received.date() >= keep_from)
+        {
+            let level = if c.level == 0 {
+                Cell::empty()
+            } else {
+                Cell::num(c.level as i64)
+            };
             self.row(
                 Tbl::Contacts,
                 &[
@@ -289,7 +369,11 @@ impl CsvTables {
                 ],
             )?;
         }
-        for e in child.early_help.iter().filter(|e| e.la == la) {
+        for e in child
+            .early_help
+            .iter()
+            .filter(|e| e.la == la && e.end.is_none_or(|d| d >= keep_from))
+        {
             self.row(
                 Tbl::EarlyHelp,
                 &[
@@ -304,7 +388,11 @@ impl CsvTables {
                 ],
             )?;
         }
-        for ep in child.episodes.iter().filter(|e| e.la == la) {
+        for ep in child
+            .episodes
+            .iter()
+            .filter(|e| e.la == la && e.active_from(keep_from))
+        {
             let rid = ep.id.as_bytes();
             self.row(
                 Tbl::Referrals,
@@ -323,7 +411,11 @@ impl CsvTables {
                 ],
             )?;
             for a in &ep.assessments {
-                let factors = if a.authorised.is_some() { a.factors.join(";") } else { String::new() };
+                let factors = if a.authorised.is_some() {
+                    a.factors.join(";")
+                } else {
+                    String::new()
+                };
                 self.row(
                     Tbl::Assessments,
                     &[
@@ -342,7 +434,14 @@ impl CsvTables {
             for d in &ep.discussions {
                 self.row(
                     Tbl::Discussions,
-                    &[d.id.as_bytes(), rid, cid, code, Cell::date(d.date).as_bytes(), yn(d.s47_initiated)],
+                    &[
+                        d.id.as_bytes(),
+                        rid,
+                        cid,
+                        code,
+                        Cell::date(d.date).as_bytes(),
+                        yn(d.s47_initiated),
+                    ],
                 )?;
             }
             for s in &ep.s47s {

@@ -16,6 +16,8 @@ pub struct Window {
     /// Start of the simulated history (three years before `start`): journeys begin here so that
     /// re-referrals, earlier plans and open cases are already in steady state when the window opens.
     pub sim_start: NaiveDate,
+    /// 1 April of the year before the window: older records of the children written are left out.
+    pub history_start: NaiveDate,
     /// 1 April of the first financial year.
     pub start: NaiveDate,
     /// The data's reference (extract) date: 31 March of the last financial year.
@@ -27,7 +29,15 @@ impl Window {
         let start = ymd(first_year, 4, 1)?;
         let reference = ymd(first_year + years as i32, 3, 31)?;
         let sim_start = ymd(first_year - 3, 4, 1)?;
-        Ok(Window { first_year, years, sim_start, start, reference })
+        let history_start = ymd(first_year - 1, 4, 1)?;
+        Ok(Window {
+            first_year,
+            years,
+            sim_start,
+            history_start,
+            start,
+            reference,
+        })
     }
 
     /// Census years as (year end, 1 April start, 31 March reference date), oldest first.
@@ -84,10 +94,6 @@ impl<'a> Clock<'a> {
     /// The `n`-th working day after `d` (`n = 0` gives `d`).
     pub fn add_wd(&self, d: NaiveDate, n: u32) -> Result<NaiveDate> {
         Ok(self.cal.add_working_days(d, n)?)
-    }
-    /// `wd(a, b)`: working days in `(a, b]`.
-    pub fn wd(&self, a: NaiveDate, b: NaiveDate) -> Result<i64> {
-        Ok(self.cal.wd(a, b)?)
     }
     /// `d` if it is a working day, else the next one.
     pub fn on_or_after(&self, d: NaiveDate) -> Result<NaiveDate> {

@@ -61,11 +61,19 @@ pub fn child_key(la: u16, kind: ChildKind, idx: u64) -> u64 {
 
 /// A keyed bijection on `bits`-bit integers.
 fn permute(x: u64, bits: u32, key: u64) -> u64 {
-    let mask = if bits == 64 { u64::MAX } else { (1u64 << bits) - 1 };
+    let mask = if bits == 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits) - 1
+    };
     let k1 = splitmix64(key) & mask;
     let k2 = splitmix64(key ^ 0xA5A5_A5A5) & mask;
     let mut x = (x ^ k1) & mask;
-    for m in [0x9E37_79B9_7F4A_7C15u64, 0xC2B2_AE3D_27D4_EB4F, 0x1656_67B1_9E37_79F9] {
+    for m in [
+        0x9E37_79B9_7F4A_7C15u64,
+        0xC2B2_AE3D_27D4_EB4F,
+        0x1656_67B1_9E37_79F9,
+    ] {
         x ^= x >> (bits / 2);
         x = x.wrapping_mul(m | 1) & mask;
         x = x.wrapping_add(k2) & mask;

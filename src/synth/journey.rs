@@ -20,7 +20,7 @@
 //!   ~0.3% of contacts;
 //! - DQ4 a contact decision timed before its receipt on the same day: ~0.1% of contacts;
 //! - DQ5 a CP review dated after the plan ended (a late-keyed review): ~0.3% of ended plans;
-//! - DQ6 an s47 with no ICPC and "ICPC not required" not recorded: ~3% of s47s without ICPC.
+//! - DQ6 an s47 with no ICPC and "ICPC not required" not recorded: ~0.6% of s47s.
 //!
 //! Also realistic but not errors: ~2% of contact decisions recorded as a bare date (time unknown).
 
@@ -48,7 +48,7 @@ const P_ICPC: f64 = 0.36;
 /// Share of ICPCs resulting in a plan.
 const P_PLAN: f64 = 0.86;
 /// Chance of another referral after an episode closes.
-const P_NEXT_REFERRAL: f64 = 0.48;
+const P_NEXT_REFERRAL: f64 = 0.50;
 /// Non-referral contacts per year about a child between episodes.
 const GAP_CONTACTS_PER_YEAR: f64 = 0.5;
 /// Chance that a referral is a step-up from an early help episode.
@@ -73,15 +73,16 @@ const ASSESSMENT_WD: &[(i64, i64, f64)] = &[
     (61, 110, 4.24),
 ];
 /// Working days from referral to the strategy discussion.
-const DISCUSSION_WD: &[(i64, i64, f64)] = &[(0, 0, 35.0), (1, 1, 25.0), (2, 5, 25.0), (6, 30, 15.0)];
+const DISCUSSION_WD: &[(i64, i64, f64)] =
+    &[(0, 0, 35.0), (1, 1, 25.0), (2, 5, 25.0), (6, 30, 15.0)];
 /// Working days from s47 start to ICPC: DfE C4 2022-23 shape (quartiles 13/14/15, ~78% <= 15).
 const ICPC_WD: &[(i64, i64, f64)] = &[
     (3, 10, 9.2),
     (11, 11, 3.5),
     (12, 12, 5.5),
-    (13, 13, 13.8),
-    (14, 14, 22.0),
-    (15, 15, 24.4),
+    (13, 13, 15.0),
+    (14, 14, 23.0),
+    (15, 15, 22.2),
     (16, 20, 9.5),
     (21, 45, 12.1),
 ];
@@ -97,8 +98,12 @@ const PLAN_DAYS: &[(i64, i64, f64)] = &[
 /// Working days from plan start to the first core group.
 const CORE_GROUP_WD: &[(i64, i64, f64)] = &[(1, 5, 25.0), (6, 10, 63.0), (11, 20, 10.0)];
 /// Days from an episode's closure to the next referral of the same child.
-const NEXT_REFERRAL_DAYS: &[(i64, i64, f64)] =
-    &[(7, 120, 38.0), (121, 300, 27.0), (301, 540, 20.0), (541, 1200, 15.0)];
+const NEXT_REFERRAL_DAYS: &[(i64, i64, f64)] = &[
+    (7, 120, 38.0),
+    (121, 300, 27.0),
+    (301, 540, 20.0),
+    (541, 1200, 15.0),
+];
 /// Age at first referral in days: unborn (negative), under 1, 1-4, 5-9, 10-15, 16-17.
 const AGE_DAYS: &[(i64, i64, f64)] = &[
     (-150, -14, 4.0),
@@ -109,10 +114,16 @@ const AGE_DAYS: &[(i64, i64, f64)] = &[
     (5844, 6550, 9.0),
 ];
 
-const CLOSE_AT_DEATH: Closing =
-    Closing { closure_reason: "RC2", plan_end_reason: "DIED", early_help_outcome: "OTHER" };
-const CLOSE_AT_18: Closing =
-    Closing { closure_reason: "RC7", plan_end_reason: "REACHED_18", early_help_outcome: "OTHER" };
+const CLOSE_AT_DEATH: Closing = Closing {
+    closure_reason: "RC2",
+    plan_end_reason: "DIED",
+    early_help_outcome: "OTHER",
+};
+const CLOSE_AT_18: Closing = Closing {
+    closure_reason: "RC7",
+    plan_end_reason: "REACHED_18",
+    early_help_outcome: "OTHER",
+};
 
 // ---- public entry points ------------------------------------------------------------------------
 
@@ -170,8 +181,8 @@ pub fn contact_only_child(g: &Gen, la: u16, idx: u64) -> Result<Child> {
 /// conference there). Its key depends only on (`la`, `idx`), so both LA passes regenerate it.
 pub fn mover_child(g: &Gen, la: u16, idx: u64, dest: u16) -> Result<Child> {
     let mut b = Builder::new(g, child_key(la, ChildKind::Mover, idx), la);
-    let lo = add_days(g.win.sim_start, 365);
-    let hi = add_days(g.win.reference, -420).max(lo);
+    let lo = add_days(g.win.start, -300);
+    let hi = add_days(g.win.reference, -420).max(g.win.start);
     let first = b.uniform_day(lo, hi);
     b.characteristics_with_ages(first, &AGE_DAYS[1..5]);
     b.prior_plans(first);
@@ -191,14 +202,20 @@ pub fn mover_destination(seed: u64, la: u16, idx: u64, n_las: u16) -> u16 {
 
 /// The child known to services whose death `link` the CDOP reviews.
 pub fn death_linked_child(g: &Gen, link: &DeathLink) -> Result<Child> {
-    let mut b = Builder::new(g, child_key(link.la, ChildKind::DeathLinked, link.idx), link.la);
+    let mut b = Builder::new(
+        g,
+        child_key(link.la, ChildKind::DeathLinked, link.idx),
+        link.la,
+    );
     b.child.birth = link.birth;
     b.child.sex = link.sex;
     b.child.ethnicity = link.ethnicity;
     b.child.death = Some(link.death);
     b.child.force_write = true;
     if chance(&mut b.rng, 0.08) {
-        b.child.disabilities.push(pick(&mut b.rng, codes::DISABILITY));
+        b.child
+            .disabilities
+            .push(pick(&mut b.rng, codes::DISABILITY));
     }
     let lo = g.win.sim_start.max(add_days(link.birth, -150));
     let first = add_days(link.death, -between(&mut b.rng, 14, 540)).max(lo);
@@ -336,15 +353,24 @@ impl<'g, 'a> Builder<'g, 'a> {
 
     /// A decision time after `received`: same working day with `p_same`, by the next working day
     /// with `p_next` (cumulative), else 2-6 working days later; always during office hours.
-    fn decide(&mut self, received: NaiveDateTime, p_same: f64, p_next: f64) -> Result<NaiveDateTime> {
+    fn decide(
+        &mut self,
+        received: NaiveDateTime,
+        p_same: f64,
+        p_next: f64,
+    ) -> Result<NaiveDateTime> {
         let d = received.date();
         let u: f64 = between(&mut self.rng, 0, 1_000_000) as f64 / 1_000_000.0;
         let secs = received.num_seconds_from_midnight();
-        if u < p_same && self.clock().is_wd(d)? && secs < 16 * 3600 + 1800 && secs >= 6 * 3600 {
+        if u < p_same && self.clock().is_wd(d)? && (6 * 3600..16 * 3600 + 1800).contains(&secs) {
             let lo = (secs + 300).max(9 * 3600) as i64;
             return Ok(at(d, between(&mut self.rng, lo, 18 * 3600) as u32));
         }
-        let n = if u < p_next { 1 } else { between(&mut self.rng, 2, 6) as u32 };
+        let n = if u < p_next {
+            1
+        } else {
+            between(&mut self.rng, 2, 6) as u32
+        };
         let day = self.clock().add_wd(d, n)?;
         let secs = self.office_secs();
         Ok(at(day, secs))
@@ -364,7 +390,12 @@ impl<'g, 'a> Builder<'g, 'a> {
 
     // ---- front door ----
 
-    fn contact(&mut self, d: NaiveDate, outcome: &'static str, source: &'static str) -> Result<Contact> {
+    fn contact(
+        &mut self,
+        d: NaiveDate,
+        outcome: &'static str,
+        source: &'static str,
+    ) -> Result<Contact> {
         let secs = self.received_secs(d)?;
         let received = at(d, secs);
         let decided = self.decide(received, 0.62, 0.90)?;
@@ -412,7 +443,11 @@ impl<'g, 'a> Builder<'g, 'a> {
         if days < 3 {
             return Ok(());
         }
-        let n = poisson(&mut self.rng, GAP_CONTACTS_PER_YEAR * days as f64 / 365.25, 6);
+        let n = poisson(
+            &mut self.rng,
+            GAP_CONTACTS_PER_YEAR * days as f64 / 365.25,
+            6,
+        );
         let mut dates: Vec<NaiveDate> = Vec::with_capacity(n as usize);
         for _ in 0..n {
             let d = self.contact_day(add_days(a, 1), add_days(b, -1))?;
@@ -464,7 +499,9 @@ impl<'g, 'a> Builder<'g, 'a> {
     fn meet_referral(&mut self, t: NaiveDate) {
         let Some(i) = self.last_eh else { return };
         let cut_back = between(&mut self.rng, 0, 5);
-        let Some(eh) = self.child.early_help.get_mut(i) else { return };
+        let Some(eh) = self.child.early_help.get_mut(i) else {
+            return;
+        };
         if eh.start >= add_days(t, -2) {
             self.child.early_help.truncate(i);
             self.last_eh = None;
@@ -488,7 +525,10 @@ impl<'g, 'a> Builder<'g, 'a> {
             return Ok(false);
         }
         let start = add_days(t, -between(&mut self.rng, 60, 270));
-        if start <= gap_start || start <= self.eh_busy_until || add_days(start, 150) < self.child.birth {
+        if start <= gap_start
+            || start <= self.eh_busy_until
+            || add_days(start, 150) < self.child.birth
+        {
             return Ok(false);
         }
         let end = add_days(t, -between(&mut self.rng, 0, 7));
@@ -515,7 +555,14 @@ impl<'g, 'a> Builder<'g, 'a> {
         } else if reason == "RC9" {
             (1.0, "ASSESSMENT")
         } else if reason == "RC8" {
-            (if closure < census_2023_start() { 0.30 } else { 0.04 }, "ASSESSMENT")
+            (
+                if closure < census_2023_start() {
+                    0.30
+                } else {
+                    0.04
+                },
+                "ASSESSMENT",
+            )
         } else if reason == "RC7" && !ep.plans.is_empty() {
             (0.20, "CPP")
         } else if reason == "RC7" {
@@ -579,7 +626,12 @@ impl<'g, 'a> Builder<'g, 'a> {
 
     /// One referral on (contact) day `t` and everything that follows it, with its natural closure
     /// date (which may lie beyond the reference date; the cut removes it).
-    fn episode(&mut self, t: NaiveDate, force_plan: bool, step_up: bool) -> Result<(Episode, NaiveDate)> {
+    fn episode(
+        &mut self,
+        t: NaiveDate,
+        force_plan: bool,
+        step_up: bool,
+    ) -> Result<(Episode, NaiveDate)> {
         let clock = self.clock();
         let source = self.referral_source(t, step_up);
         let (contact_id, received) = if chance(&mut self.rng, P_NO_CONTACT) {
@@ -608,7 +660,11 @@ impl<'g, 'a> Builder<'g, 'a> {
         let decided = self.decide(received_at, 0.72, 0.88)?;
         let decided_on = decided.date();
         let nfa = !force_plan && chance(&mut self.rng, P_REFERRAL_NFA);
-        let need = if nfa { pick(&mut self.rng, codes::NEED_NFA) } else { pick(&mut self.rng, codes::NEED) };
+        let need = if nfa {
+            pick(&mut self.rng, codes::NEED_NFA)
+        } else {
+            pick(&mut self.rng, codes::NEED)
+        };
         let mut ep = Episode {
             id: self.next_id(Table::Referral)?,
             la: self.la,
@@ -630,7 +686,11 @@ impl<'g, 'a> Builder<'g, 'a> {
         }
 
         let s47 = force_plan || chance(&mut self.rng, P_S47);
-        let assessed = if s47 { force_plan || chance(&mut self.rng, 0.97) } else { chance(&mut self.rng, 0.86) };
+        let assessed = if s47 {
+            force_plan || chance(&mut self.rng, 0.97)
+        } else {
+            chance(&mut self.rng, 0.86)
+        };
         // The latest date anything in the episode happened (closure comes after it).
         let mut busy_until = decided_on;
 
@@ -647,7 +707,11 @@ impl<'g, 'a> Builder<'g, 'a> {
         if s47 {
             let k = banded(&mut self.rng, DISCUSSION_WD) as u32;
             let sd = clock.add_wd(clock.on_or_after(r)?, k)?;
-            ep.discussions.push(Discussion { id: self.next_id(Table::Discussion)?, date: sd, s47_initiated: true });
+            ep.discussions.push(Discussion {
+                id: self.next_id(Table::Discussion)?,
+                date: sd,
+                s47_initiated: true,
+            });
             let mut s = S47 {
                 id: self.next_id(Table::S47)?,
                 start: sd,
@@ -676,7 +740,7 @@ impl<'g, 'a> Builder<'g, 'a> {
                     busy_until = busy_until.max(end.0);
                     ep.plans.push(p);
                 }
-            } else if chance(&mut self.rng, 0.97) {
+            } else if chance(&mut self.rng, 0.99) {
                 let on = clock.add_wd(sd, between(&mut self.rng, 5, 15) as u32)?;
                 s.not_required_on = Some(on);
                 busy_until = busy_until.max(on);
@@ -684,7 +748,11 @@ impl<'g, 'a> Builder<'g, 'a> {
             ep.s47s.push(s);
         } else if chance(&mut self.rng, P_DISCUSSION_ONLY) {
             let sd = clock.add_wd(r, between(&mut self.rng, 0, 5) as u32)?;
-            ep.discussions.push(Discussion { id: self.next_id(Table::Discussion)?, date: sd, s47_initiated: false });
+            ep.discussions.push(Discussion {
+                id: self.next_id(Table::Discussion)?,
+                date: sd,
+                s47_initiated: false,
+            });
             busy_until = busy_until.max(sd);
         }
 
@@ -712,8 +780,11 @@ impl<'g, 'a> Builder<'g, 'a> {
         if factors.is_empty() {
             factors.push("21");
         }
-        let reason_over_45 =
-            if wd > 45 && chance(&mut self.rng, 0.7) { Some(pick(&mut self.rng, codes::OVER_45_REASON)) } else { None };
+        let reason_over_45 = if wd > 45 && chance(&mut self.rng, 0.7) {
+            Some(pick(&mut self.rng, codes::OVER_45_REASON))
+        } else {
+            None
+        };
         Ok(Assessment {
             id: self.next_id(Table::Assessment)?,
             start,
@@ -733,12 +804,21 @@ impl<'g, 'a> Builder<'g, 'a> {
     ) -> Result<(Plan, (NaiveDate, &'static str))> {
         let clock = self.clock();
         let initial = initial.unwrap_or_else(|| pick(&mut self.rng, codes::CATEGORY));
-        let latest = if chance(&mut self.rng, 0.12) { pick(&mut self.rng, codes::CATEGORY) } else { initial };
+        let latest = if chance(&mut self.rng, 0.12) {
+            pick(&mut self.rng, codes::CATEGORY)
+        } else {
+            initial
+        };
         let days = days.unwrap_or_else(|| banded(&mut self.rng, PLAN_DAYS));
         let end = clock.on_or_after(add_days(start, days))?;
         let end_reason = pick(
             &mut self.rng,
-            &[("NO_LONGER_AT_RISK", 93.0), ("OTHER", 3.5), ("MOVED_LA", 2.5), ("LEFT_UK", 1.0)],
+            &[
+                ("NO_LONGER_AT_RISK", 93.0),
+                ("OTHER", 3.5),
+                ("MOVED_LA", 2.5),
+                ("LEFT_UK", 1.0),
+            ],
         );
         let core_group = if chance(&mut self.rng, 0.02) {
             None
@@ -762,7 +842,10 @@ impl<'g, 'a> Builder<'g, 'a> {
         }
         // Most plans end at a review conference held on the end date.
         let last = reviews.last().copied().unwrap_or(start);
-        if end_reason == "NO_LONGER_AT_RISK" && (end - last).num_days() >= 28 && chance(&mut self.rng, 0.6) {
+        if end_reason == "NO_LONGER_AT_RISK"
+            && (end - last).num_days() >= 28
+            && chance(&mut self.rng, 0.6)
+        {
             reviews.push(end);
         }
         if chance(&mut self.rng, 0.003) {
@@ -772,7 +855,7 @@ impl<'g, 'a> Builder<'g, 'a> {
         let plan = Plan {
             id: self.next_id(Table::Plan)?,
             start,
-            end: None,
+            end: Some((end, end_reason)),
             initial_category: initial,
             latest_category: latest,
             previous_plans: self.plans_so_far,
@@ -780,8 +863,6 @@ impl<'g, 'a> Builder<'g, 'a> {
             reviews,
         };
         self.plans_so_far += 1;
-        let mut plan = plan;
-        plan.end = Some((end, end_reason));
         Ok((plan, (end, end_reason)))
     }
 
@@ -796,8 +877,16 @@ impl<'g, 'a> Builder<'g, 'a> {
         busy_until: NaiveDate,
     ) -> Result<(NaiveDate, &'static str)> {
         if let Some((end, reason)) = plan_end {
-            let d = if chance(&mut self.rng, 0.25) { end } else { add_days(end, between(&mut self.rng, 1, 180)) };
-            let r = if reason == "MOVED_LA" { "RC5" } else { self.support_closure_reason(d) };
+            let d = if chance(&mut self.rng, 0.25) {
+                end
+            } else {
+                add_days(end, between(&mut self.rng, 1, 180))
+            };
+            let r = if reason == "MOVED_LA" {
+                "RC5"
+            } else {
+                self.support_closure_reason(d)
+            };
             return Ok((if reason == "MOVED_LA" { end } else { d }, r));
         }
         let p_not_in_need = match (s47, icpc_held) {
@@ -809,10 +898,17 @@ impl<'g, 'a> Builder<'g, 'a> {
         if let (true, Some(_)) = (assessed, authorised) {
             if chance(&mut self.rng, p_not_in_need) {
                 let d = add_days(busy_until, between(&mut self.rng, 0, 14));
-                let r = if d >= census_2023_start() && chance(&mut self.rng, 0.45) { "RC9" } else { "RC8" };
+                let r = if d >= census_2023_start() && chance(&mut self.rng, 0.45) {
+                    "RC9"
+                } else {
+                    "RC8"
+                };
                 return Ok((d, r));
             }
-            let d = add_days(busy_until, lognormal_days(&mut self.rng, 120.0, 0.8, 14, 1400));
+            let d = add_days(
+                busy_until,
+                lognormal_days(&mut self.rng, 160.0, 0.85, 14, 1400),
+            );
             return Ok((d, self.support_closure_reason(d)));
         }
         let d = add_days(busy_until, between(&mut self.rng, 3, 40));
@@ -833,7 +929,9 @@ impl<'g, 'a> Builder<'g, 'a> {
     /// Ends the plan of `ep` with a move to `dest` and returns the transfer-in episode there.
     fn move_to(&mut self, ep: &mut Episode, dest: u16) -> Result<(Episode, NaiveDate)> {
         let clock = self.clock();
-        let Some(plan) = ep.plans.last_mut() else { bail!("mover without a plan") };
+        let Some(plan) = ep.plans.last_mut() else {
+            bail!("mover without a plan")
+        };
         let start = plan.start;
         let natural_end = plan.end.map(|e| e.0).unwrap_or(start);
         let total = (natural_end - start).num_days().max(200);

@@ -11,16 +11,19 @@
 //! - The window is `years` financial years from 1 April `first_year`; the reference (extract) date is
 //!   the last 31 March. Nothing is dated after it: clocks still running then have no end yet. (The
 //!   one exception is the expected `birth_month` of a child still unborn then, marked `unborn = Y`.)
-//! - Journeys are simulated from three years before the window. A child is written (with its history)
-//!   when it has a record active in the window: a contact or referral received in it, an episode or
-//!   early help open in it. So the files also hold some pre-window history - the earlier referrals
-//!   and plans of children active in the window - as a case-system extract does; measures should be
-//!   read for the window's years only.
+//! - Journeys are simulated from three years before the window. A child is written when it has a
+//!   record active in the window (a contact or referral received in it, an episode or early help open
+//!   in it), with its records active in the 12 months before the window too, as a case-system extract
+//!   of open cases with a year's look-back would have them: so re-referrals in the first year see
+//!   their earlier referral, and plans open at the window start are there. That look-back year is
+//!   partial (only children active later); measures should be read for the window's years. Plans
+//!   before the look-back count only through `previous_plans`.
 //! - The referral budget `referrals_per_year x years` is split between the LAs (random sizes) and is
-//!   met exactly by referrals received in the window. A few extra children sit outside the budget:
-//!   ~1% of plan children move between two of the partnership's LAs (a plan ended `MOVED_LA`, then a
-//!   transfer-in conference and plan in the other LA; such a child has one `children.csv` row per LA,
-//!   same `child_id`), and the children known to services in the CDOP's reviews.
+//!   met (to within one child's referrals) by referrals received in the window. Besides ordinary
+//!   children, ~1% of plan children move between two of the partnership's LAs (a plan ended
+//!   `MOVED_LA`, then a transfer-in conference and plan in the other LA; such a child has one
+//!   `children.csv` row per LA, same `child_id`), and the children known to services in the CDOP's
+//!   reviews are generated to lead up to their deaths.
 //! - `SynthFormat::Csv` writes the 12 canonical CSVs. `CinXml` writes one census file per LA per year
 //!   (`cin_<la>_<yyyy>.xml`) plus the CSVs the census has no place for (`contacts.csv`,
 //!   `early_help.csv`, `cdop_reviews.csv`, `cdop_factors.csv`, `population.csv`). `Both` writes all.
@@ -103,17 +106,37 @@ impl Default for SynthOptions {
     }
 }
 
-/// Distinct children written (`children.csv` rows) per referral in the window, measured on the
-/// default configuration (the CLI's `--children N` is mapped through it).
-pub const CHILDREN_PER_REFERRAL: f64 = 1.40;
+/// Distinct children written (`children.csv` rows) per year of referral budget: about
+/// `referrals_per_year x (CHILDREN_PER_REFERRAL_YEAR x years + CHILDREN_EDGE_YEARS)`, measured on the
+/// default two-LA partnership (1, 2 and 4 years). Children active in several years are counted once,
+/// and the window's edges add children with open cases or contacts only, hence the affine form.
+pub const CHILDREN_PER_REFERRAL_YEAR: f64 = 1.08;
+/// See [`CHILDREN_PER_REFERRAL_YEAR`].
+pub const CHILDREN_EDGE_YEARS: f64 = 1.35;
 
 impl SynthOptions {
-    /// The same options sized to about `children` distinct children in total (`children.csv` rows):
-    /// `referrals_per_year = children / (CHILDREN_PER_REFERRAL x years)`, at least 1. The children
-    /// include those known only through contacts; the ratio is stable within a few percent.
+    /// The same options sized to about `children` distinct children in total (`children.csv` rows,
+    /// including those known only through contacts) for `self.years`:
+    /// `referrals_per_year = children / (CHILDREN_PER_REFERRAL_YEAR x years + CHILDREN_EDGE_YEARS)`,
+    /// at least 1. The result is within a few percent of `children` (set `years` first).
     pub fn for_children(mut self, children: u64) -> SynthOptions {
         let years = self.years.max(1) as f64;
-        self.referrals_per_year = ((children as f64 / (CHILDREN_PER_REFERRAL * years)).round() as u64).max(1);
+        let per_budget_year = CHILDREN_PER_REFERRAL_YEAR * years + CHILDREN_EDGE_YEARS;
+        self.referrals_per_year = ((children as f64 / per_budget_year).round() as u64).max(1);
+        self
+    }
+
+    /// The same options with `n` LAs (the CLI's `--las N`): the first of the two default
+    /// Northamptonshire LAs for `n = 1`, both for `n = 2`, and for `n >= 3` fictional LAs numbered
+    /// `701`, `702`, ... named `Synthetic LA 701`, ... (at most 255).
+    pub fn with_la_count(mut self, n: u32) -> SynthOptions {
+        self.las = match n {
+            0 | 1 => vec![("940".to_string(), "North Northamptonshire".to_string())],
+            2 => SynthOptions::default().las,
+            _ => (0..n.min(255))
+                .map(|i| (format!("{}", 701 + i), format!("Synthetic LA {}", 701 + i)))
+                .collect(),
+        };
         self
     }
 }
@@ -127,7 +150,7 @@ pub struct SynthSummary {
     pub reference_date: NaiveDate,
     /// 1 April of the first year.
     pub window_start: NaiveDate,
-    /// Referrals received in the window (the budget, met exactly).
+    /// Referrals received in the window (the budget, met to within one child's referrals).
     pub referrals_in_window: u64,
     /// Child rows written (one per child per LA it appears in).
     pub children: u64,
@@ -137,7 +160,7 @@ pub struct SynthSummary {
 
 /// Mean number of contact-only children per referred child (front door volume ~2.5 contacts per
 /// referral).
-const CONTACT_ONLY_PER_REFERRED_CHILD: f64 = 0.7;
+const CONTACT_ONLY_PER_REFERRED_CHILD: f64 = 1.0;
 /// Movers per in-window referral (~11% of referrals lead to a plan; ~1% of those move).
 const MOVERS_PER_REFERRAL: f64 = 0.0011;
 
@@ -184,7 +207,13 @@ fn selected_tables(format: SynthFormat) -> Vec<Tbl> {
     match format {
         SynthFormat::Csv | SynthFormat::Both => csv_out::TABLES.iter().map(|t| t.0).collect(),
         SynthFormat::CinXml => {
-            vec![Tbl::Contacts, Tbl::EarlyHelp, Tbl::CdopReviews, Tbl::CdopFactors, Tbl::Population]
+            vec![
+                Tbl::Contacts,
+                Tbl::EarlyHelp,
+                Tbl::CdopReviews,
+                Tbl::CdopFactors,
+                Tbl::Population,
+            ]
         }
     }
 }
@@ -198,38 +227,65 @@ struct Emitter<'a> {
 }
 
 impl Emitter<'_> {
-    fn emit(&mut self, child: &Child, la: u16, la_code: &str, xml: Option<&mut CinXmlLa>) -> Result<()> {
+    /// Returns whether the child was written.
+    fn emit(
+        &mut self,
+        child: &Child,
+        la: u16,
+        la_code: &str,
+        xml: Option<&mut CinXmlLa>,
+    ) -> Result<bool> {
         if !child.has_la(la) || !(child.force_write || child.active_in(la, self.win.start)) {
-            return Ok(());
+            return Ok(false);
         }
-        self.csv.write_child(child, la, la_code, self.win.reference)?;
+        // A child linked from a CDOP review keeps its whole history (its referral before death).
+        let keep_from = if child.force_write {
+            self.win.sim_start
+        } else {
+            self.win.history_start
+        };
+        self.csv
+            .write_child(child, la, la_code, keep_from, self.win.reference)?;
         if let Some(x) = xml {
             x.write_child(child, la, self.clock)?;
         }
         self.children += 1;
-        Ok(())
+        Ok(true)
     }
 }
 
 /// Generates the partnership described by `opts` into `opts.out_dir`.
 pub fn run(opts: &SynthOptions) -> Result<SynthSummary> {
     validate(opts)?;
-    std::fs::create_dir_all(&opts.out_dir).with_context(|| format!("creating {}", opts.out_dir.display()))?;
+    std::fs::create_dir_all(&opts.out_dir)
+        .with_context(|| format!("creating {}", opts.out_dir.display()))?;
     let win = Window::new(opts.first_year, opts.years)?;
     let cal = Calendar::england_and_wales();
     let clock = Clock { cal: &cal };
-    let g = Gen { clock, win: &win, seed: opts.seed };
+    let g = Gen {
+        clock,
+        win: &win,
+        seed: opts.seed,
+    };
     let n = opts.las.len();
     let la_codes: Vec<String> = opts.las.iter().map(|(c, _)| c.clone()).collect();
 
     let weights = la_weights(opts.seed, n);
     let total_w: f64 = weights.iter().sum();
     let budget_total = opts.referrals_per_year.saturating_mul(opts.years as u64);
-    let targets: Vec<u64> =
-        weights.iter().map(|w| (budget_total as f64 * w / total_w).round() as u64).collect();
+    let targets: Vec<u64> = weights
+        .iter()
+        .map(|w| (budget_total as f64 * w / total_w).round() as u64)
+        .collect();
     let movers: Vec<u64> = targets
         .iter()
-        .map(|t| if n < 2 || *t == 0 { 0 } else { ((*t as f64 * MOVERS_PER_REFERRAL).round() as u64).max(1) })
+        .map(|t| {
+            if n < 2 || *t == 0 {
+                0
+            } else {
+                ((*t as f64 * MOVERS_PER_REFERRAL).round() as u64).max(1)
+            }
+        })
         .collect();
 
     let deaths = cdop::generate(opts.seed, &win, &weights, opts.cdop_deaths_per_year)?;
@@ -241,8 +297,11 @@ pub fn run(opts: &SynthOptions) -> Result<SynthSummary> {
     let mut xml_files = Vec::new();
 
     let bar = if opts.progress {
-        let b = ProgressBar::with_draw_target(Some(targets.iter().sum()), ProgressDrawTarget::stderr());
-        if let Ok(style) = ProgressStyle::with_template("{spinner} synth {msg:>6} [{bar:40}] {pos}/{len} referrals ({eta})") {
+        let b =
+            ProgressBar::with_draw_target(Some(targets.iter().sum()), ProgressDrawTarget::stderr());
+        if let Ok(style) = ProgressStyle::with_template(
+            "{spinner} synth {msg:>6} [{bar:40}] {pos}/{len} referrals ({eta})",
+        ) {
             b.set_style(style.progress_chars("=> "));
         }
         b
@@ -251,15 +310,54 @@ pub fn run(opts: &SynthOptions) -> Result<SynthSummary> {
     };
 
     let mut referrals_in_window = 0u64;
-    let mut em = Emitter { win: &win, clock, csv: &mut csv, children: 0 };
+    let mut em = Emitter {
+        win: &win,
+        clock,
+        csv: &mut csv,
+        children: 0,
+    };
     for (la_idx, (la_code, _)) in opts.las.iter().enumerate() {
         let la = la_idx as u16;
         bar.set_message(la_code.clone());
-        let mut xml = if write_xml { Some(CinXmlLa::create(&opts.out_dir, la_code, &win)?) } else { None };
+        let mut xml = if write_xml {
+            Some(CinXmlLa::create(&opts.out_dir, la_code, &win)?)
+        } else {
+            None
+        };
         let mut la_rng = rng_for(opts.seed ^ 0xC0_47AC7, la as u64);
 
+        // Movers out of this LA (their first part) and into it (their second part), and the
+        // children known to services whose deaths the CDOP reviews; their referrals count towards
+        // the LA's budget.
+        let mut extra: Vec<Child> = Vec::new();
+        for m in 0..movers[la_idx] {
+            let dest = journey::mover_destination(opts.seed, la, m, n as u16);
+            extra.push(journey::mover_child(&g, la, m, dest)?);
+        }
+        for (origin, &count) in movers.iter().enumerate() {
+            let origin = origin as u16;
+            if origin == la {
+                continue;
+            }
+            for m in 0..count {
+                if journey::mover_destination(opts.seed, origin, m, n as u16) == la {
+                    extra.push(journey::mover_child(&g, origin, m, la)?);
+                }
+            }
+        }
+        for link in links.iter().filter(|l| l.la == la) {
+            extra.push(journey::death_linked_child(&g, link)?);
+        }
+        let mut count = 0u64;
+        for child in &extra {
+            if em.emit(child, la, la_code, xml.as_mut())? {
+                count += journey::referrals_in_window(child, la, &win);
+            }
+        }
+        bar.inc(count);
+
         // Referred children until the LA's budget is met, each followed by some contact-only ones.
-        let (mut count, mut idx, mut co_idx) = (0u64, 0u64, 0u64);
+        let (mut idx, mut co_idx) = (0u64, 0u64);
         while count < targets[la_idx] {
             let child = journey::referred_child(&g, la, idx)?;
             idx += 1;
@@ -274,31 +372,6 @@ pub fn run(opts: &SynthOptions) -> Result<SynthSummary> {
             }
         }
         referrals_in_window += count;
-
-        // Movers out of this LA (their first part) and into it (their second part).
-        for m in 0..movers[la_idx] {
-            let dest = journey::mover_destination(opts.seed, la, m, n as u16);
-            let child = journey::mover_child(&g, la, m, dest)?;
-            em.emit(&child, la, la_code, xml.as_mut())?;
-        }
-        for (origin, &count) in movers.iter().enumerate() {
-            let origin = origin as u16;
-            if origin == la {
-                continue;
-            }
-            for m in 0..count {
-                if journey::mover_destination(opts.seed, origin, m, n as u16) == la {
-                    let child = journey::mover_child(&g, origin, m, la)?;
-                    em.emit(&child, la, la_code, xml.as_mut())?;
-                }
-            }
-        }
-
-        // Children known to services whose deaths the CDOP reviews.
-        for link in links.iter().filter(|l| l.la == la) {
-            let child = journey::death_linked_child(&g, link)?;
-            em.emit(&child, la, la_code, xml.as_mut())?;
-        }
 
         if let Some(x) = xml {
             xml_files.extend(x.finish()?);

@@ -227,7 +227,8 @@ impl Child {
         for c in &mut self.contacts {
             c.cut(at);
         }
-        self.episodes.retain(|e| e.received_date().is_some_and(|d| d <= at));
+        self.episodes
+            .retain(|e| e.received_date().is_some_and(|d| d <= at));
         for e in &mut self.episodes {
             e.cut(at, closing);
         }
@@ -239,9 +240,17 @@ impl Child {
 
     /// True when any record of LA `la` is active in `[from, to]` (the journey is cut at `to`).
     pub fn active_in(&self, la: u16, from: NaiveDate) -> bool {
-        self.contacts.iter().any(|c| c.la == la && c.received.date() >= from)
-            || self.episodes.iter().any(|e| e.la == la && e.active_from(from))
-            || self.early_help.iter().any(|e| e.la == la && e.end.is_none_or(|d| d >= from))
+        self.contacts
+            .iter()
+            .any(|c| c.la == la && c.received.date() >= from)
+            || self
+                .episodes
+                .iter()
+                .any(|e| e.la == la && e.active_from(from))
+            || self
+                .early_help
+                .iter()
+                .any(|e| e.la == la && e.end.is_none_or(|d| d >= from))
     }
 
     /// True when the child has any record of LA `la`.

@@ -15,7 +15,13 @@ pub struct LaPopulation<'a> {
 }
 
 /// Writes one row per LA per calendar year `first_year .. first_year + years`.
-pub fn write(seed: u64, las: &[LaPopulation], first_year: i32, years: u32, csv: &mut CsvTables) -> Result<()> {
+pub fn write(
+    seed: u64,
+    las: &[LaPopulation],
+    first_year: i32,
+    years: u32,
+    csv: &mut CsvTables,
+) -> Result<()> {
     for la in las {
         let mut rng = rng_for(seed ^ 0x909, la.la_index as u64);
         let rate_per_10k = between(&mut rng, 500, 550) as f64;
@@ -24,7 +30,12 @@ pub fn write(seed: u64, las: &[LaPopulation], first_year: i32, years: u32, csv: 
             let children = (base * (1.0 + 0.003 * i as f64)).round() as i64;
             csv.row(
                 Tbl::Population,
-                &[la.la_code.as_bytes(), Cell::num((first_year + i) as i64).as_bytes(), Cell::num(children).as_bytes(), b"synthetic MYE"],
+                &[
+                    la.la_code.as_bytes(),
+                    Cell::num((first_year + i) as i64).as_bytes(),
+                    Cell::num(children).as_bytes(),
+                    b"synthetic MYE",
+                ],
             )?;
         }
     }

@@ -949,6 +949,42 @@ fn duplicate_id_in_one_file_rejects_the_second_row_naming_the_first() {
     assert!(!strings(&t, "child_id").contains(&"P3".to_string()));
 }
 
+#[test]
+fn positions_are_physical_lines_with_crlf_blank_lines_and_multi_line_cells() {
+    let d = tmp();
+    let dir = d.path();
+    // CRLF line ends (as Excel writes them), a blank line and a quoted cell over two lines.
+    write(
+        dir,
+        "referrals.csv",
+        "referral_id,child_id,la_code,received_at,source\r\n\
+         R1,P1,940,2024-04-01,1A\r\n\
+         R1,P2,940,2024-04-01,1A\r\n\
+         \r\n\
+         \"R3\r\nb\",P3,940,2024-04-01,1A\r\n\
+         R4,P4,940,bad,1A\r\n",
+    );
+    let (out, summary) = ingest_ok(dir, &["referrals.csv"]);
+    assert_eq!(summary["referrals"], c(4, 2, 2, 0), "{out}");
+    let store = store_of(dir);
+    let rej = issues(&store, "rejects");
+    let i = issue_at(&rej, "referrals", "line 3", "la_code+referral_id");
+    assert!(i.reason.ends_with("the row at line 2"), "{i:?}");
+    let i = issue_at(&rej, "referrals", "line 7", "received_at");
+    assert_eq!(i.value, "bad");
+    let t = read_table(&store, "referrals");
+    assert_eq!(strings(&t, "source_pos"), ["line 2", "line 5"]);
+
+    // A file error names the physical line too.
+    write(
+        dir,
+        "cut.csv",
+        "referral_id,child_id,la_code,received_at\r\nR1,P1,940,2024-04-01\r\n\r\nR2,P2",
+    );
+    let err = ingest_fails(dir, &["cut.csv"]);
+    assert!(err.contains("cut.csv:4:"), "{err}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // 5. a missing required column refuses the file
 

@@ -5,4 +5,5 @@ mod calendar;
 mod cin_xml;
 mod common;
 mod ingest;
+mod measures;
 mod synth;

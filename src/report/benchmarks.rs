@@ -1,0 +1,60 @@
+//! England's published figures, for comparison in the report: a small CSV (`measure_id, period,
+//! value, source`) shipped in the binary (assets/england_benchmarks.csv, from the DfE Children in
+//! need statistics and the national child death review statistics), or one the user gives.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::error::UserError;
+
+const SHIPPED: &str = include_str!("../../assets/england_benchmarks.csv");
+
+/// England's value of a measure for a period, with its source.
+#[derive(Debug, Clone, Default)]
+pub struct Benchmarks {
+    values: BTreeMap<(String, String), (f64, String)>,
+}
+
+impl Benchmarks {
+    /// The shipped England figures.
+    pub fn shipped() -> Benchmarks {
+        Benchmarks::parse(SHIPPED, Path::new("assets/england_benchmarks.csv")).unwrap_or_default()
+    }
+
+    /// Reads a benchmark file of the same shape.
+    pub fn load(path: &Path) -> Result<Benchmarks, UserError> {
+        let text = std::fs::read_to_string(path).map_err(|e| UserError::file(path, format!("cannot read: {e}")))?;
+        Benchmarks::parse(&text, path)
+    }
+
+    fn parse(text: &str, path: &Path) -> Result<Benchmarks, UserError> {
+        let mut rdr = csv::Reader::from_reader(text.as_bytes());
+        let mut values = BTreeMap::new();
+        for (i, rec) in rdr.records().enumerate() {
+            let rec = rec.map_err(|e| UserError::at(path, &format!("{}", i + 2), e.to_string()))?;
+            let (Some(m), Some(p), Some(v)) = (rec.get(0), rec.get(1), rec.get(2)) else {
+                return Err(UserError::at(path, &format!("{}", i + 2), "expected measure_id,period,value,source".into()));
+            };
+            let v: f64 = v
+                .trim()
+                .parse()
+                .map_err(|_| UserError::at(path, &format!("{}:3", i + 2), format!("'{v}' is not a number")))?;
+            values.insert((m.to_string(), p.to_string()), (v, rec.get(3).unwrap_or("").to_string()));
+        }
+        Ok(Benchmarks { values })
+    }
+
+    /// England's value for `measure` in `period`.
+    pub fn get(&self, measure: &str, period: &str) -> Option<f64> {
+        self.values.get(&(measure.to_string(), period.to_string())).map(|v| v.0)
+    }
+
+    /// The latest England value for `measure` at or before `period`, with its period.
+    pub fn latest(&self, measure: &str, period: &str) -> Option<(String, f64)> {
+        self.values
+            .iter()
+            .filter(|((m, p), _)| m == measure && p.as_str() <= period)
+            .max_by(|a, b| a.0 .1.cmp(&b.0 .1))
+            .map(|((_, p), (v, _))| (p.clone(), *v))
+    }
+}
