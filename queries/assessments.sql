@@ -135,6 +135,7 @@ SELECT
     CASE WHEN a.wd_from_start IS NULL OR a.wd_from_start < 0 THEN 'excluded' ELSE 'num' END AS outcome,
     a.wd_from_start AS wd,
     CASE
+        WHEN a.wd_from_start IS NULL OR a.wd_from_start < 0 THEN CAST(NULL AS VARCHAR)
         WHEN a.wd_from_start = 0 THEN 'same_day'
         WHEN a.wd_from_start <= 10 THEN '1-10'
         WHEN a.wd_from_start <= 20 THEN '11-20'

@@ -20,7 +20,10 @@ SELECT
     'contact_decision_1wd' AS measure_id,
     c.la_code,
     CASE
-        WHEN c.decision_at < c.received_at THEN 'excluded'
+        -- Negative only by date, or by time where both carry one (a bare date's time is unknown).
+        WHEN CAST(c.decision_at AS DATE) < CAST(c.received_at AS DATE)
+          OR (c.decision_at_has_time AND c.received_at_has_time AND c.decision_at < c.received_at)
+          THEN 'excluded'
         WHEN cd.wd - cr.wd <= 1 THEN 'num'
         ELSE 'den'
     END AS outcome,
@@ -60,7 +63,9 @@ SELECT
     'referral_decision_1wd' AS measure_id,
     r.la_code,
     CASE
-        WHEN r.decision_at < r.received_at THEN 'excluded'
+        WHEN r.decision_date < r.received_date
+          OR (r.decision_at_has_time AND r.received_at_has_time AND r.decision_at < r.received_at)
+          THEN 'excluded'
         WHEN cd.wd - cr.wd <= 1 THEN 'num'
         ELSE 'den'
     END AS outcome,

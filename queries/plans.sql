@@ -79,6 +79,7 @@ SELECT
     c.la_code,
     CASE WHEN c.end_date < c.start_date THEN 'excluded' ELSE 'num' END AS outcome,
     CASE
+        WHEN c.end_date < c.start_date THEN CAST(NULL AS VARCHAR)
         WHEN c.end_date <= c.start_date + INTERVAL '3 months' THEN '3 months or less'
         WHEN c.end_date <= c.start_date + INTERVAL '6 months' THEN 'more than 3 to 6 months'
         WHEN c.end_date < c.start_date + INTERVAL '12 months' THEN 'more than 6 months to less than 1 year'

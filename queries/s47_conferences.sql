@@ -106,6 +106,7 @@ SELECT
     END AS outcome,
     s.wd_to_icpc AS wd,
     CASE
+        WHEN s.is_transfer_in OR s.wd_to_icpc IS NULL OR s.wd_to_icpc < 0 THEN CAST(NULL AS VARCHAR)
         WHEN s.wd_to_icpc <= 10 THEN '0-10'
         WHEN s.wd_to_icpc <= 15 THEN '11-15'
         WHEN s.wd_to_icpc <= 20 THEN '16-20'

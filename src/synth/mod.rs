@@ -152,7 +152,8 @@ pub struct SynthSummary {
     pub window_start: NaiveDate,
     /// Referrals received in the window (the budget, met to within one child's referrals).
     pub referrals_in_window: u64,
-    /// Child rows written (one per child per LA it appears in).
+    /// Children written, one per child per LA it appears in (the `children.csv` rows when CSVs are
+    /// written).
     pub children: u64,
     /// CDOP cases written.
     pub cdop_cases: u64,

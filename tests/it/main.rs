@@ -2,8 +2,10 @@
 
 mod annex_a;
 mod calendar;
+mod cdop;
 mod cin_xml;
 mod common;
 mod ingest;
 mod measures;
+mod suppress;
 mod synth;

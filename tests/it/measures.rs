@@ -254,7 +254,17 @@ const CONTACTS: &str = "
 
 #[test]
 fn contact_decisions_use_the_decision_date_working_days_and_24_clock_hours() {
-    let f = Fixture::new(&[("contacts.csv", CONTACTS)]);
+    let f = Fixture::new(&[
+        ("contacts.csv", CONTACTS),
+        (
+            "referrals.csv",
+            "
+            referral_id,child_id,la_code,received_at,source,decision_at
+            RF1,C1,940,2024-05-01T10:00:00,,2024-05-01            # bare decision date, same day
+            RF2,C2,940,2024-05-02T10:00:00,,2024-05-02T09:30:00   # timed before receipt
+            ",
+        ),
+    ]);
     let t = f.measures(&[
         "--years",
         "2023-24..2024-25",
@@ -352,6 +362,10 @@ fn contact_decisions_use_the_decision_date_working_days_and_24_clock_hours() {
     t.headline("contact_to_referral", Y23, "940", [2, 3, 0, 0]);
     t.headline("contact_to_referral", Y23, "941", [1, 1, 0, 0]);
     t.headline("contact_to_referral", Y23, "ALL", [3, 4, 0, 0]);
+
+    // The same negative-interval rule for referrals: RF1's decision is a bare date on the day of
+    // receipt (time unknown: 0 WD, passes); RF2's was timed half an hour before its receipt.
+    t.headline("referral_decision_1wd", Y24, "940", [1, 1, 1, 0]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -709,6 +723,23 @@ fn icpc_within_15_working_days_across_christmas_transfer_ins_and_pending() {
     // 941: S8 (no result; plan P8 that day), S10, S11 num; S9 den -> 3/4.
     t.headline("icpc_to_cpp", Y24, "941", [3, 4, 0, 0]);
     t.headline("icpc_to_cpp", Y24, "ALL", [6, 8, 0, 0]);
+
+    // referral_to_icpc / referral_to_cpp (the project's own funnel conversions, s47_conferences.sql:
+    // cohort referrals whose s47, not a transfer-in, reached an ICPC / resulted in a plan by the
+    // reference date, over all cohort referrals; no pending, no exclusion).
+    // 940: R1 (S1 ICPC, CPP), R2 (S2 ICPC, NO_CPP), R4 (S4 ICPC before its s47, CPP) reached an
+    // ICPC; R3 (transfer-in only), R5 (not required), R12 (no s47) did not -> ICPC 3/6, plan 2/6.
+    t.headline("referral_to_icpc", Y24, "940", [3, 6, 0, 0]);
+    t.headline("referral_to_cpp", Y24, "940", [2, 6, 0, 0]);
+    // 941: R8 (S8, plan P8 that day), R9 (S9, NO_CPP), R10 (S10, CPP) reached an ICPC; R6, R7,
+    // R13, R14, R15 did not -> ICPC 3/8, plan 2/8.
+    t.headline("referral_to_icpc", Y24, "941", [3, 8, 0, 0]);
+    t.headline("referral_to_cpp", Y24, "941", [2, 8, 0, 0]);
+    t.headline("referral_to_icpc", Y24, "ALL", [6, 14, 0, 0]);
+    t.headline("referral_to_cpp", Y24, "ALL", [4, 14, 0, 0]);
+    // 2023-24: R11, received 18 Mar 2024, ICPC 10 Apr 2024 (CPP).
+    t.headline("referral_to_icpc", Y23, "ALL", [1, 1, 0, 0]);
+    t.headline("referral_to_cpp", Y23, "ALL", [1, 1, 0, 0]);
 }
 
 #[test]
@@ -1126,14 +1157,23 @@ fn every_catalogue_measure_is_computed_on_a_full_fixture() {
         ("population.csv", "la_code,year,age_0_17\n940,2024,80000\n941,2024,90000\n"),
     ]);
     let t = f.measures(&["--year", "2024-25", "--reference-date", "2025-04-30"]);
-    for id in safeguard::measures::CATALOGUE {
+    // (The child death review measures, cdop_*, are cdop.md's and need a CDOP store: not here.)
+    for id in safeguard::measures::CATALOGUE
+        .iter()
+        .filter(|id| !id.starts_with("cdop_"))
+    {
         assert!(
             t.has_measure(id),
             "no rows for {id}; summary:\n{}",
             t.summary
         );
     }
-    assert!(!t.summary.contains("not measurable"), "{}", t.summary);
+    let unsupported: Vec<&str> = t
+        .summary
+        .lines()
+        .filter(|l| l.starts_with("not measurable: ") && !l.starts_with("not measurable: cdop_"))
+        .collect();
+    assert!(unsupported.is_empty(), "{}", t.summary);
     // A few figures of this store (hand count): the one ICPC, 15 WD (10 Dec -> 3 Jan).
     t.headline("icpc_15wd", Y24, "ALL", [1, 1, 0, 0]);
     // P1 started Fri 3 Jan 2025, core group Fri 10 Jan = 5 WD.
