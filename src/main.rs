@@ -309,9 +309,8 @@ fn run(cli: Cli) -> Result<()> {
                 },
                 ..Default::default()
             };
-            if let Some(n) = las.filter(|n| *n != 2) {
-                // More (or fewer) LAs than the two bundled ones: fictional codes from 801 up.
-                opts.las = (0..n.max(1)).map(|i| (format!("{}", 801 + i), format!("Synthetic LA {}", 801 + i))).collect();
+            if let Some(n) = las {
+                opts = opts.with_la_count(n);
             }
             if let Some(c) = children {
                 opts = opts.for_children(c);

@@ -545,12 +545,8 @@ fn read_list(
                         rec.raw.push((h.clone(), v));
                     }
                 }
-                Some(Col::Skip) => {
-                    if cell_text(c).is_some() {
-                        any = true;
-                    }
-                }
-                None => {}
+                Some(Col::Skip) if cell_text(c).is_some() => any = true,
+                Some(Col::Skip) | None => {}
             }
         }
         if any {

@@ -169,17 +169,16 @@ pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
                 return Ok(None);
             }
             let depth = open.len();
-            if !building.is_empty() {
-                building.push(Node::new(name.clone(), before));
-            } else if depth == 1 && name == "Header" {
-                building.push(Node::new(name.clone(), before));
-            } else if depth == 2 && open[1] == "Children" && name == "Child" {
-                if header.is_none() {
-                    return Err(fail(
-                        before,
-                        "a <Child> comes before the Header: Header/CollectionDetails/Collection (CIN), ReferenceDate and Source/LEA are needed first".into(),
-                    ));
-                }
+            let is_child =
+                building.is_empty() && depth == 2 && open[1] == "Children" && name == "Child";
+            if is_child && header.is_none() {
+                return Err(fail(
+                    before,
+                    "a <Child> comes before the Header: Header/CollectionDetails/Collection (CIN), ReferenceDate and Source/LEA are needed first".into(),
+                ));
+            }
+            // Inside a tree being built, or the start of the Header or of one Child.
+            if !building.is_empty() || (depth == 1 && name == "Header") || is_child {
                 building.push(Node::new(name.clone(), before));
             }
             // Anything else (the Children wrapper, unknown top-level elements) is walked through.

@@ -207,7 +207,7 @@ fn measures_table_secondary_reaches_the_partnership_rows() {
     let mut df = tidy();
     // 941 F = 4 -> 6 and 941 M = 4 -> 2 (941 NONE 8 stays): 940 F 3 and 941 M 2 are small.
     let num = Series::new("numerator".into(), vec![20i64, 9, 11, 12, 3, 9, 8, 6, 2]);
-    df.replace("numerator", num).unwrap();
+    df.replace("numerator", num.into()).unwrap();
     let out = sup(5).suppress_measures(&df).unwrap();
     let f = &out.frame;
     let nums: Vec<String> = f.column("numerator").unwrap().str().unwrap().iter().map(|v| v.unwrap().to_string()).collect();
