@@ -132,9 +132,13 @@ enum Command {
         /// The first financial year's starting calendar year (2021 = 2021-22).
         #[arg(long, default_value_t = 2021)]
         first_year: i32,
-        /// Number of LAs (default: the two Northamptonshire LAs 940 and 941).
-        #[arg(long)]
+        /// Number of LAs (default: the two Northamptonshire LAs 940 and 941; 3 or more are
+        /// fictional LAs 701, 702, ...).
+        #[arg(long, conflicts_with = "la")]
         las: Option<u32>,
+        /// An LA to generate, as CODE:NAME (repeat for several), e.g. --la "941:West Northamptonshire".
+        #[arg(long, value_name = "CODE:NAME")]
+        la: Vec<String>,
         /// Random seed.
         #[arg(long, default_value_t = 1)]
         seed: u64,
@@ -224,6 +228,18 @@ fn run(cli: Cli) -> Result<()> {
             writeln!(out, "store: {}", store.display())?;
         }
         Command::Run { data, store, reports } => {
+            // The bundled samples carry their own config (with a demo pseudonym key, for the
+            // synthetic samples only): used when `run` reads them and no other config is given.
+            let samples_cfg = PathBuf::from("data-samples/safeguard.toml");
+            let cfg = if cli.config.is_none()
+                && cfg.path.is_none()
+                && data == [PathBuf::from("data-samples")]
+                && samples_cfg.exists()
+            {
+                Config::load(Some(&samples_cfg))?
+            } else {
+                cfg
+            };
             let report = ingest::ingest(&cfg, &store, &data)?;
             writeln!(out, "== ingest ==")?;
             write!(out, "{}", report.render())?;
@@ -291,6 +307,7 @@ fn run(cli: Cli) -> Result<()> {
             years,
             first_year,
             las,
+            la,
             seed,
             deaths_per_year,
             format,
@@ -311,6 +328,15 @@ fn run(cli: Cli) -> Result<()> {
             };
             if let Some(n) = las {
                 opts = opts.with_la_count(n);
+            }
+            if !la.is_empty() {
+                opts.las = la
+                    .iter()
+                    .map(|l| {
+                        let (code, name) = l.split_once(':').unwrap_or((l.as_str(), l.as_str()));
+                        (code.trim().to_string(), name.trim().to_string())
+                    })
+                    .collect();
             }
             if let Some(c) = children {
                 opts = opts.for_children(c);

@@ -106,27 +106,27 @@ impl IngestReport {
     }
 }
 
-/// Expands folders into the input files they hold (`.csv`, `.xml`, `.xlsx`), sorted by name.
+/// Expands folders (recursively) into the input files they hold (`.csv`, `.xml`, `.xlsx`),
+/// sorted by path within each folder.
 pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, UserError> {
     let mut out = vec![];
     for p in inputs {
         if p.is_dir() {
-            let mut files: Vec<PathBuf> = std::fs::read_dir(p)
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
                 .map_err(|e| UserError::file(p, format!("cannot list folder: {e}")))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| {
-                    f.is_file()
-                        && matches!(
-                            f.extension()
-                                .and_then(|x| x.to_str())
-                                .map(|x| x.to_ascii_lowercase())
-                                .as_deref(),
-                            Some("csv" | "xml" | "xlsx")
-                        )
-                })
                 .collect();
-            files.sort();
-            out.extend(files);
+            entries.sort();
+            for f in entries {
+                if f.is_dir() {
+                    out.extend(expand_inputs(&[f])?);
+                } else if matches!(
+                    f.extension().and_then(|x| x.to_str()).map(|x| x.to_ascii_lowercase()).as_deref(),
+                    Some("csv" | "xml" | "xlsx")
+                ) {
+                    out.push(f);
+                }
+            }
         } else if p.exists() {
             out.push(p.clone());
         } else {
