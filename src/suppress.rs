@@ -172,7 +172,12 @@ impl Suppressor {
     /// The core: `values[i]` are the cells, `lines` the sets of cells that add up (a total
     /// included), `is_total[i]` marks totals (chosen for secondary suppression only when a line
     /// has no inner candidate). Returns which cells are suppressed.
-    pub fn suppress_lines(&self, values: &[u64], lines: &[Vec<usize>], is_total: &[bool]) -> Vec<bool> {
+    pub fn suppress_lines(
+        &self,
+        values: &[u64],
+        lines: &[Vec<usize>],
+        is_total: &[bool],
+    ) -> Vec<bool> {
         let mut sup: Vec<bool> = values.iter().map(|&v| self.is_small(v)).collect();
         loop {
             let mut changed = false;
@@ -199,7 +204,12 @@ impl Suppressor {
     /// Suppresses a grid of counts. Row totals (the sum of each row) and column totals are
     /// computed, shown when asked for, and take part in the lines they close; a grand total is
     /// shown when both are.
-    pub fn suppress_grid(&self, cells: &[Vec<u64>], row_totals: bool, col_totals: bool) -> SuppressedGrid {
+    pub fn suppress_grid(
+        &self,
+        cells: &[Vec<u64>],
+        row_totals: bool,
+        col_totals: bool,
+    ) -> SuppressedGrid {
         let nrows = cells.len();
         let ncols = cells.iter().map(Vec::len).max().unwrap_or(0);
         let get = |r: usize, c: usize| cells[r].get(c).copied().unwrap_or(0);
@@ -269,7 +279,13 @@ impl Suppressor {
             lines.push(l);
         }
         let sup = self.suppress_lines(&values, &lines, &is_total);
-        let cell = |i: usize| if sup[i] { Cell::Suppressed } else { Cell::Shown(values[i]) };
+        let cell = |i: usize| {
+            if sup[i] {
+                Cell::Suppressed
+            } else {
+                Cell::Shown(values[i])
+            }
+        };
         SuppressedGrid {
             cells: (0..nrows)
                 .map(|r| (0..cells[r].len()).map(|c| cell(inner(r, c))).collect())
@@ -290,7 +306,10 @@ impl Suppressor {
     pub fn suppress_measures(&self, df: &DataFrame) -> Result<SuppressedFrame> {
         let text = |name: &str| -> Result<Vec<String>> {
             let c = df.column(name)?.cast(&DataType::String)?;
-            Ok(c.str()?.iter().map(|v| v.unwrap_or("").to_string()).collect())
+            Ok(c.str()?
+                .iter()
+                .map(|v| v.unwrap_or("").to_string())
+                .collect())
         };
         let measure = text("measure_id")?;
         let period = text("period")?;
@@ -309,12 +328,15 @@ impl Suppressor {
         }
         let mut by_la: BTreeMap<(Key, String), Vec<usize>> = BTreeMap::new();
         let mut by_value: BTreeMap<(Key, String), (Vec<usize>, Option<usize>)> = BTreeMap::new();
-        let mut none_lines: BTreeMap<(String, String), (Vec<usize>, Option<usize>)> = BTreeMap::new();
+        let mut none_lines: BTreeMap<(String, String), (Vec<usize>, Option<usize>)> =
+            BTreeMap::new();
         let all = crate::measures::ALL;
         for i in 0..n {
             let key: Key = (measure[i].clone(), period[i].clone(), breakdown[i].clone());
             if breakdown[i] == "NONE" {
-                let e = none_lines.entry((measure[i].clone(), period[i].clone())).or_default();
+                let e = none_lines
+                    .entry((measure[i].clone(), period[i].clone()))
+                    .or_default();
                 if la[i] == all {
                     e.1 = Some(i);
                 } else {
@@ -322,7 +344,10 @@ impl Suppressor {
                 }
                 continue;
             }
-            by_la.entry((key.clone(), la[i].clone())).or_default().push(i);
+            by_la
+                .entry((key.clone(), la[i].clone()))
+                .or_default()
+                .push(i);
             let e = by_value.entry((key, bvalue[i].clone())).or_default();
             if la[i] == all {
                 e.1 = Some(i);
@@ -341,7 +366,9 @@ impl Suppressor {
             rows.extend(total);
             lines.push(rows);
         }
-        let is_total: Vec<bool> = (0..n).map(|i| breakdown[i] == "NONE" || la[i] == all).collect();
+        let is_total: Vec<bool> = (0..n)
+            .map(|i| breakdown[i] == "NONE" || la[i] == all)
+            .collect();
 
         let mut applied = false;
         let mut columns: Vec<Column> = vec![];
@@ -361,12 +388,23 @@ impl Suppressor {
                 name,
                 vals.iter()
                     .zip(&sup)
-                    .map(|(v, s)| if *s { SUPPRESSED.to_string() } else { v.to_string() })
+                    .map(|(v, s)| {
+                        if *s {
+                            SUPPRESSED.to_string()
+                        } else {
+                            v.to_string()
+                        }
+                    })
                     .collect(),
             );
             suppressed_cols.insert(name, sup);
         }
-        let value: Vec<Option<f64>> = df.column("value")?.cast(&DataType::Float64)?.f64()?.iter().collect();
+        let value: Vec<Option<f64>> = df
+            .column("value")?
+            .cast(&DataType::Float64)?
+            .f64()?
+            .iter()
+            .collect();
         let value_text: Vec<String> = (0..n)
             .map(|i| {
                 if suppressed_cols["numerator"][i] || suppressed_cols["denominator"][i] {

@@ -59,7 +59,8 @@ impl Case {
         self.notified_date.unwrap_or(self.date_of_death)
     }
     pub fn completed_before_death(&self) -> bool {
-        self.review_completed_date.is_some_and(|r| r < self.date_of_death)
+        self.review_completed_date
+            .is_some_and(|r| r < self.date_of_death)
     }
     pub fn ethnicity_group(&self) -> &'static str {
         ethnicity_group(self.ethnicity.as_deref())
@@ -93,7 +94,9 @@ impl Case {
         }
     }
     pub fn has_flag(&self, flag_column: &str) -> bool {
-        self.dq_flags.as_deref().is_some_and(|f| f.split(';').any(|x| x == flag_column))
+        self.dq_flags
+            .as_deref()
+            .is_some_and(|f| f.split(';').any(|x| x == flag_column))
     }
 }
 
@@ -102,8 +105,13 @@ pub fn whole_months(from: NaiveDate, to: NaiveDate) -> Option<u32> {
     if to < from {
         return None;
     }
-    let mut m = ((to.year() - from.year()) * 12 + to.month() as i32 - from.month() as i32).max(0) as u32;
-    while m > 0 && from.checked_add_months(Months::new(m)).is_none_or(|d| d > to) {
+    let mut m =
+        ((to.year() - from.year()) * 12 + to.month() as i32 - from.month() as i32).max(0) as u32;
+    while m > 0
+        && from
+            .checked_add_months(Months::new(m))
+            .is_none_or(|d| d > to)
+    {
         m -= 1;
     }
     Some(m)
@@ -163,7 +171,10 @@ fn strs(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>> {
 }
 
 fn dates(df: &DataFrame, name: &str) -> Result<Vec<Option<NaiveDate>>> {
-    let c = df.column(name)?.cast(&DataType::Date)?.cast(&DataType::Int32)?;
+    let c = df
+        .column(name)?
+        .cast(&DataType::Date)?
+        .cast(&DataType::Int32)?;
     Ok(c.i32()?.iter().map(|v| v.map(from_epoch_days)).collect())
 }
 
@@ -210,7 +221,9 @@ pub fn read_cases(df: &DataFrame) -> Result<Vec<Case>> {
     };
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
-        let Some(date_of_death) = dod[i] else { continue };
+        let Some(date_of_death) = dod[i] else {
+            continue;
+        };
         out.push(Case {
             case_id: case_id[i].clone().unwrap_or_default(),
             cdop_code: cdop_code[i].clone().unwrap_or_default(),
@@ -264,31 +277,81 @@ pub fn base_frame(cases: &[Case], bands: &[u32]) -> Result<DataFrame> {
         s("cdop_code", col_s(&|c| Some(c.cdop_code.clone()))),
         s("la_code", col_s(&|c| Some(c.la_code.clone()))),
         s("child_id", col_s(&|c| c.child_id.clone())),
-        d("date_of_death", cases.iter().map(|c| Some(c.date_of_death)).collect())?,
-        d("notified_date", cases.iter().map(|c| c.notified_date).collect())?,
-        d("notified_on", cases.iter().map(|c| Some(c.notified_on())).collect())?,
-        d("review_completed_date", cases.iter().map(|c| c.review_completed_date).collect())?,
-        s("age_band", col_s(&|c| Some(c.age_band().label().to_string()))),
-        Series::new("in_scope".into(), cases.iter().map(Case::in_scope).collect::<Vec<_>>()).into(),
+        d(
+            "date_of_death",
+            cases.iter().map(|c| Some(c.date_of_death)).collect(),
+        )?,
+        d(
+            "notified_date",
+            cases.iter().map(|c| c.notified_date).collect(),
+        )?,
+        d(
+            "notified_on",
+            cases.iter().map(|c| Some(c.notified_on())).collect(),
+        )?,
+        d(
+            "review_completed_date",
+            cases.iter().map(|c| c.review_completed_date).collect(),
+        )?,
+        s(
+            "age_band",
+            col_s(&|c| Some(c.age_band().label().to_string())),
+        ),
+        Series::new(
+            "in_scope".into(),
+            cases.iter().map(Case::in_scope).collect::<Vec<_>>(),
+        )
+        .into(),
         s("sex", col_s(&|c| Some(c.sex_shown().to_string()))),
-        s("ethnicity_group", col_s(&|c| Some(c.ethnicity_group().to_string()))),
+        s(
+            "ethnicity_group",
+            col_s(&|c| Some(c.ethnicity_group().to_string())),
+        ),
         s("imd_quintile", col_s(&|c| Some(c.imd_quintile()))),
         s("expected", col_s(&|c| Some(c.expected_shown().to_string()))),
         s("category", col_s(&|c| c.category.clone())),
         s("modifiable", col_s(&|c| c.modifiable.clone())),
-        s("place_of_death", col_s(&|c| Some(c.place_of_death.clone().unwrap_or_else(|| "not known".into())))),
-        s("event", col_s(&|c| Some(c.event.clone().unwrap_or_else(|| "not recorded".into())))),
-        s("scr_or_lcspr", col_s(&|c| Some(yn(c.scr_or_lcspr).to_string()))),
-        s("died_outside_area", col_s(&|c| Some(yn(c.died_outside_area).to_string()))),
+        s(
+            "place_of_death",
+            col_s(&|c| {
+                Some(
+                    c.place_of_death
+                        .clone()
+                        .unwrap_or_else(|| "not known".into()),
+                )
+            }),
+        ),
+        s(
+            "event",
+            col_s(&|c| Some(c.event.clone().unwrap_or_else(|| "not recorded".into()))),
+        ),
+        s(
+            "scr_or_lcspr",
+            col_s(&|c| Some(yn(c.scr_or_lcspr).to_string())),
+        ),
+        s(
+            "died_outside_area",
+            col_s(&|c| Some(yn(c.died_outside_area).to_string())),
+        ),
         Series::new(
             "completed_before_death".into(),
-            cases.iter().map(Case::completed_before_death).collect::<Vec<_>>(),
+            cases
+                .iter()
+                .map(Case::completed_before_death)
+                .collect::<Vec<_>>(),
         )
         .into(),
-        Series::new("days_to_review".into(), cases.iter().map(Case::days_to_review).collect::<Vec<_>>()).into(),
+        Series::new(
+            "days_to_review".into(),
+            cases.iter().map(Case::days_to_review).collect::<Vec<_>>(),
+        )
+        .into(),
         Series::new(
             "months_to_review".into(),
-            cases.iter().map(|c| c.months_to_review().map(|m| m as i64)).collect::<Vec<_>>(),
+            cases
+                .iter()
+                .map(|c| c.months_to_review().map(|m| m as i64))
+                .collect::<Vec<_>>(),
         )
         .into(),
         s(

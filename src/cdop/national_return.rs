@@ -62,8 +62,14 @@ impl ReturnSummary {
             "reviews completed in the year: {} ({} returned, {} left out: see validation_report.csv)\n",
             self.reviews_completed_in_year, self.reviews_returned, self.reviews_left_out
         ));
-        s.push_str(&format!("ongoing reviews at year end: {}\n", self.ongoing_at_year_end));
-        s.push_str(&format!("reviews with an SCR/LCSPR: {}\n", self.with_scr_or_lcspr));
+        s.push_str(&format!(
+            "ongoing reviews at year end: {}\n",
+            self.ongoing_at_year_end
+        ));
+        s.push_str(&format!(
+            "reviews with an SCR/LCSPR: {}\n",
+            self.with_scr_or_lcspr
+        ));
         s.push_str(&format!(
             "notifications of residents who died in another area: {}\n",
             self.died_in_another_area
@@ -207,7 +213,9 @@ pub fn return_data(cases: &[Case], year: FinYear) -> ReturnData {
     let (start, end) = (year.start(), year.end());
     let mut d = ReturnData::default();
     for c in cases {
-        if c.review_completed_date.is_some_and(|r| r >= start && r <= end) {
+        if c.review_completed_date
+            .is_some_and(|r| r >= start && r <= end)
+        {
             d.completed_in_year += 1;
             let p = completed_problems(c);
             if p.is_empty() {
@@ -222,7 +230,8 @@ pub fn return_data(cases: &[Case], year: FinYear) -> ReturnData {
             && c.notified_on() <= end
             && c.review_completed_date.is_none_or(|r| r > end);
         // Residents who died in another area, notified in the year.
-        let elsewhere = c.died_outside_area == Some(true) && c.notified_on() >= start && c.notified_on() <= end;
+        let elsewhere =
+            c.died_outside_area == Some(true) && c.notified_on() >= start && c.notified_on() <= end;
         let mut left = false;
         for (counted, part) in [(ongoing, PART_ONGOING), (elsewhere, PART_ELSEWHERE)] {
             if !counted {
@@ -244,7 +253,11 @@ pub fn return_data(cases: &[Case], year: FinYear) -> ReturnData {
             d.other_left_out += 1;
         }
     }
-    d.with_scr = d.returned.iter().filter(|c| c.scr_or_lcspr == Some(true)).count();
+    d.with_scr = d
+        .returned
+        .iter()
+        .filter(|c| c.scr_or_lcspr == Some(true))
+        .count();
     d.returned.sort_by(|a, b| {
         let key = |c: &Case| {
             (
@@ -260,14 +273,29 @@ pub fn return_data(cases: &[Case], year: FinYear) -> ReturnData {
         key(a).cmp(&key(b))
     });
     d.problems.sort_by(|a, b| {
-        (&a.source_file, row_number(&a.source_row), &a.source_row, a.part, a.problem)
-            .cmp(&(&b.source_file, row_number(&b.source_row), &b.source_row, b.part, b.problem))
+        (
+            &a.source_file,
+            row_number(&a.source_row),
+            &a.source_row,
+            a.part,
+            a.problem,
+        )
+            .cmp(&(
+                &b.source_file,
+                row_number(&b.source_row),
+                &b.source_row,
+                b.part,
+                b.problem,
+            ))
     });
     d
 }
 
 fn row_number(pos: &str) -> u64 {
-    pos.rsplit(' ').next().and_then(|n| n.parse().ok()).unwrap_or(0)
+    pos.rsplit(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }
 
 /// The category x modifiable table of the returned reviews: one row per category 1-10 with
@@ -277,8 +305,14 @@ pub fn category_by_modifiable(returned: &[Case]) -> Vec<(&'static str, [u64; 3])
         .iter()
         .map(|&cat| {
             let mut counts = [0u64; 3];
-            for c in returned.iter().filter(|c| c.category.as_deref() == Some(cat)) {
-                if let Some(i) = MODIFIABLE.iter().position(|m| Some(*m) == c.modifiable.as_deref()) {
+            for c in returned
+                .iter()
+                .filter(|c| c.category.as_deref() == Some(cat))
+            {
+                if let Some(i) = MODIFIABLE
+                    .iter()
+                    .position(|m| Some(*m) == c.modifiable.as_deref())
+                {
                     counts[i] += 1;
                 }
             }
@@ -293,12 +327,17 @@ fn csv_bytes(header: &[&str], rows: &[Vec<String>]) -> Result<Vec<u8>> {
     for r in rows {
         w.write_record(r)?;
     }
-    Ok(w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)
+    w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// Writes the national return for `year` into `out_dir` (created if needed). `reference` is the
 /// data's reference date: a year that has not ended by it is written with a warning.
-pub fn write_return(store: &Store, year: FinYear, reference: NaiveDate, out_dir: &Path) -> Result<ReturnSummary> {
+pub fn write_return(
+    store: &Store,
+    year: FinYear,
+    reference: NaiveDate,
+    out_dir: &Path,
+) -> Result<ReturnSummary> {
     let cases = read_cases(&store.read_table("cdop_reviews")?)?;
     let d = return_data(&cases, year);
     let mut warnings = vec![];
@@ -341,7 +380,9 @@ pub fn write_return(store: &Store, year: FinYear, reference: NaiveDate, out_dir:
                 c.modifiable.clone().unwrap_or_default(),
                 c.expected_shown().to_string(),
                 c.event.clone().unwrap_or_else(|| "not recorded".into()),
-                c.place_of_death.clone().unwrap_or_else(|| "not known".into()),
+                c.place_of_death
+                    .clone()
+                    .unwrap_or_else(|| "not known".into()),
                 yn(c.scr_or_lcspr).to_string(),
                 month(c.date_of_death),
                 c.review_completed_date.map(month).unwrap_or_default(),
@@ -428,17 +469,37 @@ pub fn write_return(store: &Store, year: FinYear, reference: NaiveDate, out_dir:
 
     let files: Vec<(&str, Vec<u8>)> = vec![
         ("child_level.csv", csv_bytes(&child_header, &child_rows)?),
-        ("aggregate.csv", csv_bytes(&["year", "item", "value", "definition"], &agg_rows)?),
+        (
+            "aggregate.csv",
+            csv_bytes(&["year", "item", "value", "definition"], &agg_rows)?,
+        ),
         (
             "category_by_modifiable.csv",
             csv_bytes(
-                &["category", "category_name", "identified", "not_identified", "insufficient", "total"],
+                &[
+                    "category",
+                    "category_name",
+                    "identified",
+                    "not_identified",
+                    "insufficient",
+                    "total",
+                ],
                 &cat_rows,
             )?,
         ),
         (
             "validation_report.csv",
-            csv_bytes(&["source_file", "source_row", "part", "problem", "reason", "fix"], &val_rows)?,
+            csv_bytes(
+                &[
+                    "source_file",
+                    "source_row",
+                    "part",
+                    "problem",
+                    "reason",
+                    "fix",
+                ],
+                &val_rows,
+            )?,
         ),
     ];
     fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;

@@ -177,6 +177,15 @@ pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
                     "a <Child> comes before the Header: Header/CollectionDetails/Collection (CIN), ReferenceDate and Source/LEA are needed first".into(),
                 ));
             }
+            if building.is_empty() && name == "Child" && !is_child {
+                return Err(fail(
+                    before,
+                    format!(
+                        "a <Child> inside {} (expected Message/Children/Child)",
+                        open.join("/")
+                    ),
+                ));
+            }
             // Inside a tree being built, or the start of the Header or of one Child.
             if !building.is_empty() || (depth == 1 && name == "Header") || is_child {
                 building.push(Node::new(name.clone(), before));
@@ -202,7 +211,7 @@ pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
                 if let Some(n) = building.last_mut() {
                     let s = t
                         .unescape()
-                        .map_err(|e| fail(before, format!("bad text ({e})")))?;
+                        .map_err(|e| fail(before, format!("unreadable text ({e}): the file must be UTF-8 XML with valid escapes")))?;
                     n.text.push_str(&s);
                 } else if open.is_empty() && !t.iter().all(|b| b.is_ascii_whitespace()) {
                     return Err(fail(

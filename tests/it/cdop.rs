@@ -39,7 +39,10 @@ fn age_band_27_and_28_days() {
 fn age_band_first_birthday_common_and_leap_years() {
     // Born 1 March 2022: first birthday 1 March 2023, 365 days on (no 29 February between).
     let birth = d(2022, 3, 1);
-    assert_eq!(age_band(d(2023, 2, 28), days(birth, d(2023, 2, 28))), AgeBand::Days28ToUnder1);
+    assert_eq!(
+        age_band(d(2023, 2, 28), days(birth, d(2023, 2, 28))),
+        AgeBand::Days28ToUnder1
+    );
     assert_eq!(days(birth, d(2023, 2, 28)), 364);
     assert_eq!(age_band(d(2023, 3, 1), 365), AgeBand::Years1To4);
     // Born 1 March 2023: the year to the first birthday holds 29 February 2024, so 365 days old
@@ -88,14 +91,25 @@ fn age_band_year_bands_and_the_18th_birthday() {
     assert_eq!(at(2021, 5, 31), AgeBand::Years10To14);
     assert_eq!(at(2021, 6, 1), AgeBand::Years15To17);
     assert_eq!(at(2024, 5, 31), AgeBand::Years15To17);
-    assert_eq!(at(2024, 6, 1), AgeBand::OutOfScope, "a death on the 18th birthday is out of scope");
+    assert_eq!(
+        at(2024, 6, 1),
+        AgeBand::OutOfScope,
+        "a death on the 18th birthday is out of scope"
+    );
     assert_eq!(days(birth, d(2024, 6, 1)), 6575);
     assert!(!AgeBand::OutOfScope.in_scope());
     assert_eq!(birth_date(d(2024, 6, 1), 6575), Some(birth));
     assert_eq!(age_band(d(2024, 6, 1), -1), AgeBand::NotKnown);
     assert_eq!(
         AgeBand::IN_SCOPE.map(AgeBand::label),
-        ["under 28 days", "28 days to under 1 year", "1-4", "5-9", "10-14", "15-17"]
+        [
+            "under 28 days",
+            "28 days to under 1 year",
+            "1-4",
+            "5-9",
+            "10-14",
+            "15-17"
+        ]
     );
 }
 
@@ -103,7 +117,11 @@ fn age_band_year_bands_and_the_18th_birthday() {
 fn time_to_review_months_and_bands() {
     assert_eq!(whole_months(d(2024, 2, 1), d(2024, 8, 1)), Some(6));
     assert_eq!(whole_months(d(2024, 2, 1), d(2024, 7, 31)), Some(5));
-    assert_eq!(whole_months(d(2024, 1, 31), d(2024, 2, 29)), Some(1), "month ends clamp");
+    assert_eq!(
+        whole_months(d(2024, 1, 31), d(2024, 2, 29)),
+        Some(1),
+        "month ends clamp"
+    );
     assert_eq!(whole_months(d(2024, 1, 31), d(2024, 2, 28)), Some(0));
     assert_eq!(whole_months(d(2024, 5, 1), d(2024, 4, 30)), None);
     let band = |m| review_time_band(m, REVIEW_TIME_BANDS);
@@ -167,9 +185,22 @@ plan-03,ref-03,kid-x93-03,940,2023-01-01,NEG
 ";
 
 const CASE_IDS: &[&str] = &[
-    "case-k7q-01", "case-k7q-02", "case-k7q-03", "case-k7q-04", "case-k7q-05", "case-k7q-06", "case-k7q-07",
-    "case-k7q-08", "case-k7q-09", "case-k7q-10", "case-k7q-11", "case-k7q-12", "case-k7q-13", "case-k7q-14",
-    "case-k7q-15", "case-k7q-16",
+    "case-k7q-01",
+    "case-k7q-02",
+    "case-k7q-03",
+    "case-k7q-04",
+    "case-k7q-05",
+    "case-k7q-06",
+    "case-k7q-07",
+    "case-k7q-08",
+    "case-k7q-09",
+    "case-k7q-10",
+    "case-k7q-11",
+    "case-k7q-12",
+    "case-k7q-13",
+    "case-k7q-14",
+    "case-k7q-15",
+    "case-k7q-16",
 ];
 const CHILD_IDS: &[&str] = &["kid-x93-02", "kid-x93-03", "kid-x93-06"];
 
@@ -183,10 +214,23 @@ fn fixture() -> (tempfile::TempDir, PathBuf) {
     let out = bin()
         .current_dir(dir.path())
         .env("SAFEGUARD_KEY", TEST_KEY)
-        .args(["ingest", "cdop_reviews.csv", "cdop_factors.csv", "referrals.csv", "cp_plans.csv", "--store", "store"])
+        .args([
+            "ingest",
+            "cdop_reviews.csv",
+            "cdop_factors.csv",
+            "referrals.csv",
+            "cp_plans.csv",
+            "--store",
+            "store",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "ingest failed: {}{}", stdout(&out), stderr(&out));
+    assert!(
+        out.status.success(),
+        "ingest failed: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
     let store = dir.path().join("store");
     (dir, store)
 }
@@ -197,10 +241,17 @@ type Row = (i64, i64, String, i64);
 fn measures(dir: &Path, year: &str) -> BTreeMap<(String, String, String, String), Row> {
     let out = bin()
         .current_dir(dir)
-        .args(["measures", "--store", "store", "--year", year, "--out", "m.csv"])
+        .args([
+            "measures", "--store", "store", "--year", year, "--out", "m.csv",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "measures failed: {}{}", stdout(&out), stderr(&out));
+    assert!(
+        out.status.success(),
+        "measures failed: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
     let mut rdr = csv::Reader::from_path(dir.join("m.csv")).unwrap();
     let h = rdr.headers().unwrap().clone();
     let ix = |n: &str| h.iter().position(|x| x == n).unwrap();
@@ -228,7 +279,13 @@ fn measures(dir: &Path, year: &str) -> BTreeMap<(String, String, String, String)
     m
 }
 
-fn get<'a>(m: &'a BTreeMap<(String, String, String, String), Row>, id: &str, la: &str, b: &str, v: &str) -> &'a Row {
+fn get<'a>(
+    m: &'a BTreeMap<(String, String, String, String), Row>,
+    id: &str,
+    la: &str,
+    b: &str,
+    v: &str,
+) -> &'a Row {
     m.get(&(id.into(), la.into(), b.into(), v.into()))
         .unwrap_or_else(|| panic!("no row {id} {la} {b} {v}"))
 }
@@ -253,12 +310,31 @@ fn measures_reviews_completed_by_category_and_modifiable() {
     assert_eq!(nd(get(&m, id, "ALL", "NONE", "")), (8, 8, 2));
     assert_eq!(nd(get(&m, id, "940", "NONE", "")), (5, 5, 1));
     assert_eq!(nd(get(&m, id, "941", "NONE", "")), (3, 3, 1));
-    for (cat, n) in [("1", 1), ("3", 2), ("4", 1), ("8", 2), ("10", 1), ("not recorded", 1)] {
+    for (cat, n) in [
+        ("1", 1),
+        ("3", 2),
+        ("4", 1),
+        ("8", 2),
+        ("10", 1),
+        ("not recorded", 1),
+    ] {
         assert_eq!(get(&m, id, "ALL", "category", cat).0, n, "category {cat}");
-        assert_eq!(get(&m, id, "ALL", "category", cat).1, 8, "category {cat} is a share of all");
+        assert_eq!(
+            get(&m, id, "ALL", "category", cat).1,
+            8,
+            "category {cat} is a share of all"
+        );
     }
-    assert_eq!(nd(get(&m, id, "ALL", "category", "5")), (0, 8, 2), "category 5: only the excluded two");
-    for (out, n) in [("IDENTIFIED", 4), ("NOT_IDENTIFIED", 2), ("INSUFFICIENT", 2)] {
+    assert_eq!(
+        nd(get(&m, id, "ALL", "category", "5")),
+        (0, 8, 2),
+        "category 5: only the excluded two"
+    );
+    for (out, n) in [
+        ("IDENTIFIED", 4),
+        ("NOT_IDENTIFIED", 2),
+        ("INSUFFICIENT", 2),
+    ] {
         assert_eq!(get(&m, id, "ALL", "modifiable", out).0, n, "{out}");
     }
     for (cm, n) in [
@@ -273,7 +349,12 @@ fn measures_reviews_completed_by_category_and_modifiable() {
     ] {
         assert_eq!(get(&m, id, "ALL", "category_modifiable", cm).0, n, "{cm}");
     }
-    assert!(!m.contains_key(&(id.into(), "ALL".into(), "category_modifiable".into(), "3|NOT_IDENTIFIED".into())));
+    assert!(!m.contains_key(&(
+        id.into(),
+        "ALL".into(),
+        "category_modifiable".into(),
+        "3|NOT_IDENTIFIED".into()
+    )));
 }
 
 #[test]
@@ -289,10 +370,22 @@ fn measures_modifiable_two_ways() {
     assert_eq!(nd(suf), (4, 6, 4));
     assert!((value(suf) - 4.0 / 6.0).abs() < 1e-9);
     // By LA: 940 = 01 N, 02 I, 03 I, 07 Ins, 10 I; 941 = 04 N, 05 Ins, 06 I.
-    assert_eq!(nd(get(&m, "cdop_modifiable_all", "940", "NONE", "")), (3, 5, 1));
-    assert_eq!(nd(get(&m, "cdop_modifiable_sufficient", "940", "NONE", "")), (3, 4, 2));
-    assert_eq!(nd(get(&m, "cdop_modifiable_all", "941", "NONE", "")), (1, 3, 1));
-    assert_eq!(nd(get(&m, "cdop_modifiable_sufficient", "941", "NONE", "")), (1, 2, 2));
+    assert_eq!(
+        nd(get(&m, "cdop_modifiable_all", "940", "NONE", "")),
+        (3, 5, 1)
+    );
+    assert_eq!(
+        nd(get(&m, "cdop_modifiable_sufficient", "940", "NONE", "")),
+        (3, 4, 2)
+    );
+    assert_eq!(
+        nd(get(&m, "cdop_modifiable_all", "941", "NONE", "")),
+        (1, 3, 1)
+    );
+    assert_eq!(
+        nd(get(&m, "cdop_modifiable_sufficient", "941", "NONE", "")),
+        (1, 2, 2)
+    );
     let s = "cdop_modifiable_sufficient";
     assert_eq!(nd(get(&m, s, "ALL", "expected", "expected")).0, 0);
     assert_eq!(nd(get(&m, s, "ALL", "expected", "expected")).1, 2);
@@ -300,11 +393,21 @@ fn measures_modifiable_two_ways() {
     assert_eq!(nd(get(&m, s, "ALL", "sex", "M")), (2, 3, 3));
     assert_eq!(nd(get(&m, s, "ALL", "sex", "F")), (2, 3, 1));
     assert_eq!(nd(get(&m, s, "ALL", "ethnicity_group", "Mixed")), (1, 1, 0));
-    assert_eq!(nd(get(&m, s, "ALL", "ethnicity_group", "Not known")), (1, 1, 0));
-    assert_eq!(nd(get(&m, s, "ALL", "imd_quintile", "1")), (1, 2, 0), "deciles 1-2 = quintile 1");
+    assert_eq!(
+        nd(get(&m, s, "ALL", "ethnicity_group", "Not known")),
+        (1, 1, 0)
+    );
+    assert_eq!(
+        nd(get(&m, s, "ALL", "imd_quintile", "1")),
+        (1, 2, 0),
+        "deciles 1-2 = quintile 1"
+    );
     assert_eq!(nd(get(&m, s, "ALL", "imd_quintile", "5")), (0, 1, 0));
     assert_eq!(nd(get(&m, s, "ALL", "age_band", "5-9")), (2, 2, 0));
-    assert_eq!(nd(get(&m, s, "ALL", "age_band", "18 or over (out of scope)")), (0, 0, 1));
+    assert_eq!(
+        nd(get(&m, s, "ALL", "age_band", "18 or over (out of scope)")),
+        (0, 0, 1)
+    );
     assert_eq!(nd(get(&m, s, "ALL", "category_of_death", "8")), (1, 2, 0));
     assert_eq!(nd(get(&m, s, "ALL", "category_of_death", "3")), (1, 1, 1));
     assert_eq!(nd(get(&m, s, "ALL", "scr_or_lcspr", "Y")), (2, 2, 0));
@@ -340,18 +443,82 @@ fn measures_time_open_notified_pooled_factors_known() {
     assert_eq!(get(&m, n, "ALL", "category", "not yet categorised").0, 1);
 
     // Pooled: 2022-23..2024-25 adds 14 (I) and 15 (N); 2020-21.. adds 16 (I).
-    assert_eq!(nd(get(&m, "cdop_modifiable_sufficient_pooled3", "ALL", "NONE", "")), (5, 8, 4));
-    assert_eq!(nd(get(&m, "cdop_modifiable_sufficient_pooled5", "ALL", "NONE", "")), (6, 9, 4));
-    assert_eq!(nd(get(&m, "cdop_modifiable_sufficient_pooled3", "ALL", "category_of_death", "3")), (2, 3, 1));
-    assert_eq!(nd(get(&m, "cdop_modifiable_sufficient_pooled5", "ALL", "category_of_death", "3")), (3, 4, 1));
+    assert_eq!(
+        nd(get(
+            &m,
+            "cdop_modifiable_sufficient_pooled3",
+            "ALL",
+            "NONE",
+            ""
+        )),
+        (5, 8, 4)
+    );
+    assert_eq!(
+        nd(get(
+            &m,
+            "cdop_modifiable_sufficient_pooled5",
+            "ALL",
+            "NONE",
+            ""
+        )),
+        (6, 9, 4)
+    );
+    assert_eq!(
+        nd(get(
+            &m,
+            "cdop_modifiable_sufficient_pooled3",
+            "ALL",
+            "category_of_death",
+            "3"
+        )),
+        (2, 3, 1)
+    );
+    assert_eq!(
+        nd(get(
+            &m,
+            "cdop_modifiable_sufficient_pooled5",
+            "ALL",
+            "category_of_death",
+            "3"
+        )),
+        (3, 4, 1)
+    );
 
     // Grade-2 factors of reviews completed in the year: 03 (B, C) and 06 (B, D); 08's excluded.
     let f = "cdop_factor_recurrence";
     assert_eq!(nd(get(&m, f, "ALL", "NONE", "")), (4, 4, 1));
-    assert_eq!(get(&m, f, "ALL", "domain", "B: social environment, family and parenting capacity").0, 2);
+    assert_eq!(
+        get(
+            &m,
+            f,
+            "ALL",
+            "domain",
+            "B: social environment, family and parenting capacity"
+        )
+        .0,
+        2
+    );
     assert_eq!(get(&m, f, "ALL", "factor", "C|ROAD_SAFETY").0, 1);
-    assert!(!m.contains_key(&(f.into(), "ALL".into(), "factor".into(), "D|INFORMATION_SHARING".into())), "grade 1 is not counted");
-    assert_eq!(get(&m, "cdop_factor_recurrence_pooled3", "ALL", "factor", "C|ROAD_SAFETY").0, 2);
+    assert!(
+        !m.contains_key(&(
+            f.into(),
+            "ALL".into(),
+            "factor".into(),
+            "D|INFORMATION_SHARING".into()
+        )),
+        "grade 1 is not counted"
+    );
+    assert_eq!(
+        get(
+            &m,
+            "cdop_factor_recurrence_pooled3",
+            "ALL",
+            "factor",
+            "C|ROAD_SAFETY"
+        )
+        .0,
+        2
+    );
 
     // Known to services before the death: 03 (referral and plan) and 06 (referral); 02's
     // referral came after the death.
@@ -363,11 +530,17 @@ fn measures_time_open_notified_pooled_factors_known() {
 fn measures_without_cdop_data_are_not_measurable() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "referrals.csv", REFERRALS);
-    let out = bin().current_dir(dir.path()).args(["ingest", "referrals.csv", "--store", "store"]).output().unwrap();
+    let out = bin()
+        .current_dir(dir.path())
+        .args(["ingest", "referrals.csv", "--store", "store"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let out = bin()
         .current_dir(dir.path())
-        .args(["measures", "--store", "store", "--year", "2024-25", "--out", "m.csv"])
+        .args([
+            "measures", "--store", "store", "--year", "2024-25", "--out", "m.csv",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -382,7 +555,10 @@ fn measures_without_cdop_data_are_not_measurable() {
 fn csv_rows(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
     let mut rdr = csv::Reader::from_path(path).unwrap();
     let h = rdr.headers().unwrap().iter().map(str::to_string).collect();
-    let rows = rdr.records().map(|r| r.unwrap().iter().map(str::to_string).collect()).collect();
+    let rows = rdr
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect();
     (h, rows)
 }
 
@@ -398,7 +574,10 @@ fn return_summary_and_aggregate() {
     let s = national_return(&store, &out);
     assert_eq!(s.reviews_completed_in_year, 10);
     assert_eq!(s.reviews_returned, 7);
-    assert_eq!(s.reviews_left_out, 3, "08 before death, 09 aged 18, 10 no category");
+    assert_eq!(
+        s.reviews_left_out, 3,
+        "08 before death, 09 aged 18, 10 no category"
+    );
     assert_eq!(s.ongoing_at_year_end, 2);
     assert_eq!(s.with_scr_or_lcspr, 2);
     assert_eq!(s.died_in_another_area, 1);
@@ -410,7 +589,12 @@ fn return_summary_and_aggregate() {
 
     let (h, rows) = csv_rows(&out.join("aggregate.csv"));
     assert_eq!(h, ["year", "item", "value", "definition"]);
-    let item = |name: &str| rows.iter().find(|r| r[1] == name).unwrap_or_else(|| panic!("{name}"))[2].clone();
+    let item = |name: &str| {
+        rows.iter()
+            .find(|r| r[1] == name)
+            .unwrap_or_else(|| panic!("{name}"))[2]
+            .clone()
+    };
     assert_eq!(item("reviews_completed"), "7");
     assert_eq!(item("ongoing_reviews_at_year_end"), "2");
     assert_eq!(item("reviews_with_scr_or_lcspr"), "2");
@@ -419,7 +603,17 @@ fn return_summary_and_aggregate() {
     assert!(rows.iter().all(|r| r[0] == "2024-25"));
 
     let (h, rows) = csv_rows(&out.join("category_by_modifiable.csv"));
-    assert_eq!(h, ["category", "category_name", "identified", "not_identified", "insufficient", "total"]);
+    assert_eq!(
+        h,
+        [
+            "category",
+            "category_name",
+            "identified",
+            "not_identified",
+            "insufficient",
+            "total"
+        ]
+    );
     assert_eq!(rows.len(), 11, "ten categories and a total");
     let cat = |c: &str| -> Vec<String> { rows.iter().find(|r| r[0] == c).unwrap()[2..].to_vec() };
     assert_eq!(cat("1"), ["1", "0", "0", "1"]);
@@ -429,7 +623,10 @@ fn return_summary_and_aggregate() {
     assert_eq!(cat("8"), ["1", "1", "0", "2"]);
     assert_eq!(cat("10"), ["0", "0", "1", "1"]);
     assert_eq!(cat("total"), ["3", "2", "2", "7"]);
-    assert_eq!(rows.iter().find(|r| r[0] == "8").unwrap()[1], "Perinatal/neonatal event");
+    assert_eq!(
+        rows.iter().find(|r| r[0] == "8").unwrap()[1],
+        "Perinatal/neonatal event"
+    );
 }
 
 #[test]
@@ -464,7 +661,13 @@ fn return_child_level_and_validation_report() {
     assert_eq!(rows[0][col("age_band")], "28 days to under 1 year");
     let last = &rows[6];
     assert_eq!(
-        [&last[col("la_code")], &last[col("category")], &last[col("modifiable")], &last[col("ethnicity")], &last[col("scr_or_lcspr")]],
+        [
+            &last[col("la_code")],
+            &last[col("category")],
+            &last[col("modifiable")],
+            &last[col("ethnicity")],
+            &last[col("scr_or_lcspr")]
+        ],
         ["941", "1", "IDENTIFIED", "Not known", "Y"]
     );
     assert_eq!(last[col("age_band")], "5-9");
@@ -472,12 +675,26 @@ fn return_child_level_and_validation_report() {
     assert_eq!(last[col("month_of_death")], "2022-03");
     // 08 (category 5, before death) and 09 (category 5, 18) are absent.
     assert!(rows.iter().all(|r| r[col("category")] != "5"));
-    assert!(rows.iter().all(|r| r[col("age_band")] != "18 or over (out of scope)"));
+    assert!(rows
+        .iter()
+        .all(|r| r[col("age_band")] != "18 or over (out of scope)"));
 
     let (h, rows) = csv_rows(&out.join("validation_report.csv"));
-    assert_eq!(h, ["source_file", "source_row", "part", "problem", "reason", "fix"]);
-    let found: Vec<(String, String, String)> =
-        rows.iter().map(|r| (r[1].clone(), r[2].clone(), r[3].clone())).collect();
+    assert_eq!(
+        h,
+        [
+            "source_file",
+            "source_row",
+            "part",
+            "problem",
+            "reason",
+            "fix"
+        ]
+    );
+    let found: Vec<(String, String, String)> = rows
+        .iter()
+        .map(|r| (r[1].clone(), r[2].clone(), r[3].clone()))
+        .collect();
     let part_completed = safeguard::cdop::national_return::PART_COMPLETED;
     let part_ongoing = safeguard::cdop::national_return::PART_ONGOING;
     let part_elsewhere = safeguard::cdop::national_return::PART_ELSEWHERE;
@@ -490,10 +707,15 @@ fn return_child_level_and_validation_report() {
     ];
     assert_eq!(
         found,
-        want.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())).collect::<Vec<_>>()
+        want.iter()
+            .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+            .collect::<Vec<_>>()
     );
     assert!(rows.iter().all(|r| r[0] == "cdop_reviews.csv"));
-    assert!(rows.iter().all(|r| !r[4].is_empty() && !r[5].is_empty()), "every row says why and what to fix");
+    assert!(
+        rows.iter().all(|r| !r[4].is_empty() && !r[5].is_empty()),
+        "every row says why and what to fix"
+    );
 }
 
 #[test]
@@ -507,11 +729,22 @@ fn return_missing_outcome_and_bad_category_are_reported() {
          a2,NNC,940,2024-05-01,30,2,,2024-11-01\n\
          a3,NNC,940,2024-05-01,30,2,NOT_IDENTIFIED,2024-11-01\n",
     );
-    let out = bin().current_dir(dir.path()).args(["ingest", "cdop_reviews.csv", "--store", "store"]).output().unwrap();
+    let out = bin()
+        .current_dir(dir.path())
+        .args(["ingest", "cdop_reviews.csv", "--store", "store"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let ret = dir.path().join("ret");
     let s = national_return(&dir.path().join("store"), &ret);
-    assert_eq!((s.reviews_completed_in_year, s.reviews_returned, s.reviews_left_out), (3, 1, 2));
+    assert_eq!(
+        (
+            s.reviews_completed_in_year,
+            s.reviews_returned,
+            s.reviews_left_out
+        ),
+        (3, 1, 2)
+    );
     let (_, rows) = csv_rows(&ret.join("validation_report.csv"));
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[0][3], "missing_category");
@@ -528,13 +761,21 @@ fn has_full_date(s: &str) -> bool {
     let b = s.as_bytes();
     let pat = b"dddd-dd-dd";
     b.windows(pat.len()).any(|w| {
-        w.iter().zip(pat).all(|(c, p)| if *p == b'd' { c.is_ascii_digit() } else { c == p })
+        w.iter().zip(pat).all(|(c, p)| {
+            if *p == b'd' {
+                c.is_ascii_digit()
+            } else {
+                c == p
+            }
+        })
     })
 }
 
 #[test]
 fn return_files_hold_no_full_date_and_no_identifier() {
-    assert!(has_full_date("x 2024-06-01 y") && !has_full_date("2024-25") && !has_full_date("2024-06"));
+    assert!(
+        has_full_date("x 2024-06-01 y") && !has_full_date("2024-25") && !has_full_date("2024-06")
+    );
     let (dir, store) = fixture();
     let out = dir.path().join("return");
     let s = national_return(&store, &out);
@@ -550,7 +791,10 @@ fn return_files_hold_no_full_date_and_no_identifier() {
         .map(str::to_string)
         .collect();
     assert_eq!(pseudonyms.len(), 3);
-    assert!(pseudonyms.iter().all(|p| !CHILD_IDS.contains(&p.as_str())), "stored child ids are pseudonyms");
+    assert!(
+        pseudonyms.iter().all(|p| !CHILD_IDS.contains(&p.as_str())),
+        "stored child ids are pseudonyms"
+    );
     let mut checked = 0;
     let mut files: Vec<PathBuf> = s.files.clone();
     files.push(dir.path().join("m.csv"));
@@ -560,16 +804,31 @@ fn return_files_hold_no_full_date_and_no_identifier() {
         if f.ends_with("m.csv") {
             // The measures table: no identifiers (it has no dates to check).
         } else {
-            assert!(!has_full_date(&text), "{} holds a full date:\n{text}", f.display());
+            assert!(
+                !has_full_date(&text),
+                "{} holds a full date:\n{text}",
+                f.display()
+            );
         }
-        for id in CASE_IDS.iter().chain(CHILD_IDS).map(|s| s.to_string()).chain(pseudonyms.clone()) {
-            assert!(!text.contains(&id), "{} holds the identifier {id}", f.display());
+        for id in CASE_IDS
+            .iter()
+            .chain(CHILD_IDS)
+            .map(|s| s.to_string())
+            .chain(pseudonyms.clone())
+        {
+            assert!(
+                !text.contains(&id),
+                "{} holds the identifier {id}",
+                f.display()
+            );
         }
         checked += 1;
     }
     assert_eq!(checked, 5);
     // Nothing is left half-written.
-    let names: Vec<String> =
-        std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     assert_eq!(names.len(), 4, "{names:?}");
 }

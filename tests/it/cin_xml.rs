@@ -1050,6 +1050,12 @@ fn malformed_truncated_or_foreign_xml_fails_the_file_naming_it_and_the_line_and_
             good.replace("2024-03-31", "31st March"),
             "ReferenceDate '31st March'",
         ),
+        (
+            "no_children_wrapper.xml",
+            good.replace("<Children>\n", "")
+                .replace("</Children>\n", ""),
+            ":9:1: a <Child> inside Message (expected Message/Children/Child)",
+        ),
     ];
     for (name, text, want) in cases {
         let f = write(d.path(), name, &text);

@@ -9,3 +9,4 @@ mod ingest;
 mod measures;
 mod suppress;
 mod synth;
+mod report;

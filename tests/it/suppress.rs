@@ -20,9 +20,17 @@ fn no_line_reveals(cells: &[Vec<Cell>], raw: &[Vec<u64>]) {
         .chain((0..cols).map(|c| (0..rows).map(|r| (r, c)).collect()))
         .collect();
     for l in lines {
-        let n = l.iter().filter(|(r, c)| cells[*r][*c].is_suppressed()).count();
-        let coverable = l.iter().any(|(r, c)| !cells[*r][*c].is_suppressed() && raw[*r][*c] > 0);
-        assert!(n != 1 || !coverable, "a line reveals its one suppressed cell: {l:?} in {cells:?}");
+        let n = l
+            .iter()
+            .filter(|(r, c)| cells[*r][*c].is_suppressed())
+            .count();
+        let coverable = l
+            .iter()
+            .any(|(r, c)| !cells[*r][*c].is_suppressed() && raw[*r][*c] > 0);
+        assert!(
+            n != 1 || !coverable,
+            "a line reveals its one suppressed cell: {l:?} in {cells:?}"
+        );
     }
 }
 
@@ -122,9 +130,15 @@ fn many_grids_never_reveal_a_suppressed_cell() {
     // A deterministic spread of small and large counts.
     let mut x: u64 = 12345;
     let mut next = || {
-        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let v = (x >> 33) % 14;
-        if v > 9 { v * 3 } else { v }
+        if v > 9 {
+            v * 3
+        } else {
+            v
+        }
     };
     for _ in 0..200 {
         let raw: Vec<Vec<u64>> = (0..4).map(|_| (0..5).map(|_| next()).collect()).collect();
@@ -166,10 +180,27 @@ fn tidy() -> DataFrame {
             s("period", vec!["2024-25".into(); n]),
             s("la_code", rows.iter().map(|r| r.0.to_string()).collect()),
             s("breakdown", rows.iter().map(|r| r.1.to_string()).collect()),
-            s("breakdown_value", rows.iter().map(|r| r.2.to_string()).collect()),
-            Series::new("numerator".into(), rows.iter().map(|r| r.3).collect::<Vec<_>>()).into(),
-            Series::new("denominator".into(), rows.iter().map(|r| r.4).collect::<Vec<_>>()).into(),
-            Series::new("value".into(), rows.iter().map(|r| Some(r.3 as f64 / r.4 as f64)).collect::<Vec<_>>()).into(),
+            s(
+                "breakdown_value",
+                rows.iter().map(|r| r.2.to_string()).collect(),
+            ),
+            Series::new(
+                "numerator".into(),
+                rows.iter().map(|r| r.3).collect::<Vec<_>>(),
+            )
+            .into(),
+            Series::new(
+                "denominator".into(),
+                rows.iter().map(|r| r.4).collect::<Vec<_>>(),
+            )
+            .into(),
+            Series::new(
+                "value".into(),
+                rows.iter()
+                    .map(|r| Some(r.3 as f64 / r.4 as f64))
+                    .collect::<Vec<_>>(),
+            )
+            .into(),
             Series::new("excluded".into(), vec![0i64; n]).into(),
             Series::new("pending".into(), vec![0i64; n]).into(),
         ],
@@ -183,15 +214,33 @@ fn measures_table_is_suppressed_by_la_and_breakdown() {
     assert!(out.applied);
     assert!(out.note().contains("shown as c"));
     let f = &out.frame;
-    let col = |n: &str| -> Vec<String> { f.column(n).unwrap().str().unwrap().iter().map(|v| v.unwrap_or("").to_string()).collect() };
+    let col = |n: &str| -> Vec<String> {
+        f.column(n)
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .map(|v| v.unwrap_or("").to_string())
+            .collect()
+    };
     // 940 F = 3 is small; 940's row (F, M, NONE 12) would reveal it, so 940 M (9) goes too.
     // 941 F and M (4, 4) are both small. The partnership's F = 7 and M = 13 stay: the LAs'
     // columns each hold two suppressed cells.
-    assert_eq!(col("numerator"), ["20", "7", "13", "12", "c", "c", "8", "c", "c"]);
-    assert_eq!(col("denominator"), ["40", "17", "23", "25", "10", "15", "15", "7", "8"]);
+    assert_eq!(
+        col("numerator"),
+        ["20", "7", "13", "12", "c", "c", "8", "c", "c"]
+    );
+    assert_eq!(
+        col("denominator"),
+        ["40", "17", "23", "25", "10", "15", "15", "7", "8"]
+    );
     let v = col("value");
     assert_eq!(v[1], "0.4118");
-    assert_eq!(&v[4..6], ["c", "c"], "a value whose numerator is suppressed is suppressed");
+    assert_eq!(
+        &v[4..6],
+        ["c", "c"],
+        "a value whose numerator is suppressed is suppressed"
+    );
     assert_eq!(&v[7..9], ["c", "c"]);
     assert_eq!(v[0], "0.5");
     assert_eq!(col("excluded"), vec!["0"; 9]);
@@ -210,7 +259,14 @@ fn measures_table_secondary_reaches_the_partnership_rows() {
     df.replace("numerator", num.into()).unwrap();
     let out = sup(5).suppress_measures(&df).unwrap();
     let f = &out.frame;
-    let nums: Vec<String> = f.column("numerator").unwrap().str().unwrap().iter().map(|v| v.unwrap().to_string()).collect();
+    let nums: Vec<String> = f
+        .column("numerator")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|v| v.unwrap().to_string())
+        .collect();
     // Row lines: 940 [3, 9 | 12] -> 9 too; 941 [6, 2 | 8] -> 6 too. Column lines then hold two
     // suppressed each: F [3, 6 | 9], M [9, 2 | 11]. The partnership rows stay shown.
     assert_eq!(nums, ["20", "9", "11", "12", "c", "c", "8", "c", "c"]);
