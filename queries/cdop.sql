@@ -108,7 +108,7 @@ FROM cdop_completed;
 
 -- cdop_modifiable_sufficient_pooled3 / _pooled5: the same over reviews completed in the
 -- period's year and the 2 (4) years before it (a panel reviews 50-80 deaths a year: patterns
--- only show when years are pooled), by category of death and age band.
+-- only show when years are pooled), by category of death, age band and expected/unexpected.
 SELECT
     'cdop_modifiable_sufficient_pooled3' AS measure_id,
     la_code,
@@ -117,7 +117,7 @@ SELECT
         WHEN modifiable = 'IDENTIFIED' THEN 'num'
         ELSE 'den'
     END AS outcome,
-    category_shown AS category_of_death, age_band
+    category_shown AS category_of_death, age_band, expected
 FROM cdop_completed_pool
 WHERE in_pool3;
 
@@ -129,7 +129,7 @@ SELECT
         WHEN modifiable = 'IDENTIFIED' THEN 'num'
         ELSE 'den'
     END AS outcome,
-    category_shown AS category_of_death, age_band
+    category_shown AS category_of_death, age_band, expected
 FROM cdop_completed_pool;
 
 -- cdop_time_to_review: reviews completed in the period by time from death to completion in

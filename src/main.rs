@@ -14,10 +14,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 use safeguard::calendar::Calendar;
 use safeguard::config::Config;
 use safeguard::error::{exit_code, UserError};
-use safeguard::{ingest, synth};
 use safeguard::measures::{self, period, FinYear};
 use safeguard::report::{self, benchmarks::Benchmarks};
 use safeguard::store::Store;
+use safeguard::{ingest, synth};
 
 /// Safeguarding partnership figures, child death review returns and the annual report,
 /// from the extracts a partnership really holds.
@@ -50,6 +50,10 @@ enum Command {
         /// The store folder (created if absent).
         #[arg(long, default_value = "store", value_name = "DIR")]
         store: PathBuf,
+        /// The LA (DfE three-digit code) of inputs that do not name their own, e.g. an Annex A
+        /// workbook. Default: the config's LA when it names exactly one.
+        #[arg(long, value_name = "CODE")]
+        la: Option<String>,
     },
     /// Run every stage on a folder of extracts (default: the bundled samples).
     ///
@@ -88,6 +92,25 @@ enum Command {
         reference_date: Option<NaiveDate>,
         /// Output file (.csv or .parquet).
         #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Write the CDOP's national return for a year: child-level file, aggregate files (with the
+    /// category x modifiable-factor table) and a validation report of every review that cannot be
+    /// returned and why. No exact dates and no identifiers; not suppressed (it is a submission).
+    ///
+    /// Example: safeguard cdop-return --store store --year 2024-25 --out cdop-return-2024-25
+    CdopReturn {
+        /// The store folder.
+        #[arg(long, default_value = "store", value_name = "DIR")]
+        store: PathBuf,
+        /// The reporting year (default: the latest complete year at the reference date).
+        #[arg(long)]
+        year: Option<String>,
+        /// The data's reference date (default as for `measures`).
+        #[arg(long, value_name = "DATE")]
+        reference_date: Option<NaiveDate>,
+        /// Output folder.
+        #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
     /// Write the annual partnership report: index.html, every chart as PNG and SVG, the table
@@ -222,12 +245,16 @@ fn run(cli: Cli) -> Result<()> {
     let out = io::stdout();
     let mut out = out.lock();
     match cli.command {
-        Command::Ingest { inputs, store } => {
-            let report = ingest::ingest(&cfg, &store, &inputs)?;
+        Command::Ingest { inputs, store, la } => {
+            let report = ingest::ingest_with_la(&cfg, &store, &inputs, la)?;
             write!(out, "{}", report.render())?;
             writeln!(out, "store: {}", store.display())?;
         }
-        Command::Run { data, store, reports } => {
+        Command::Run {
+            data,
+            store,
+            reports,
+        } => {
             // The bundled samples carry their own config (with a demo pseudonym key, for the
             // synthetic samples only): used when `run` reads them and no other config is given.
             let samples_cfg = PathBuf::from("data-samples/safeguard.toml");
@@ -257,15 +284,46 @@ fn run(cli: Cli) -> Result<()> {
             std::fs::create_dir_all(&dir)?;
             let path = dir.join("measures-unsuppressed.csv");
             write_table(&path, &mut m.frame()?)?;
-            writeln!(out, "== measures {year} (with the two years before, for trends) ==")?;
+            writeln!(
+                out,
+                "== measures {year} (with the two years before, for trends) =="
+            )?;
             write!(out, "{}", m.render_summary())?;
             writeln!(out, "measures: {}", path.display())?;
             let bench = Benchmarks::shipped();
             let rep = report::write_report(&st, &cfg, &m, year, &bench, &dir)?;
             writeln!(out, "== report ==")?;
-            writeln!(out, "{} charts; open {}", rep.figures, dir.join("index.html").display())?;
+            writeln!(
+                out,
+                "{} charts; open {}",
+                rep.figures,
+                dir.join("index.html").display()
+            )?;
         }
-        Command::Report { store, year, reference_date, benchmarks, out: dir } => {
+        Command::CdopReturn {
+            store,
+            year,
+            reference_date,
+            out: dir,
+        } => {
+            let st = Store::open_existing(&store)?;
+            let given = reference_date.or(cfg.reference_date);
+            let (reference, _) = measures::reference_date(&st, given)?;
+            let year: FinYear = match year.or(cfg.reporting_year.clone()) {
+                Some(y) => y.parse().map_err(UserError::Message)?,
+                None => FinYear::latest_complete(reference),
+            };
+            let summary = safeguard::cdop::write_return(&st, year, reference, &dir)?;
+            write!(out, "{}", summary.render())?;
+            writeln!(out, "national return: {}", dir.display())?;
+        }
+        Command::Report {
+            store,
+            year,
+            reference_date,
+            benchmarks,
+            out: dir,
+        } => {
             let st = Store::open_existing(&store)?;
             let cal = calendar_for(&cfg)?;
             let given = reference_date.or(cfg.reference_date);
@@ -283,16 +341,29 @@ fn run(cli: Cli) -> Result<()> {
             let dir = dir.unwrap_or_else(|| PathBuf::from("reports").join(year.to_string()));
             let rep = report::write_report(&st, &cfg, &m, year, &bench, &dir)?;
             write!(out, "{}", m.render_summary())?;
-            writeln!(out, "{} charts; open {}", rep.figures, dir.join("index.html").display())?;
+            writeln!(
+                out,
+                "{} charts; open {}",
+                rep.figures,
+                dir.join("index.html").display()
+            )?;
         }
-        Command::Measures { store, year, years, reference_date, out: path } => {
+        Command::Measures {
+            store,
+            year,
+            years,
+            reference_date,
+            out: path,
+        } => {
             let st = Store::open_existing(&store)?;
             let cal = calendar_for(&cfg)?;
             let given = reference_date.or(cfg.reference_date);
             let (reference, _) = measures::reference_date(&st, given)?;
             let years: Vec<FinYear> = match (year, years, cfg.reporting_year.clone()) {
                 (_, Some(r), _) => period::parse_year_range(&r).map_err(UserError::Message)?,
-                (Some(y), None, _) | (None, None, Some(y)) => vec![y.parse().map_err(UserError::Message)?],
+                (Some(y), None, _) | (None, None, Some(y)) => {
+                    vec![y.parse().map_err(UserError::Message)?]
+                }
                 (None, None, None) => vec![FinYear::latest_complete(reference)],
             };
             let m = measures::compute(&st, &cal, &years, given)?;
@@ -383,9 +454,13 @@ fn run(cli: Cli) -> Result<()> {
 /// Writes a table as CSV, or Parquet when the name ends `.parquet`.
 fn write_table(path: &std::path::Path, df: &mut polars::prelude::DataFrame) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| UserError::file(dir, format!("cannot create folder: {e}")))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| UserError::file(dir, format!("cannot create folder: {e}")))?;
     }
-    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("parquet")) {
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
+    {
         safeguard::store::write_parquet(path, df)
     } else {
         safeguard::store::write_csv(path, df)

@@ -121,7 +121,10 @@ pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, UserError> {
                 if f.is_dir() {
                     out.extend(expand_inputs(&[f])?);
                 } else if matches!(
-                    f.extension().and_then(|x| x.to_str()).map(|x| x.to_ascii_lowercase()).as_deref(),
+                    f.extension()
+                        .and_then(|x| x.to_str())
+                        .map(|x| x.to_ascii_lowercase())
+                        .as_deref(),
                     Some("csv" | "xml" | "xlsx")
                 ) {
                     out.push(f);
@@ -173,6 +176,24 @@ pub fn detect_format(path: &Path, head: &[u8]) -> Result<Format, UserError> {
 
 /// Ingests `inputs` (files or folders) into the store at `store_dir`.
 pub fn ingest(cfg: &Config, store_dir: &Path, inputs: &[PathBuf]) -> anyhow::Result<IngestReport> {
+    ingest_with_la(cfg, store_dir, inputs, None)
+}
+
+/// As [`ingest`], naming the LA of inputs that do not carry their own (`ingest --la`).
+pub fn ingest_with_la(
+    cfg: &Config,
+    store_dir: &Path,
+    inputs: &[PathBuf],
+    la: Option<String>,
+) -> anyhow::Result<IngestReport> {
+    if let Some(code) = &la {
+        if code.len() != crate::schema::LA_CODE_LEN || !code.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(UserError::Message(format!(
+                "--la {code}: an LA code is the DfE three-digit number, e.g. 940"
+            ))
+            .into());
+        }
+    }
     let files = expand_inputs(inputs)?;
     if files.is_empty() {
         return Err(UserError::Message(
@@ -183,10 +204,11 @@ pub fn ingest(cfg: &Config, store_dir: &Path, inputs: &[PathBuf]) -> anyhow::Res
     let mut store = Store::open(store_dir)?;
     let pseudo = cfg.pseudonymiser()?;
     let mut sink = Sink::new(pseudo);
-    // The LA for inputs that do not name their own (Annex A): the config's only LA.
-    if let [only] = cfg.las.as_slice() {
-        sink.default_la = Some(only.code.clone());
-    }
+    // The LA for inputs that do not name their own (Annex A): --la, else the config's only LA.
+    sink.default_la = la.or_else(|| match cfg.las.as_slice() {
+        [only] => Some(only.code.clone()),
+        _ => None,
+    });
     let mut report = IngestReport::default();
     let mut new_sources: Vec<SourceEntry> = vec![];
     let mut seen_hashes = std::collections::HashSet::new();

@@ -31,7 +31,14 @@ pub struct MeasureRow {
 pub const ALL: &str = "ALL";
 /// Breakdowns that are distributions over the whole counted set.
 /// (`modifiable`, `category_modifiable`, `domain`, `factor`: the CDOP's, queries/cdop.sql.)
-const DISTRIBUTIONS: &[&str] = &["band", "category", "modifiable", "category_modifiable", "domain", "factor"];
+const DISTRIBUTIONS: &[&str] = &[
+    "band",
+    "category",
+    "modifiable",
+    "category_modifiable",
+    "domain",
+    "factor",
+];
 const RESERVED: &[&str] = &["measure_id", "la_code", "outcome", "wd"];
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -89,19 +96,27 @@ pub fn summarise(df: &DataFrame, period: &str) -> Result<Vec<MeasureRow>> {
         .map(|n| n.to_string())
         .filter(|n| !RESERVED.contains(&n.as_str()))
         .collect();
-    let breakdown_values: Vec<Vec<Option<String>>> =
-        breakdown_names.iter().map(|b| strings(df, b)).collect::<Result<_>>()?;
+    let breakdown_values: Vec<Vec<Option<String>>> = breakdown_names
+        .iter()
+        .map(|b| strings(df, b))
+        .collect::<Result<_>>()?;
 
     // (measure, la, breakdown, value) -> counts; la "ALL" too.
     let mut acc: BTreeMap<(String, String, String, String), Acc> = BTreeMap::new();
     let mut wds: BTreeMap<(String, String), Vec<i64>> = BTreeMap::new();
     for i in 0..df.height() {
-        let (Some(m), Some(l), Some(o)) = (&measure[i], &la[i], &outcome[i]) else { continue };
+        let (Some(m), Some(l), Some(o)) = (&measure[i], &la[i], &outcome[i]) else {
+            continue;
+        };
         for l in [l.as_str(), ALL] {
-            acc.entry((m.clone(), l.to_string(), "NONE".into(), String::new())).or_default().add(o);
+            acc.entry((m.clone(), l.to_string(), "NONE".into(), String::new()))
+                .or_default()
+                .add(o);
             for (b, vals) in breakdown_names.iter().zip(&breakdown_values) {
                 if let Some(v) = &vals[i] {
-                    acc.entry((m.clone(), l.to_string(), b.clone(), v.clone())).or_default().add(o);
+                    acc.entry((m.clone(), l.to_string(), b.clone(), v.clone()))
+                        .or_default()
+                        .add(o);
                 }
             }
             if let (Some(w), "num") = (wd.as_ref().and_then(|w| w[i]), o.as_str()) {
@@ -112,7 +127,9 @@ pub fn summarise(df: &DataFrame, period: &str) -> Result<Vec<MeasureRow>> {
     let mut rows = vec![];
     for ((m, l, b, v), a) in &acc {
         let (numerator, denominator) = if DISTRIBUTIONS.contains(&b.as_str()) {
-            let total = acc.get(&(m.clone(), l.clone(), "NONE".into(), String::new())).map_or(0, |t| t.den);
+            let total = acc
+                .get(&(m.clone(), l.clone(), "NONE".into(), String::new()))
+                .map_or(0, |t| t.den);
             (a.num, total)
         } else {
             (a.num, a.den)
@@ -164,12 +181,33 @@ pub fn to_frame(rows: &[MeasureRow]) -> Result<DataFrame> {
             s("la_code", &|r| r.la_code.clone()),
             s("breakdown", &|r| r.breakdown.clone()),
             s("breakdown_value", &|r| r.breakdown_value.clone()),
-            Series::new("numerator".into(), rows.iter().map(|r| count(r.numerator)).collect::<Vec<_>>()).into(),
-            Series::new("denominator".into(), rows.iter().map(|r| count(r.denominator)).collect::<Vec<_>>())
-                .into(),
-            Series::new("value".into(), rows.iter().map(|r| r.value).collect::<Vec<_>>()).into(),
-            Series::new("excluded".into(), rows.iter().map(|r| r.excluded as i64).collect::<Vec<_>>()).into(),
-            Series::new("pending".into(), rows.iter().map(|r| r.pending as i64).collect::<Vec<_>>()).into(),
+            Series::new(
+                "numerator".into(),
+                rows.iter().map(|r| count(r.numerator)).collect::<Vec<_>>(),
+            )
+            .into(),
+            Series::new(
+                "denominator".into(),
+                rows.iter()
+                    .map(|r| count(r.denominator))
+                    .collect::<Vec<_>>(),
+            )
+            .into(),
+            Series::new(
+                "value".into(),
+                rows.iter().map(|r| r.value).collect::<Vec<_>>(),
+            )
+            .into(),
+            Series::new(
+                "excluded".into(),
+                rows.iter().map(|r| r.excluded as i64).collect::<Vec<_>>(),
+            )
+            .into(),
+            Series::new(
+                "pending".into(),
+                rows.iter().map(|r| r.pending as i64).collect::<Vec<_>>(),
+            )
+            .into(),
         ],
     )?)
 }

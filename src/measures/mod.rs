@@ -28,9 +28,18 @@ pub use period::FinYear;
 /// The measure files, in the order they run (`_views.sql` first: shared views, no measures).
 pub const QUERY_FILES: &[(&str, &str)] = &[
     ("_views.sql", include_str!("../../queries/_views.sql")),
-    ("front_door.sql", include_str!("../../queries/front_door.sql")),
-    ("assessments.sql", include_str!("../../queries/assessments.sql")),
-    ("s47_conferences.sql", include_str!("../../queries/s47_conferences.sql")),
+    (
+        "front_door.sql",
+        include_str!("../../queries/front_door.sql"),
+    ),
+    (
+        "assessments.sql",
+        include_str!("../../queries/assessments.sql"),
+    ),
+    (
+        "s47_conferences.sql",
+        include_str!("../../queries/s47_conferences.sql"),
+    ),
     ("plans.sql", include_str!("../../queries/plans.sql")),
     ("rates.sql", include_str!("../../queries/rates.sql")),
     ("cdop.sql", include_str!("../../queries/cdop.sql")),
@@ -100,7 +109,10 @@ impl MeasuresOutput {
     pub fn render_summary(&self) -> String {
         let mut s = String::new();
         if let Some(d) = self.reference_date {
-            s.push_str(&format!("reference date: {d} ({})\n", self.reference_source));
+            s.push_str(&format!(
+                "reference date: {d} ({})\n",
+                self.reference_source
+            ));
         }
         for n in &self.notes {
             s.push_str(&format!("note: {n}\n"));
@@ -118,7 +130,13 @@ pub fn reference_date(store: &Store, given: Option<NaiveDate>) -> Result<(NaiveD
     if let Some(d) = given {
         return Ok((d, "given".into()));
     }
-    if let Some(d) = store.manifest.sources.iter().filter_map(|s| s.vintage).max() {
+    if let Some(d) = store
+        .manifest
+        .sources
+        .iter()
+        .filter_map(|s| s.vintage)
+        .max()
+    {
         return Ok((d, "latest CIN census ReferenceDate in the store".into()));
     }
     let mut latest: Option<NaiveDate> = None;
@@ -129,7 +147,10 @@ pub fn reference_date(store: &Store, given: Option<NaiveDate>) -> Result<(NaiveD
         let df = store.read_table(spec.name)?;
         for c in spec.columns {
             if matches!(c.kind, schema::Kind::Date | schema::Kind::DateTime) {
-                let days = df.column(c.name)?.cast(&DataType::Date)?.cast(&DataType::Int32)?;
+                let days = df
+                    .column(c.name)?
+                    .cast(&DataType::Date)?
+                    .cast(&DataType::Int32)?;
                 if let Some(max) = days.i32()?.max() {
                     let d = from_epoch_days(max);
                     latest = Some(latest.map_or(d, |l: NaiveDate| l.max(d)));
@@ -139,7 +160,9 @@ pub fn reference_date(store: &Store, given: Option<NaiveDate>) -> Result<(NaiveD
     }
     latest
         .map(|d| (d, "latest event date in the store".to_string()))
-        .ok_or_else(|| crate::error::UserError::Message("the store holds no dated events".into()).into())
+        .ok_or_else(|| {
+            crate::error::UserError::Message("the store holds no dated events".into()).into()
+        })
 }
 
 /// The calendar as a table: every date of the covered range with its working-day ordinal.
@@ -157,21 +180,35 @@ pub fn calendar_frame(cal: &Calendar) -> Result<DataFrame> {
     Ok(DataFrame::new(
         dates.len(),
         vec![
-            Series::new("date".into(), dates).cast(&DataType::Date)?.into(),
+            Series::new("date".into(), dates)
+                .cast(&DataType::Date)?
+                .into(),
             Series::new("wd".into(), wds).cast(&DataType::Int64)?.into(),
         ],
     )?)
 }
 
 fn params_frame(year: FinYear, reference: NaiveDate) -> Result<DataFrame> {
-    let date = |d: NaiveDate| -> Result<Column> { Ok(Series::new("x".into(), [epoch_days(d)]).cast(&DataType::Date)?.into()) };
+    let date = |d: NaiveDate| -> Result<Column> {
+        Ok(Series::new("x".into(), [epoch_days(d)])
+            .cast(&DataType::Date)?
+            .into())
+    };
     let mut start = date(year.start())?;
     start.rename("period_start".into());
     let mut end = date(year.end())?;
     end.rename("period_end".into());
     let mut r = date(reference)?;
     r.rename("reference_date".into());
-    Ok(DataFrame::new(1, vec![Series::new("period".into(), [year.to_string()]).into(), start, end, r])?)
+    Ok(DataFrame::new(
+        1,
+        vec![
+            Series::new("period".into(), [year.to_string()]).into(),
+            start,
+            end,
+            r,
+        ],
+    )?)
 }
 
 /// Splits a SQL file into statements (on `;`), dropping `--` comments.
@@ -184,7 +221,11 @@ pub fn statements(sql: &str) -> Vec<String> {
         })
         .collect::<Vec<_>>()
         .join("\n");
-    stripped.split(';').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+    stripped
+        .split(';')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 /// Decides which measures the data cannot support, and why (never a zero in their place).
@@ -202,15 +243,28 @@ fn not_measurable(store: &Store) -> Result<BTreeMap<String, String>> {
     };
     if height("contacts")? == 0 {
         set(
-            &["contact_decision_1wd", "mash_decision_24h", "contact_to_referral"],
+            &[
+                "contact_decision_1wd",
+                "mash_decision_24h",
+                "contact_to_referral",
+            ],
             "no contacts in the store (the CIN census carries none; give contacts.csv)",
         );
     } else if !any("contacts", "decision_at")? {
-        set(&["contact_decision_1wd", "mash_decision_24h"], "no contact has a decision time recorded");
+        set(
+            &["contact_decision_1wd", "mash_decision_24h"],
+            "no contact has a decision time recorded",
+        );
     }
     if height("referrals")? == 0 {
         set(
-            &["referral_decision_1wd", "referral_nfa", "rereferral_12m", "referral_to_assessment", "referral_to_s47"],
+            &[
+                "referral_decision_1wd",
+                "referral_nfa",
+                "rereferral_12m",
+                "referral_to_assessment",
+                "referral_to_s47",
+            ],
             "no referrals in the store",
         );
     } else if !any("referrals", "decision_at")? {
@@ -220,20 +274,36 @@ fn not_measurable(store: &Store) -> Result<BTreeMap<String, String>> {
         );
     }
     if height("early_help")? == 0 {
-        set(&["early_help_step_up"], "no early help episodes in the store");
+        set(
+            &["early_help_step_up"],
+            "no early help episodes in the store",
+        );
     }
     if height("cp_plans")? > 0 && !any("cp_plans", "first_core_group_date")? {
-        set(&["core_group_10wd"], "no plan has a first core group date (the CIN census has none)");
+        set(
+            &["core_group_10wd"],
+            "no plan has a first core group date (the CIN census has none)",
+        );
     }
     if height("cp_plans")? > 0 && height("cp_reviews")? == 0 {
-        set(&["cpp_review_timely"], "no review conference dates in the store");
+        set(
+            &["cpp_review_timely"],
+            "no review conference dates in the store",
+        );
     }
     if height("cdop_reviews")? == 0 {
-        set(crate::cdop::MEASURE_IDS, "no child death reviews in the store (give cdop_reviews.csv)");
+        set(
+            crate::cdop::MEASURE_IDS,
+            "no child death reviews in the store (give cdop_reviews.csv)",
+        );
     }
     if height("cdop_factors")? == 0 {
         set(
-            &["cdop_factor_recurrence", "cdop_factor_recurrence_pooled3", "cdop_factor_recurrence_pooled5"],
+            &[
+                "cdop_factor_recurrence",
+                "cdop_factor_recurrence_pooled3",
+                "cdop_factor_recurrence_pooled5",
+            ],
             "no contributory factors in the store (give cdop_factors.csv)",
         );
     }
@@ -244,13 +314,21 @@ fn not_measurable(store: &Store) -> Result<BTreeMap<String, String>> {
         );
     }
     if height("population")? == 0 {
-        set(&["rate_per_10k"], "no population in the store (give population.csv)");
+        set(
+            &["rate_per_10k"],
+            "no population in the store (give population.csv)",
+        );
     }
     Ok(out)
 }
 
 /// Computes every measure for each of `years`.
-pub fn compute(store: &Store, cal: &Calendar, years: &[FinYear], given_reference: Option<NaiveDate>) -> Result<MeasuresOutput> {
+pub fn compute(
+    store: &Store,
+    cal: &Calendar,
+    years: &[FinYear],
+    given_reference: Option<NaiveDate>,
+) -> Result<MeasuresOutput> {
     let (reference, reference_source) = reference_date(store, given_reference)?;
     let mut out = MeasuresOutput {
         reference_date: Some(reference),
@@ -274,11 +352,17 @@ pub fn compute(store: &Store, cal: &Calendar, years: &[FinYear], given_reference
         for (file, sql) in QUERY_FILES {
             for stmt in statements(sql) {
                 let is_create = stmt.trim_start().to_ascii_uppercase().starts_with("CREATE");
-                let lf = ctx.execute(&stmt).map_err(anyhow::Error::from).with_context(|| format!("queries/{file}: {}", first_line(&stmt)))?;
+                let lf = ctx
+                    .execute(&stmt)
+                    .map_err(anyhow::Error::from)
+                    .with_context(|| format!("queries/{file}: {}", first_line(&stmt)))?;
                 if is_create {
                     continue;
                 }
-                let df = lf.collect().map_err(anyhow::Error::from).with_context(|| format!("queries/{file}: {}", first_line(&stmt)))?;
+                let df = lf
+                    .collect()
+                    .map_err(anyhow::Error::from)
+                    .with_context(|| format!("queries/{file}: {}", first_line(&stmt)))?;
                 out.rows.extend(aggregate::summarise(&df, &period)?);
             }
         }
@@ -286,31 +370,45 @@ pub fn compute(store: &Store, cal: &Calendar, years: &[FinYear], given_reference
         let revs = store.read_table("cp_reviews")?;
         let events = reviews::review_events(&plans, &revs, year.start(), year.end(), reference)?;
         out.rows.extend(aggregate::summarise(&events, &period)?);
-        out.notes.extend(apply_population(&mut out.rows, &population, year)?);
+        out.notes
+            .extend(apply_population(&mut out.rows, &population, year)?);
     }
     // Measures the data can't support are absent, never zero. A rate's NONE row would add up
     // unlike counts: rates exist only per count.
     out.rows.retain(|r| {
-        !out.not_measurable.contains_key(&r.measure_id) && !(r.measure_id == "rate_per_10k" && r.breakdown == "NONE")
+        !out.not_measurable.contains_key(&r.measure_id)
+            && !(r.measure_id == "rate_per_10k" && r.breakdown == "NONE")
     });
     sort_rows(&mut out.rows);
     Ok(out)
 }
 
 fn first_line(stmt: &str) -> String {
-    stmt.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim().chars().take(80).collect()
+    stmt.lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
+        .chars()
+        .take(80)
+        .collect()
 }
 
 /// `rate_per_10k`: the rows counted per LA get the LA's 0-17 population as denominator and a
 /// value per 10,000 (the partnership's is the sum of its LAs'). Returns the summary note.
-fn apply_population(rows: &mut [MeasureRow], population: &DataFrame, year: FinYear) -> Result<Vec<String>> {
+fn apply_population(
+    rows: &mut [MeasureRow],
+    population: &DataFrame,
+    year: FinYear,
+) -> Result<Vec<String>> {
     let mut pop: BTreeMap<String, (i64, i64)> = BTreeMap::new(); // la -> (year, age_0_17)
     if population.height() > 0 {
         let las = population.column("la_code")?.str()?.clone();
         let yrs = population.column("year")?.cast(&DataType::Int64)?;
         let n = population.column("age_0_17")?.cast(&DataType::Int64)?;
         for ((la, y), n) in las.iter().zip(yrs.i64()?.iter()).zip(n.i64()?.iter()) {
-            let (Some(la), Some(y), Some(n)) = (la, y, n) else { continue };
+            let (Some(la), Some(y), Some(n)) = (la, y, n) else {
+                continue;
+            };
             if y > year.0 as i64 {
                 continue;
             }
@@ -323,14 +421,23 @@ fn apply_population(rows: &mut [MeasureRow], population: &DataFrame, year: FinYe
     let total: i64 = pop.values().map(|v| v.1).sum();
     let mut notes = vec![];
     for (la, (y, n)) in &pop {
-        notes.push(format!("{year}: population of LA {la}: {n} children aged 0-17 (mid-{y})"));
+        notes.push(format!(
+            "{year}: population of LA {la}: {n} children aged 0-17 (mid-{y})"
+        ));
     }
     let period = year.to_string();
-    for r in rows.iter_mut().filter(|r| r.measure_id == "rate_per_10k" && r.period == period) {
+    for r in rows
+        .iter_mut()
+        .filter(|r| r.measure_id == "rate_per_10k" && r.period == period)
+    {
         if r.breakdown == "NONE" {
             continue;
         }
-        let p = if r.la_code == ALL { total } else { pop.get(&r.la_code).map_or(0, |v| v.1) };
+        let p = if r.la_code == ALL {
+            total
+        } else {
+            pop.get(&r.la_code).map_or(0, |v| v.1)
+        };
         r.denominator = p as f64;
         r.value = (p > 0).then(|| r.numerator / p as f64 * 10_000.0);
     }
@@ -340,7 +447,23 @@ fn apply_population(rows: &mut [MeasureRow], population: &DataFrame, year: FinYe
 fn sort_rows(rows: &mut [MeasureRow]) {
     let order = |m: &str| CATALOGUE.iter().position(|c| *c == m).unwrap_or(usize::MAX);
     rows.sort_by(|a, b| {
-        (order(&a.measure_id), &a.period, a.la_code != ALL, &a.la_code, a.breakdown != "NONE", &a.breakdown, &a.breakdown_value)
-            .cmp(&(order(&b.measure_id), &b.period, b.la_code != ALL, &b.la_code, b.breakdown != "NONE", &b.breakdown, &b.breakdown_value))
+        (
+            order(&a.measure_id),
+            &a.period,
+            a.la_code != ALL,
+            &a.la_code,
+            a.breakdown != "NONE",
+            &a.breakdown,
+            &a.breakdown_value,
+        )
+            .cmp(&(
+                order(&b.measure_id),
+                &b.period,
+                b.la_code != ALL,
+                &b.la_code,
+                b.breakdown != "NONE",
+                &b.breakdown,
+                &b.breakdown_value,
+            ))
     });
 }

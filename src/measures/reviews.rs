@@ -35,14 +35,23 @@ pub struct Due {
 
 /// Adds calendar months, clamping to the month's last day.
 pub fn add_months(d: NaiveDate, m: u32) -> NaiveDate {
-    d.checked_add_months(Months::new(m)).unwrap_or(NaiveDate::MAX)
+    d.checked_add_months(Months::new(m))
+        .unwrap_or(NaiveDate::MAX)
 }
 
 /// The due dates of a plan's reviews up to `until` (inclusive), and whether each was met.
 /// `reviews` need not be sorted; those outside [start, end] are ignored.
-pub fn review_chain(start: NaiveDate, end: Option<NaiveDate>, reviews: &[NaiveDate], until: NaiveDate) -> Vec<Due> {
-    let mut held: Vec<NaiveDate> =
-        reviews.iter().copied().filter(|r| *r >= start && end.is_none_or(|e| *r <= e)).collect();
+pub fn review_chain(
+    start: NaiveDate,
+    end: Option<NaiveDate>,
+    reviews: &[NaiveDate],
+    until: NaiveDate,
+) -> Vec<Due> {
+    let mut held: Vec<NaiveDate> = reviews
+        .iter()
+        .copied()
+        .filter(|r| *r >= start && end.is_none_or(|e| *r <= e))
+        .collect();
     held.sort_unstable();
     held.dedup();
     let mut out = vec![];
@@ -62,12 +71,18 @@ pub fn review_chain(start: NaiveDate, end: Option<NaiveDate>, reviews: &[NaiveDa
             }
             Some(r) => {
                 // Late: the chain restarts from the review actually held.
-                out.push(Due { due, on_time: false });
+                out.push(Due {
+                    due,
+                    on_time: false,
+                });
                 after = r;
                 due = add_months(r, 6);
             }
             None => {
-                out.push(Due { due, on_time: false });
+                out.push(Due {
+                    due,
+                    on_time: false,
+                });
                 break;
             }
         }
@@ -90,7 +105,10 @@ pub fn review_events(
         let dates = reviews.column("review_date")?.cast(&DataType::Int32)?;
         for (id, d) in ids.iter().zip(dates.i32()?.iter()) {
             if let (Some(id), Some(d)) = (id, d) {
-                by_plan.entry(id.to_string()).or_default().push(from_epoch_days(d));
+                by_plan
+                    .entry(id.to_string())
+                    .or_default()
+                    .push(from_epoch_days(d));
             }
         }
     }
@@ -103,8 +121,15 @@ pub fn review_events(
         let starts = plans.column("start_date")?.cast(&DataType::Int32)?;
         let ends = plans.column("end_date")?.cast(&DataType::Int32)?;
         let until = period_end.max(reference);
-        for (((id, la), s), e) in ids.iter().zip(las.iter()).zip(starts.i32()?.iter()).zip(ends.i32()?.iter()) {
-            let (Some(id), Some(la), Some(s)) = (id, la, s) else { continue };
+        for (((id, la), s), e) in ids
+            .iter()
+            .zip(las.iter())
+            .zip(starts.i32()?.iter())
+            .zip(ends.i32()?.iter())
+        {
+            let (Some(id), Some(la), Some(s)) = (id, la, s) else {
+                continue;
+            };
             let start = from_epoch_days(s);
             let end = e.map(from_epoch_days);
             if end.is_some_and(|e| e < start) {
@@ -112,8 +137,10 @@ pub fn review_events(
             }
             let empty = vec![];
             let chain = review_chain(start, end, by_plan.get(id).unwrap_or(&empty), until);
-            let in_period: Vec<&Due> =
-                chain.iter().filter(|d| d.due >= period_start && d.due <= period_end).collect();
+            let in_period: Vec<&Due> = chain
+                .iter()
+                .filter(|d| d.due >= period_start && d.due <= period_end)
+                .collect();
             if in_period.is_empty() {
                 continue;
             }

@@ -23,7 +23,8 @@ impl Benchmarks {
 
     /// Reads a benchmark file of the same shape.
     pub fn load(path: &Path) -> Result<Benchmarks, UserError> {
-        let text = std::fs::read_to_string(path).map_err(|e| UserError::file(path, format!("cannot read: {e}")))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| UserError::file(path, format!("cannot read: {e}")))?;
         Benchmarks::parse(&text, path)
     }
 
@@ -33,20 +34,32 @@ impl Benchmarks {
         for (i, rec) in rdr.records().enumerate() {
             let rec = rec.map_err(|e| UserError::at(path, &format!("{}", i + 2), e.to_string()))?;
             let (Some(m), Some(p), Some(v)) = (rec.get(0), rec.get(1), rec.get(2)) else {
-                return Err(UserError::at(path, &format!("{}", i + 2), "expected measure_id,period,value,source".into()));
+                return Err(UserError::at(
+                    path,
+                    &format!("{}", i + 2),
+                    "expected measure_id,period,value,source".into(),
+                ));
             };
-            let v: f64 = v
-                .trim()
-                .parse()
-                .map_err(|_| UserError::at(path, &format!("{}:3", i + 2), format!("'{v}' is not a number")))?;
-            values.insert((m.to_string(), p.to_string()), (v, rec.get(3).unwrap_or("").to_string()));
+            let v: f64 = v.trim().parse().map_err(|_| {
+                UserError::at(
+                    path,
+                    &format!("{}:3", i + 2),
+                    format!("'{v}' is not a number"),
+                )
+            })?;
+            values.insert(
+                (m.to_string(), p.to_string()),
+                (v, rec.get(3).unwrap_or("").to_string()),
+            );
         }
         Ok(Benchmarks { values })
     }
 
     /// England's value for `measure` in `period`.
     pub fn get(&self, measure: &str, period: &str) -> Option<f64> {
-        self.values.get(&(measure.to_string(), period.to_string())).map(|v| v.0)
+        self.values
+            .get(&(measure.to_string(), period.to_string()))
+            .map(|v| v.0)
     }
 
     /// The latest England value for `measure` at or before `period`, with its period.

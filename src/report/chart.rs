@@ -85,9 +85,11 @@ const H: u32 = 560;
 pub fn render_png(chart: &Chart, path: &Path) -> Result<()> {
     register_fonts();
     let scale = 3.0;
-    let root = BitMapBackend::new(path, ((W as f64 * scale) as u32, (H as f64 * scale) as u32)).into_drawing_area();
+    let root = BitMapBackend::new(path, ((W as f64 * scale) as u32, (H as f64 * scale) as u32))
+        .into_drawing_area();
     draw(chart, &root, scale)?;
-    root.present().map_err(|e| anyhow!("drawing {}: {e}", path.display()))?;
+    root.present()
+        .map_err(|e| anyhow!("drawing {}: {e}", path.display()))?;
     Ok(())
 }
 
@@ -98,7 +100,8 @@ pub fn render_svg(chart: &Chart) -> Result<String> {
     {
         let root = SVGBackend::with_string(&mut out, (W, H)).into_drawing_area();
         draw(chart, &root, 1.0)?;
-        root.present().map_err(|e| anyhow!("drawing {}: {e}", chart.id))?;
+        root.present()
+            .map_err(|e| anyhow!("drawing {}: {e}", chart.id))?;
     }
     Ok(out)
 }
@@ -128,11 +131,22 @@ where
     let (w, h) = root.dim_in_pixel();
     let px = |v: f64| (v * s) as i32;
     // Title, footnote.
-    root.draw(&Text::new(chart.title.clone(), (px(16.0), px(12.0)), ("sans-serif", 21.0 * s).into_font().style(FontStyle::Bold).color(&BLACK)))
-        .map_err(e)?;
+    root.draw(&Text::new(
+        chart.title.clone(),
+        (px(16.0), px(12.0)),
+        ("sans-serif", 21.0 * s)
+            .into_font()
+            .style(FontStyle::Bold)
+            .color(&BLACK),
+    ))
+    .map_err(e)?;
     for (i, line) in chart.footnote.lines().enumerate() {
-        root.draw(&Text::new(line.to_string(), (px(16.0), h as i32 - px(36.0) + px(15.0) * i as i32), font(11.0, s).color(&GREY)))
-            .map_err(e)?;
+        root.draw(&Text::new(
+            line.to_string(),
+            (px(16.0), h as i32 - px(36.0) + px(15.0) * i as i32),
+            font(11.0, s).color(&GREY),
+        ))
+        .map_err(e)?;
     }
     // Legend: a row (wrapping) under the title when there is more than one series.
     let mut legend_rows = 0;
@@ -148,12 +162,24 @@ where
             }
             let colour = PALETTE[j % PALETTE.len()];
             if chart.kind == Kind::Lines {
-                root.draw(&Rectangle::new([(x, y + px(5.0)), (x + px(18.0), y + px(9.0))], colour.filled())).map_err(e)?;
-            } else {
-                root.draw(&Rectangle::new([(x, y), (x + px(14.0), y + px(14.0))], colour.filled())).map_err(e)?;
-            }
-            root.draw(&Text::new(sr.name.clone(), (x + px(22.0), y + px(7.0)), font(12.0, s).pos(Pos::new(HPos::Left, VPos::Center))))
+                root.draw(&Rectangle::new(
+                    [(x, y + px(5.0)), (x + px(18.0), y + px(9.0))],
+                    colour.filled(),
+                ))
                 .map_err(e)?;
+            } else {
+                root.draw(&Rectangle::new(
+                    [(x, y), (x + px(14.0), y + px(14.0))],
+                    colour.filled(),
+                ))
+                .map_err(e)?;
+            }
+            root.draw(&Text::new(
+                sr.name.clone(),
+                (x + px(22.0), y + px(7.0)),
+                font(12.0, s).pos(Pos::new(HPos::Left, VPos::Center)),
+            ))
+            .map_err(e)?;
             x += item_w;
         }
     }
@@ -161,8 +187,11 @@ where
     let body = root.margin(px(top), px(44.0), px(8.0), px(16.0));
     if let Some(msg) = &chart.too_little {
         let (bw, bh) = body.dim_in_pixel();
-        body.draw(&Rectangle::new([(0, 0), (bw as i32 - 1, bh as i32 - 1)], ShapeStyle::from(&GREY).stroke_width(s as u32)))
-            .map_err(e)?;
+        body.draw(&Rectangle::new(
+            [(0, 0), (bw as i32 - 1, bh as i32 - 1)],
+            ShapeStyle::from(&GREY).stroke_width(s as u32),
+        ))
+        .map_err(e)?;
         body.draw(&Text::new(
             msg.clone(),
             (bw as i32 / 2, bh as i32 / 2),
@@ -176,7 +205,11 @@ where
     let mut ymax: f64 = 0.0;
     if chart.kind == Kind::StackedBars {
         for i in 0..n {
-            let t: f64 = chart.series.iter().filter_map(|s| s.values.get(i).copied().flatten()).sum();
+            let t: f64 = chart
+                .series
+                .iter()
+                .filter_map(|s| s.values.get(i).copied().flatten())
+                .sum();
             ymax = ymax.max(t);
         }
     } else {
@@ -189,11 +222,19 @@ where
     for (_, v) in &chart.reference_lines {
         ymax = ymax.max(*v);
     }
-    let ymax = if chart.percent { 1.0f64.max(ymax).min(1.0) * 1.08 } else { (ymax * 1.15).max(1.0) };
+    let ymax = if chart.percent {
+        1.0f64.max(ymax).min(1.0) * 1.08
+    } else {
+        (ymax * 1.15).max(1.0)
+    };
     // Category labels wrap onto lines that fit their slot (no rotated text).
     let (pw, _) = plot_area.dim_in_pixel();
     let slot_chars = (((pw as f64 / s - 90.0) / n as f64) / 7.0).max(4.0) as usize;
-    let wrapped: Vec<Vec<String>> = chart.categories.iter().map(|c| wrap(c, slot_chars)).collect();
+    let wrapped: Vec<Vec<String>> = chart
+        .categories
+        .iter()
+        .map(|c| wrap(c, slot_chars))
+        .collect();
     let lines = wrapped.iter().map(|l| l.len()).max().unwrap_or(1);
     let x_area = px(26.0 + 15.0 * lines as f64);
     let mut cc = ChartBuilder::on(&plot_area)
@@ -221,7 +262,12 @@ where
         let (x, y) = cc.backend_coord(&(i as f64 + 0.5, 0.0));
         for (li, l) in ls.iter().enumerate() {
             let y = y + px(6.0) + px(15.0) * li as i32;
-            root.draw(&Text::new(l.clone(), (x, y), font(12.0, s).pos(Pos::new(HPos::Center, VPos::Top)))).map_err(e)?;
+            root.draw(&Text::new(
+                l.clone(),
+                (x, y),
+                font(12.0, s).pos(Pos::new(HPos::Center, VPos::Top)),
+            ))
+            .map_err(e)?;
         }
     }
     let k = chart.series.len().max(1) as f64;
@@ -235,11 +281,18 @@ where
                     let Some(v) = sr.values.get(i).copied().flatten() else {
                         if let Some(Some(l)) = sr.labels.get(i) {
                             // A suppressed or missing value: its label alone, on the axis.
-                            let x = if stacked { i as f64 + 0.5 } else { i as f64 + 0.1 + 0.8 * (j as f64 + 0.5) / k };
+                            let x = if stacked {
+                                i as f64 + 0.5
+                            } else {
+                                i as f64 + 0.1 + 0.8 * (j as f64 + 0.5) / k
+                            };
                             let (bx, by) = cc.backend_coord(&(x, base[i]));
-                            root
-                                .draw(&Text::new(l.clone(), (bx, by - px(4.0)), font(11.0, s).pos(Pos::new(HPos::Center, VPos::Bottom))))
-                                .map_err(e)?;
+                            root.draw(&Text::new(
+                                l.clone(),
+                                (bx, by - px(4.0)),
+                                font(11.0, s).pos(Pos::new(HPos::Center, VPos::Bottom)),
+                            ))
+                            .map_err(e)?;
                         }
                         continue;
                     };
@@ -247,12 +300,23 @@ where
                         (i as f64 + 0.15, i as f64 + 0.85, base[i], base[i] + v)
                     } else {
                         let bw = 0.8 / k;
-                        (i as f64 + 0.1 + bw * j as f64, i as f64 + 0.1 + bw * (j as f64 + 1.0), 0.0, v)
+                        (
+                            i as f64 + 0.1 + bw * j as f64,
+                            i as f64 + 0.1 + bw * (j as f64 + 1.0),
+                            0.0,
+                            v,
+                        )
                     };
-                    cc.draw_series(std::iter::once(Rectangle::new([(x0, y0), (x1, y1)], colour.filled())))
-                        .map_err(e)?;
-                    cc.draw_series(std::iter::once(Rectangle::new([(x0, y0), (x1, y1)], ShapeStyle::from(&WHITE).stroke_width((0.7 * s).max(1.0) as u32))))
-                        .map_err(e)?;
+                    cc.draw_series(std::iter::once(Rectangle::new(
+                        [(x0, y0), (x1, y1)],
+                        colour.filled(),
+                    )))
+                    .map_err(e)?;
+                    cc.draw_series(std::iter::once(Rectangle::new(
+                        [(x0, y0), (x1, y1)],
+                        ShapeStyle::from(&WHITE).stroke_width((0.7 * s).max(1.0) as u32),
+                    )))
+                    .map_err(e)?;
                     if let Some(Some(l)) = sr.labels.get(i) {
                         let (bx0, by0) = cc.backend_coord(&(x0, y0));
                         let (bx1, by1) = cc.backend_coord(&(x1, y1));
@@ -260,16 +324,26 @@ where
                         if fits {
                             let (cx, cy, pos, colour) = if stacked {
                                 if (by0 - by1) as f64 >= 14.0 * s {
-                                    ((bx0 + bx1) / 2, (by0 + by1) / 2, VPos::Center, if j % 2 == 0 { WHITE } else { BLACK })
+                                    (
+                                        (bx0 + bx1) / 2,
+                                        (by0 + by1) / 2,
+                                        VPos::Center,
+                                        if j % 2 == 0 { WHITE } else { BLACK },
+                                    )
                                 } else {
                                     continue;
                                 }
                             } else {
                                 ((bx0 + bx1) / 2, by1 - px(3.0), VPos::Bottom, BLACK)
                             };
-                            root
-                                .draw(&Text::new(l.clone(), (cx, cy), font(11.0, s).color(&colour).pos(Pos::new(HPos::Center, pos))))
-                                .map_err(e)?;
+                            root.draw(&Text::new(
+                                l.clone(),
+                                (cx, cy),
+                                font(11.0, s)
+                                    .color(&colour)
+                                    .pos(Pos::new(HPos::Center, pos)),
+                            ))
+                            .map_err(e)?;
                         }
                     }
                     if stacked {
@@ -281,28 +355,49 @@ where
         Kind::Lines => {
             for (j, sr) in chart.series.iter().enumerate() {
                 let colour = PALETTE[j % PALETTE.len()];
-                let pts: Vec<(f64, f64)> =
-                    sr.values.iter().enumerate().filter_map(|(i, v)| v.map(|v| (i as f64 + 0.5, v))).collect();
-                cc.draw_series(LineSeries::new(pts.clone(), colour.stroke_width((2.5 * s) as u32))).map_err(e)?;
+                let pts: Vec<(f64, f64)> = sr
+                    .values
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, v)| v.map(|v| (i as f64 + 0.5, v)))
+                    .collect();
+                cc.draw_series(LineSeries::new(
+                    pts.clone(),
+                    colour.stroke_width((2.5 * s) as u32),
+                ))
+                .map_err(e)?;
                 let r = (4.0 * s) as i32;
                 match j % 3 {
                     0 => {
-                        cc.draw_series(pts.iter().map(|p| Circle::new(*p, r, colour.filled()))).map_err(e)?;
+                        cc.draw_series(pts.iter().map(|p| Circle::new(*p, r, colour.filled())))
+                            .map_err(e)?;
                     }
                     1 => {
-                        cc.draw_series(pts.iter().map(|p| TriangleMarker::new(*p, r + 1, colour.filled()))).map_err(e)?;
+                        cc.draw_series(
+                            pts.iter()
+                                .map(|p| TriangleMarker::new(*p, r + 1, colour.filled())),
+                        )
+                        .map_err(e)?;
                     }
                     _ => {
-                        cc.draw_series(pts.iter().map(|p| Cross::new(*p, r, colour.stroke_width((2.0 * s) as u32))))
-                            .map_err(e)?;
+                        cc.draw_series(
+                            pts.iter()
+                                .map(|p| Cross::new(*p, r, colour.stroke_width((2.0 * s) as u32))),
+                        )
+                        .map_err(e)?;
                     }
                 }
                 for (i, v) in sr.values.iter().enumerate() {
                     if let (Some(v), Some(Some(l))) = (v, sr.labels.get(i)) {
                         let (bx, by) = cc.backend_coord(&(i as f64 + 0.5, *v));
-                        root
-                            .draw(&Text::new(l.clone(), (bx, by - px(7.0)), font(10.5, s).color(&colour).pos(Pos::new(HPos::Center, VPos::Bottom))))
-                            .map_err(e)?;
+                        root.draw(&Text::new(
+                            l.clone(),
+                            (bx, by - px(7.0)),
+                            font(10.5, s)
+                                .color(&colour)
+                                .pos(Pos::new(HPos::Center, VPos::Bottom)),
+                        ))
+                        .map_err(e)?;
                     }
                 }
             }
@@ -317,9 +412,14 @@ where
         ))
         .map_err(e)?;
         let (bx, by) = cc.backend_coord(&(n as f64, *v));
-        root
-            .draw(&Text::new(label.clone(), (bx - px(4.0), by - px(3.0)), font(10.5, s).color(&GREY).pos(Pos::new(HPos::Right, VPos::Bottom))))
-            .map_err(e)?;
+        root.draw(&Text::new(
+            label.clone(),
+            (bx - px(4.0), by - px(3.0)),
+            font(10.5, s)
+                .color(&GREY)
+                .pos(Pos::new(HPos::Right, VPos::Bottom)),
+        ))
+        .map_err(e)?;
     }
     Ok(())
 }
@@ -329,7 +429,10 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
     let mut lines: Vec<String> = vec![];
     let mut cur = String::new();
     for word in text.split_whitespace() {
-        if !cur.is_empty() && cur.chars().count() + 1 + word.chars().count() > width && lines.len() < 2 {
+        if !cur.is_empty()
+            && cur.chars().count() + 1 + word.chars().count() > width
+            && lines.len() < 2
+        {
             lines.push(std::mem::take(&mut cur));
         }
         if !cur.is_empty() {

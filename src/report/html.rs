@@ -9,32 +9,75 @@ use crate::measures::MeasuresOutput;
 
 /// The headline measures of the summary table: (id, plain name, statutory limit or standard).
 pub const HEADLINES: &[(&str, &str, &str)] = &[
-    ("referral_decision_1wd", "Referral decisions within 1 working day", "1 working day (WT2013)"),
+    (
+        "referral_decision_1wd",
+        "Referral decisions within 1 working day",
+        "1 working day (WT2013)",
+    ),
     ("rereferral_12m", "Re-referrals within 12 months", ""),
     ("referral_nfa", "Referrals with no further action", ""),
-    ("assessment_45wd_from_referral", "Assessments within 45 working days of referral", "45 working days (WT2013)"),
-    ("assessment_45wd_from_start", "Assessments within 45 working days of start (DfE)", "45 working days"),
+    (
+        "assessment_45wd_from_referral",
+        "Assessments within 45 working days of referral",
+        "45 working days (WT2013)",
+    ),
+    (
+        "assessment_45wd_from_start",
+        "Assessments within 45 working days of start (DfE)",
+        "45 working days",
+    ),
     ("s47_to_icpc", "s47 enquiries reaching an ICPC", ""),
-    ("icpc_15wd", "ICPCs within 15 working days of the s47 start", "15 working days (WT2013)"),
+    (
+        "icpc_15wd",
+        "ICPCs within 15 working days of the s47 start",
+        "15 working days (WT2013)",
+    ),
     ("icpc_to_cpp", "ICPCs resulting in a plan", ""),
-    ("core_group_10wd", "First core groups within 10 working days", "10 working days (WT2013)"),
-    ("cpp_review_timely", "Plans with every review on time", "3 then 6 months (WT2013)"),
-    ("cpp_second_or_subsequent", "Plans that were second or subsequent", ""),
+    (
+        "core_group_10wd",
+        "First core groups within 10 working days",
+        "10 working days (WT2013)",
+    ),
+    (
+        "cpp_review_timely",
+        "Plans with every review on time",
+        "3 then 6 months (WT2013)",
+    ),
+    (
+        "cpp_second_or_subsequent",
+        "Plans that were second or subsequent",
+        "",
+    ),
     ("early_help_step_up", "Early help episodes stepping up", ""),
-    ("cdop_modifiable_all", "Child death reviews with modifiable factors (of all)", ""),
+    (
+        "cdop_modifiable_all",
+        "Child death reviews with modifiable factors (of all)",
+        "",
+    ),
 ];
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// The summary table of headline measures: this year, last year, change, limit, England.
 pub fn summary_table(d: &ReportData) -> Table {
     let mut t = Table {
-        header: ["measure_id", "Measure", "This year", "Last year", "Change", "Statutory limit", "England"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
+        header: [
+            "measure_id",
+            "Measure",
+            "This year",
+            "Last year",
+            "Change",
+            "Statutory limit",
+            "England",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
         ..Default::default()
     };
     for (id, name, limit) in HEADLINES {
@@ -43,7 +86,9 @@ pub fn summary_table(d: &ReportData) -> Table {
         if now.is_none() && before.is_none() {
             continue;
         }
-        let fmt = |r: Option<&crate::measures::MeasureRow>| r.map_or_else(|| "-".to_string(), |r| d.pct(r));
+        let fmt = |r: Option<&crate::measures::MeasureRow>| {
+            r.map_or_else(|| "-".to_string(), |r| d.pct(r))
+        };
         let change = match (now, before) {
             (Some(n), Some(b)) if d.pct(n) != "c" && d.pct(b) != "c" => match (n.value, b.value) {
                 (Some(x), Some(y)) => {
@@ -51,18 +96,30 @@ pub fn summary_table(d: &ReportData) -> Table {
                     if pp.abs() < 0.05 {
                         "no change".to_string()
                     } else {
-                        format!("{} {:.1} points", if pp > 0.0 { "up" } else { "down" }, pp.abs())
+                        format!(
+                            "{} {:.1} points",
+                            if pp > 0.0 { "up" } else { "down" },
+                            pp.abs()
+                        )
                     }
                 }
                 _ => "-".into(),
             },
             _ => "-".into(),
         };
-        let england = d
-            .benchmarks
-            .latest(id, &d.year.to_string())
-            .map_or_else(|| "-".to_string(), |(p, v)| format!("{:.1}% ({p})", v * 100.0));
-        t.rows.push(vec![id.to_string(), name.to_string(), fmt(now), fmt(before), change, limit.to_string(), england]);
+        let england = d.benchmarks.latest(id, &d.year.to_string()).map_or_else(
+            || "-".to_string(),
+            |(p, v)| format!("{:.1}% ({p})", v * 100.0),
+        );
+        t.rows.push(vec![
+            id.to_string(),
+            name.to_string(),
+            fmt(now),
+            fmt(before),
+            change,
+            limit.to_string(),
+            england,
+        ]);
     }
     t
 }
@@ -121,10 +178,19 @@ fn strip_xml_decl(svg: &str) -> &str {
 }
 
 /// The whole page.
-pub fn page(d: &ReportData, m: &MeasuresOutput, summary: &Table, figures: &[Figure]) -> Result<String> {
+pub fn page(
+    d: &ReportData,
+    m: &MeasuresOutput,
+    summary: &Table,
+    figures: &[Figure],
+) -> Result<String> {
     let mut s = String::new();
     s.push_str("<!DOCTYPE html>\n<html lang=\"en-GB\">\n<head>\n<meta charset=\"utf-8\">\n");
-    s.push_str(&format!("<title>{} - annual report {}</title>\n", esc(&d.partnership), d.year));
+    s.push_str(&format!(
+        "<title>{} - annual report {}</title>\n",
+        esc(&d.partnership),
+        d.year
+    ));
     s.push_str(&format!("<style>{CSS}</style>\n</head>\n<body>\n"));
     s.push_str(&format!("<h1>{}</h1>\n", esc(&d.partnership)));
     s.push_str(&format!(
@@ -143,7 +209,11 @@ pub fn page(d: &ReportData, m: &MeasuresOutput, summary: &Table, figures: &[Figu
     s.push_str(&table_html(summary, true));
     if !m.not_measurable.is_empty() {
         s.push_str("<p class=\"note\">Not measurable from the data held: ");
-        let items: Vec<String> = m.not_measurable.iter().map(|(k, v)| format!("{} ({})", esc(k), esc(v))).collect();
+        let items: Vec<String> = m
+            .not_measurable
+            .iter()
+            .map(|(k, v)| format!("{} ({})", esc(k), esc(v)))
+            .collect();
         s.push_str(&items.join("; "));
         s.push_str(".</p>\n");
     }
@@ -153,13 +223,21 @@ pub fn page(d: &ReportData, m: &MeasuresOutput, summary: &Table, figures: &[Figu
             if last_section != 0 {
                 s.push_str("</section>\n");
             }
-            s.push_str(&format!("<section id=\"s{}\">\n<h2>{}. {}</h2>\n", f.section, f.section, esc(&f.heading)));
+            s.push_str(&format!(
+                "<section id=\"s{}\">\n<h2>{}. {}</h2>\n",
+                f.section,
+                f.section,
+                esc(&f.heading)
+            ));
             last_section = f.section;
         }
         let svg = render_svg(&f.chart)?;
         s.push_str(&format!("<figure id=\"{}\">\n", esc(&f.chart.id)));
         s.push_str(strip_xml_decl(&svg));
-        s.push_str(&format!("\n<figcaption><span class=\"reading\">{}</span>", esc(&f.chart.reading)));
+        s.push_str(&format!(
+            "\n<figcaption><span class=\"reading\">{}</span>",
+            esc(&f.chart.reading)
+        ));
         if f.table.suppressed {
             s.push_str(" <span class=\"note\">(Small numbers suppressed.)</span>");
         }

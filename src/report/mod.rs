@@ -33,7 +33,8 @@ pub struct Table {
 
 impl Table {
     pub fn write_csv(&self, path: &Path) -> Result<()> {
-        let mut w = csv::Writer::from_path(path).with_context(|| format!("creating {}", path.display()))?;
+        let mut w =
+            csv::Writer::from_path(path).with_context(|| format!("creating {}", path.display()))?;
         w.write_record(&self.header)?;
         for r in &self.rows {
             w.write_record(r)?;
@@ -61,15 +62,21 @@ pub struct ReportData<'a> {
     pub benchmarks: &'a Benchmarks,
     pub threshold: u64,
     pub partnership: String,
+    /// Every published table goes through it (cdop.md section 4).
+    pub sup: crate::suppress::Suppressor,
 }
 
 impl ReportData<'_> {
     /// The row for (measure, period, la, breakdown, value).
     pub fn row(&self, m: &str, period: FinYear, la: &str, b: &str, v: &str) -> Option<&MeasureRow> {
         let p = period.to_string();
-        self.rows
-            .iter()
-            .find(|r| r.measure_id == m && r.period == p && r.la_code == la && r.breakdown == b && r.breakdown_value == v)
+        self.rows.iter().find(|r| {
+            r.measure_id == m
+                && r.period == p
+                && r.la_code == la
+                && r.breakdown == b
+                && r.breakdown_value == v
+        })
     }
     /// The partnership's headline row.
     pub fn all(&self, m: &str, period: FinYear) -> Option<&MeasureRow> {
@@ -100,7 +107,8 @@ impl ReportData<'_> {
         if self.small(r.numerator) || self.small(r.denominator) {
             return "c".into();
         }
-        r.value.map_or_else(|| "-".into(), |v| format!("{:.1}%", v * 100.0))
+        r.value
+            .map_or_else(|| "-".into(), |v| format!("{:.1}%", v * 100.0))
     }
 }
 
@@ -126,10 +134,15 @@ pub fn write_report(
     let data = ReportData {
         rows: &measures.rows,
         year,
-        las: cfg.las.iter().map(|l| (l.code.clone(), l.name.clone())).collect(),
+        las: cfg
+            .las
+            .iter()
+            .map(|l| (l.code.clone(), l.name.clone()))
+            .collect(),
         benchmarks,
         threshold: cfg.suppression_threshold as u64,
         partnership: cfg.partnership.clone(),
+        sup: crate::suppress::Suppressor::new(cfg.suppression_threshold)?,
     };
     let figures = charts::all(&data);
     let mut files = vec![];
@@ -142,6 +155,12 @@ pub fn write_report(
         f.table.write_csv(&csv)?;
         files.extend([png, svg, csv]);
     }
+    // The measures table as published: suppressed (the analyst's own copy is unsuppressed).
+    let published = data.sup.suppress_measures(&measures.frame()?)?;
+    let mpath = out_dir.join("measures.csv");
+    let mut frame = published.frame;
+    write_csv(&mpath, &mut frame)?;
+    files.push(mpath);
     let dq = out_dir.join("data-quality.csv");
     data_quality(store, measures, year)?.write_csv(&dq)?;
     files.push(dq);
@@ -149,18 +168,31 @@ pub fn write_report(
     let index = out_dir.join("index.html");
     std::fs::write(&index, html::page(&data, measures, &summary, &figures)?)?;
     files.push(index);
-    Ok(ReportSummary { dir: out_dir.to_path_buf(), figures: figures.len(), files })
+    Ok(ReportSummary {
+        dir: out_dir.to_path_buf(),
+        figures: figures.len(),
+        files,
+    })
 }
 
 /// `data-quality.csv`: rows excluded from each measure this year, and the store's data-quality
 /// flags by table and reason.
 fn data_quality(store: &Store, measures: &MeasuresOutput, year: FinYear) -> Result<Table> {
     let mut t = Table {
-        header: vec!["kind".into(), "subject".into(), "reason".into(), "rows".into()],
+        header: vec![
+            "kind".into(),
+            "subject".into(),
+            "reason".into(),
+            "rows".into(),
+        ],
         ..Default::default()
     };
     let p = year.to_string();
-    for r in measures.rows.iter().filter(|r| r.period == p && r.la_code == ALL && r.breakdown == "NONE") {
+    for r in measures
+        .rows
+        .iter()
+        .filter(|r| r.period == p && r.la_code == ALL && r.breakdown == "NONE")
+    {
         if r.excluded > 0 {
             t.rows.push(vec![
                 "measure exclusion".into(),
@@ -171,7 +203,12 @@ fn data_quality(store: &Store, measures: &MeasuresOutput, year: FinYear) -> Resu
         }
     }
     for (m, why) in &measures.not_measurable {
-        t.rows.push(vec!["not measurable".into(), m.clone(), why.clone(), String::new()]);
+        t.rows.push(vec![
+            "not measurable".into(),
+            m.clone(),
+            why.clone(),
+            String::new(),
+        ]);
     }
     let dq = store.read_table("data_quality")?;
     if dq.height() > 0 {
@@ -185,7 +222,12 @@ fn data_quality(store: &Store, measures: &MeasuresOutput, year: FinYear) -> Resu
         let flags = agg.column("flag")?.str()?.clone();
         let cols = agg.column("column")?.str()?.clone();
         let n = agg.column("n")?.cast(&DataType::Int64)?;
-        for (((tb, fl), c), n) in tables.iter().zip(flags.iter()).zip(cols.iter()).zip(n.i64()?.iter()) {
+        for (((tb, fl), c), n) in tables
+            .iter()
+            .zip(flags.iter())
+            .zip(cols.iter())
+            .zip(n.i64()?.iter())
+        {
             t.rows.push(vec![
                 "store flag".into(),
                 format!("{}.{}", tb.unwrap_or(""), c.unwrap_or("")),
@@ -196,7 +238,12 @@ fn data_quality(store: &Store, measures: &MeasuresOutput, year: FinYear) -> Resu
     }
     let rejects = store.read_table("rejects")?;
     if rejects.height() > 0 {
-        t.rows.push(vec!["rejected rows".into(), "all tables".into(), "could not be stored (see the store's rejects.csv)".into(), rejects.height().to_string()]);
+        t.rows.push(vec![
+            "rejected rows".into(),
+            "all tables".into(),
+            "could not be stored (see the store's rejects.csv)".into(),
+            rejects.height().to_string(),
+        ]);
     }
     Ok(t)
 }

@@ -7,6 +7,6 @@ mod cin_xml;
 mod common;
 mod ingest;
 mod measures;
+mod report;
 mod suppress;
 mod synth;
-mod report;

@@ -10,24 +10,99 @@ use crate::common;
 
 /// (chart id, title, x axis label, y axis label) of every chart of report.md.
 const CHARTS: &[(&str, &str, &str, &str)] = &[
-    ("01-front-door", "Front door: contacts and referrals by month", "Month received", "Number"),
-    ("02-threshold-funnel", "Threshold funnel: the year's referrals followed to a plan", "Stage reached", "Number"),
-    ("03-timeliness", "Timeliness against the statutory limits, by quarter", "Quarter (financial year)", "Within the limit"),
-    ("04-assessment-duration", "Assessment duration", "Working days from assessment start to authorisation (DfE C2 bands)", "Share of those completed"),
-    ("05-icpc-duration", "Initial child protection conferences: time from s47 start", "Working days from s47 start to ICPC (DfE C4 bands)", "Share of those completed"),
-    ("06-rereferrals-repeat-plans", "Re-referrals within 12 months and second or subsequent plans", "Financial year", "Share"),
-    ("07-plans-by-category", "New child protection plans by initial category of abuse", "Initial category", "Plans started"),
-    ("07-plans-duration", "Length of child protection plans that ended (DfE D7 bands)", "Length of plan", "Share of plans ended"),
-    ("08-levels-of-need", "Levels of need at the front door: contacts that became referrals", "Level of need recorded at contact", "Contacts becoming referrals"),
-    ("08-early-help-flows", "Step-up from early help and step-down after assessment", "Financial year", "Share"),
-    ("09-cdop-category", "Child deaths reviewed: category of death by modifiable factors", "Category of death", "Reviews completed"),
-    ("10-cdop-modifiable-age", "Child deaths: share with modifiable factors by age and expectedness", "Age at death / expectedness", "Modifiable (of reviews with sufficient information)"),
-    ("11-cdop-trend", "Child deaths: share of completed reviews with modifiable factors", "Financial year", "Modifiable (of all completed reviews)"),
-    ("12-cdop-time-to-review", "Child deaths: time from death to completion of the review", "Time from death", "Share of reviews completed"),
+    (
+        "01-front-door",
+        "Front door: contacts and referrals by month",
+        "Month received",
+        "Number",
+    ),
+    (
+        "02-threshold-funnel",
+        "Threshold funnel: the year's referrals followed to a plan",
+        "Stage reached",
+        "Number",
+    ),
+    (
+        "03-timeliness",
+        "Timeliness against the statutory limits, by quarter",
+        "Quarter (financial year)",
+        "Within the limit",
+    ),
+    (
+        "04-assessment-duration",
+        "Assessment duration",
+        "Working days from assessment start to authorisation (DfE C2 bands)",
+        "Share of those completed",
+    ),
+    (
+        "05-icpc-duration",
+        "Initial child protection conferences: time from s47 start",
+        "Working days from s47 start to ICPC (DfE C4 bands)",
+        "Share of those completed",
+    ),
+    (
+        "06-rereferrals-repeat-plans",
+        "Re-referrals within 12 months and second or subsequent plans",
+        "Financial year",
+        "Share",
+    ),
+    (
+        "07-plans-by-category",
+        "New child protection plans by initial category of abuse",
+        "Initial category",
+        "Plans started",
+    ),
+    (
+        "07-plans-duration",
+        "Length of child protection plans that ended (DfE D7 bands)",
+        "Length of plan",
+        "Share of plans ended",
+    ),
+    (
+        "08-levels-of-need",
+        "Levels of need at the front door: contacts that became referrals",
+        "Level of need recorded at contact",
+        "Contacts becoming referrals",
+    ),
+    (
+        "08-early-help-flows",
+        "Step-up from early help and step-down after assessment",
+        "Financial year",
+        "Share",
+    ),
+    (
+        "09-cdop-category",
+        "Child deaths reviewed: category of death by modifiable factors",
+        "Category of death",
+        "Reviews completed",
+    ),
+    (
+        "10-cdop-modifiable-age",
+        "Child deaths: share with modifiable factors by age and expectedness",
+        "Age at death / expectedness",
+        "Modifiable (of reviews with sufficient information)",
+    ),
+    (
+        "11-cdop-trend",
+        "Child deaths: share of completed reviews with modifiable factors",
+        "Financial year",
+        "Modifiable (of all completed reviews)",
+    ),
+    (
+        "12-cdop-time-to-review",
+        "Child deaths: time from death to completion of the review",
+        "Time from death",
+        "Share of reviews completed",
+    ),
 ];
 
 fn unescape(s: &str) -> String {
-    s.replace("&apos;", "'").replace("&#39;", "'").replace("&quot;", "\"").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    s.replace("&apos;", "'")
+        .replace("&#39;", "'")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 /// The texts of an SVG's `<text>` elements.
@@ -37,7 +112,9 @@ fn svg_texts(svg: &str) -> Vec<String> {
     while let Some(i) = rest.find("<text") {
         rest = &rest[i..];
         let Some(gt) = rest.find('>') else { break };
-        let Some(end) = rest.find("</text>") else { break };
+        let Some(end) = rest.find("</text>") else {
+            break;
+        };
         out.push(unescape(rest[gt + 1..end].trim()));
         rest = &rest[end + 7..];
     }
@@ -50,7 +127,13 @@ fn png_variance(path: &Path) -> f64 {
     let mut reader = decoder.read_info().expect("png header");
     let mut buf = vec![0; reader.output_buffer_size()];
     let info = reader.next_frame(&mut buf).expect("png frame");
-    assert!(info.width >= 2000 && info.height >= 1200, "{}: {}x{} is not print size", path.display(), info.width, info.height);
+    assert!(
+        info.width >= 2000 && info.height >= 1200,
+        "{}: {}x{} is not print size",
+        path.display(),
+        info.width,
+        info.height
+    );
     let px = info.color_type.samples();
     let greys: Vec<f64> = buf[..info.buffer_size()]
         .chunks(px)
@@ -65,12 +148,21 @@ fn headline_values(csv_path: &Path) -> HashMap<(String, String), Option<f64>> {
     let mut rdr = csv::Reader::from_path(csv_path).expect("measures csv");
     let h = rdr.headers().expect("header").clone();
     let idx = |n: &str| h.iter().position(|c| c == n).expect("column");
-    let (m, p, la, b, v) = (idx("measure_id"), idx("period"), idx("la_code"), idx("breakdown"), idx("value"));
+    let (m, p, la, b, v) = (
+        idx("measure_id"),
+        idx("period"),
+        idx("la_code"),
+        idx("breakdown"),
+        idx("value"),
+    );
     let mut out = HashMap::new();
     for r in rdr.records() {
         let r = r.expect("row");
         if &r[la] == "ALL" && &r[b] == "NONE" {
-            out.insert((r[m].to_string(), r[p].to_string()), r[v].parse::<f64>().ok());
+            out.insert(
+                (r[m].to_string(), r[p].to_string()),
+                r[v].parse::<f64>().ok(),
+            );
         }
     }
     out
@@ -96,7 +188,10 @@ fn run_on_the_samples_writes_a_complete_publishable_report() {
         .unwrap();
     assert!(out.status.success(), "run failed: {}", common::stderr(&out));
     let stdout = common::stdout(&out);
-    assert!(stdout.contains("index.html"), "run says where the report is: {stdout}");
+    assert!(
+        stdout.contains("index.html"),
+        "run says where the report is: {stdout}"
+    );
     let dir = reports.join("2024-25");
     let html = std::fs::read_to_string(dir.join("index.html")).expect("index.html");
 
@@ -104,18 +199,30 @@ fn run_on_the_samples_writes_a_complete_publishable_report() {
         // PNG: decodes, print size, not blank.
         let png = dir.join(format!("{id}.png"));
         let var = png_variance(&png);
-        assert!(var > 50.0, "{id}.png looks blank (grey-level variance {var:.1})");
+        assert!(
+            var > 50.0,
+            "{id}.png looks blank (grey-level variance {var:.1})"
+        );
         // SVG: its title and axis labels are there as text.
         let svg = std::fs::read_to_string(dir.join(format!("{id}.svg"))).expect("svg");
         let texts = svg_texts(&svg);
         for want in [title, x, y] {
-            assert!(texts.iter().any(|t| t == want), "{id}.svg lacks the text {want:?}");
+            assert!(
+                texts.iter().any(|t| t == want),
+                "{id}.svg lacks the text {want:?}"
+            );
         }
         // The table behind the chart.
         assert!(dir.join(format!("{id}.csv")).exists(), "{id}.csv missing");
         // The page embeds it and links its files.
-        assert!(html.contains(&format!("<figure id=\"{id}\">")), "index.html lacks {id}");
-        assert!(html.contains(&format!("href=\"{id}.png\"")) && html.contains(&format!("href=\"{id}.svg\"")));
+        assert!(
+            html.contains(&format!("<figure id=\"{id}\">")),
+            "index.html lacks {id}"
+        );
+        assert!(
+            html.contains(&format!("href=\"{id}.png\""))
+                && html.contains(&format!("href=\"{id}.svg\""))
+        );
     }
     assert!(dir.join("data-quality.csv").exists());
 
@@ -144,7 +251,11 @@ fn run_on_the_samples_writes_a_complete_publishable_report() {
             if cell == "c" || cell == "-" {
                 continue;
             }
-            let v = values.get(&(id.to_string(), period.to_string())).copied().flatten().unwrap_or_else(|| panic!("{id} {period} not in the measures table"));
+            let v = values
+                .get(&(id.to_string(), period.to_string()))
+                .copied()
+                .flatten()
+                .unwrap_or_else(|| panic!("{id} {period} not in the measures table"));
             assert_eq!(cell, &format!("{:.1}%", v * 100.0), "{id} {period}");
             checked += 1;
         }
@@ -163,11 +274,22 @@ fn report_on_an_empty_year_says_so_instead_of_drawing_bars() {
     );
     let o = common::run_in(tmp.path(), &["ingest", "referrals.csv", "--store", "st"]);
     assert!(o.status.success(), "{}", common::stderr(&o));
-    let o = common::run_in(tmp.path(), &["report", "--store", "st", "--year", "2024-25", "--out", "rep"]);
+    let o = common::run_in(
+        tmp.path(),
+        &[
+            "report", "--store", "st", "--year", "2024-25", "--out", "rep",
+        ],
+    );
     assert!(o.status.success(), "{}", common::stderr(&o));
     let svg = std::fs::read_to_string(tmp.path().join("rep/09-cdop-category.svg")).unwrap();
-    assert!(svg_texts(&svg).iter().any(|t| t.starts_with("Too few")), "the CDOP chart says it has too little data");
+    assert!(
+        svg_texts(&svg).iter().any(|t| t.starts_with("Too few")),
+        "the CDOP chart says it has too little data"
+    );
     let csv = std::fs::read_to_string(tmp.path().join("rep/01-front-door.csv")).unwrap();
     // The single referral in May is a count of 1: published as c.
-    assert!(csv.lines().any(|l| l.starts_with("May 24,Referrals,c")), "{csv}");
+    assert!(
+        csv.lines().any(|l| l.starts_with("May 24,Referrals,c")),
+        "{csv}"
+    );
 }
