@@ -7,8 +7,11 @@
 --   calendar (date, wd)  - wd is the working-day ordinal of the England and Wales calendar plus
 --                          local closure days, so wd(a, b) = b.wd - a.wd (measures.md section 1:
 --                          the working days d with a < d <= b; same day = 0)
---   params (period, period_start, period_end, reference_date)  - the reporting year asked for
---                          (1 April - 31 March) and the data's reference date (measures.md s. 2)
+--   params (period, period_start, period_end, reference_date, as_at)  - the reporting year asked
+--                          for (1 April - 31 March), the data's reference date (measures.md s. 2),
+--                          and as_at = the earlier of period_end and reference_date: the date at
+--                          which the timeliness measures' `pending` (open, inside the limit) is
+--                          taken, so each year of a trend has its own
 
 -- One row per child per LA, with the broad ethnic group used in national tables.
 CREATE TABLE child_attr AS

@@ -76,8 +76,8 @@ WHERE a.authorisation_date BETWEEN p.period_start AND p.period_end;
 
 -- assessment_45wd_from_referral (statutory clock): authorised in the period with
 -- wd(referral received, authorisation) <= 45. No referral, or authorised before the referral:
--- excluded. Pending (for information): open assessments still inside 45 working days from
--- referral at the reference date.
+-- excluded. Pending (for information): assessments open at `as_at` (the period end, or the
+-- reference date when that comes first) still inside 45 working days from referral then.
 SELECT
     'assessment_45wd_from_referral' AS measure_id,
     a.la_code,
@@ -96,10 +96,10 @@ SELECT 'assessment_45wd_from_referral' AS measure_id, a.la_code, 'pending' AS ou
     CAST(NULL AS VARCHAR) AS sex, CAST(NULL AS VARCHAR) AS ethnicity_group
 FROM assessment_clock a
 CROSS JOIN params p
-JOIN calendar cr ON cr.date = p.reference_date
+JOIN calendar cr ON cr.date = p.as_at
 JOIN calendar cref ON cref.date = a.referral_date
-WHERE (a.authorisation_date IS NULL OR a.authorisation_date > p.reference_date)
-  AND a.start_date <= p.reference_date
+WHERE (a.authorisation_date IS NULL OR a.authorisation_date > p.as_at)
+  AND a.start_date <= p.as_at
   AND cr.wd - cref.wd <= 45;
 
 -- assessment_45wd_from_start (DfE C2 clock): the same from the assessment's start date.
@@ -121,10 +121,10 @@ SELECT 'assessment_45wd_from_start' AS measure_id, a.la_code, 'pending' AS outco
     CAST(NULL AS VARCHAR) AS sex, CAST(NULL AS VARCHAR) AS ethnicity_group
 FROM assessment_clock a
 CROSS JOIN params p
-JOIN calendar cr ON cr.date = p.reference_date
+JOIN calendar cr ON cr.date = p.as_at
 JOIN calendar cs ON cs.date = a.start_date
-WHERE (a.authorisation_date IS NULL OR a.authorisation_date > p.reference_date)
-  AND a.start_date <= p.reference_date
+WHERE (a.authorisation_date IS NULL OR a.authorisation_date > p.as_at)
+  AND a.start_date <= p.as_at
   AND cr.wd - cs.wd <= 45;
 
 -- assessment_duration_band (DfE C2): assessments authorised in the period by

@@ -15,7 +15,8 @@
 
 -- contact_decision_1wd: contacts decided in the period (by decision date) within 1 working day
 -- of receipt. A decision before receipt is a negative interval: excluded. Pending (for
--- information): contacts with no decision yet that are still inside their 1 working day.
+-- information): contacts not yet decided at `as_at` (the period end, or the reference date when
+-- that comes first) that are still inside their 1 working day then.
 SELECT
     'contact_decision_1wd' AS measure_id,
     c.la_code,
@@ -38,8 +39,9 @@ SELECT 'contact_decision_1wd' AS measure_id, c.la_code, 'pending' AS outcome, CA
 FROM contacts c
 CROSS JOIN params p
 JOIN calendar cr ON cr.date = CAST(c.received_at AS DATE)
-JOIN calendar cref ON cref.date = p.reference_date
-WHERE c.decision_at IS NULL AND CAST(c.received_at AS DATE) <= p.reference_date
+JOIN calendar cref ON cref.date = p.as_at
+WHERE (c.decision_at IS NULL OR CAST(c.decision_at AS DATE) > p.as_at)
+  AND CAST(c.received_at AS DATE) <= p.as_at
   AND cref.wd - cr.wd <= 1;
 
 -- mash_decision_24h: contacts decided in the period within 24 clock hours (at most 24:00:00
@@ -82,8 +84,9 @@ SELECT 'referral_decision_1wd' AS measure_id, r.la_code, 'pending' AS outcome,
 FROM referral_base r
 CROSS JOIN params p
 JOIN calendar cr ON cr.date = r.received_date
-JOIN calendar cref ON cref.date = p.reference_date
-WHERE r.decision_at IS NULL AND r.received_date <= p.reference_date
+JOIN calendar cref ON cref.date = p.as_at
+WHERE (r.decision_at IS NULL OR r.decision_date > p.as_at)
+  AND r.received_date <= p.as_at
   AND cref.wd - cr.wd <= 1;
 
 -- contact_to_referral: the cohort of contacts received in the period, followed to the reference

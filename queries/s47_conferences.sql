@@ -70,7 +70,8 @@ WHERE s.start_date BETWEEN p.period_start AND p.period_end;
 
 -- icpc_15wd (WT2013; DfE C4): ICPCs held in the period within 15 working days of the s47 start.
 -- Transfer-in conferences and ICPCs dated before their s47 start: excluded (and counted).
--- Pending (for information): s47s with no ICPC, not marked not-required, inside 15 working days.
+-- Pending (for information): s47s with no ICPC at `as_at` (the period end, or the reference date
+-- when that comes first), not marked not-required, inside 15 working days then.
 SELECT
     'icpc_15wd' AS measure_id,
     s.la_code,
@@ -89,11 +90,11 @@ SELECT 'icpc_15wd' AS measure_id, s.la_code, 'pending' AS outcome, CAST(NULL AS 
 FROM s47_clock s
 CROSS JOIN params p
 JOIN calendar cs ON cs.date = s.start_date
-JOIN calendar cref ON cref.date = p.reference_date
+JOIN calendar cref ON cref.date = p.as_at
 WHERE NOT s.is_transfer_in
-  AND (s.icpc_date IS NULL OR s.icpc_date > p.reference_date)
+  AND (s.icpc_date IS NULL OR s.icpc_date > p.as_at)
   AND NOT COALESCE(s.icpc_not_required, FALSE)
-  AND s.start_date <= p.reference_date
+  AND s.start_date <= p.as_at
   AND cref.wd - cs.wd <= 15;
 
 -- icpc_duration_band (DfE C4): the same ICPCs by working days from s47 start; quartiles from `wd`.

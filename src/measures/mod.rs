@@ -200,6 +200,8 @@ fn params_frame(year: FinYear, reference: NaiveDate) -> Result<DataFrame> {
     end.rename("period_end".into());
     let mut r = date(reference)?;
     r.rename("reference_date".into());
+    let mut as_at = date(reference.min(year.end()))?;
+    as_at.rename("as_at".into());
     Ok(DataFrame::new(
         1,
         vec![
@@ -207,6 +209,7 @@ fn params_frame(year: FinYear, reference: NaiveDate) -> Result<DataFrame> {
             start,
             end,
             r,
+            as_at,
         ],
     )?)
 }

@@ -295,8 +295,10 @@ fn contact_decisions_use_the_decision_date_working_days_and_24_clock_hours() {
         [2, 3, 0, 0],
     );
     // 2023-24: only K0 was decided in 2023-24 (Wed 27 -> Thu 28 March = 1 WD). K1, K2, K3 were
-    // received in 2023-24 but decided in April 2024: not in 2023-24's timeliness.
-    t.headline("contact_decision_1wd", Y23, "940", [1, 1, 0, 0]);
+    // received in 2023-24 but decided in April 2024: not in 2023-24's timeliness. At the year
+    // end (31 Mar 2024, before the reference date) K1 and K2 (received Thu 28 Mar) were still
+    // undecided and inside their 1 WD (Good Friday and the weekend follow: wd = 0): pending.
+    t.headline("contact_decision_1wd", Y23, "940", [1, 1, 0, 2]);
 
     // mash_decision_24h, 2024-25: only rows where both are datetimes.
     // 940: K1 (5 days) den, K2 den, K6 (bare decision date) excluded, K7 (negative) excluded.
@@ -441,10 +443,12 @@ fn referral_decisions_nfa_and_the_conversion_cohort() {
         "2A",
         [1, 2, 0, 0],
     );
-    // Nothing was decided in 2023-24 (R1-R3 were received then, decided in April 2024).
-    for la in ["940", "941", "ALL"] {
-        t.absent("referral_decision_1wd", Y23, la, "NONE", "");
-    }
+    // Nothing was decided in 2023-24 (R1-R3 were received then, decided in April 2024), so
+    // 2023-24 has no fraction; at its year end (31 Mar 2024) R1, R2 (received Thu 28 Mar) and R3
+    // (Sun 31 Mar) were undecided and inside their 1 WD (wd = 0): pending, for information.
+    t.headline("referral_decision_1wd", Y23, "940", [0, 0, 0, 2]);
+    t.headline("referral_decision_1wd", Y23, "941", [0, 0, 0, 1]);
+    t.headline("referral_decision_1wd", Y23, "ALL", [0, 0, 0, 3]);
 
     // referral_nfa: received in the period. 2024-25: 940 = R4, R5, R6, R7, R12, R16 (R16 NFA);
     // 941 = R8, R9, R10, R11, R13, R14, R15, R17 (R17's flag empty: not NFA).
