@@ -220,7 +220,7 @@ pub fn ingest_with_la(
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_default();
         if store.has_source(&hash) || !seen_hashes.insert(hash.clone()) {
-            report.files_unchanged.push(file_name);
+            report.files_unchanged.push(path.display().to_string());
             continue;
         }
         let format = detect_format(path, &head)?;
@@ -254,7 +254,7 @@ pub fn ingest_with_la(
             format: format.label().to_string(),
             vintage: sink.source().vintage,
         });
-        report.files_ingested.push((file_name, format));
+        report.files_ingested.push((path.display().to_string(), format));
         seq += 1;
     }
     for (name, b) in &sink.builders {
