@@ -72,7 +72,7 @@ SELECT
         ELSE 'den'
     END AS outcome,
     STRFTIME(r.decision_at, '%Y-%m') AS month,
-    r.source
+    r.source, r.age_band, r.sex, r.ethnicity_group
 FROM referral_base r
 CROSS JOIN params p
 JOIN calendar cr ON cr.date = r.received_date
@@ -80,7 +80,9 @@ JOIN calendar cd ON cd.date = r.decision_date
 WHERE r.decision_date BETWEEN p.period_start AND p.period_end
 UNION ALL
 SELECT 'referral_decision_1wd' AS measure_id, r.la_code, 'pending' AS outcome,
-    CAST(NULL AS VARCHAR) AS month, CAST(NULL AS VARCHAR) AS source
+    CAST(NULL AS VARCHAR) AS month, CAST(NULL AS VARCHAR) AS source,
+    CAST(NULL AS VARCHAR) AS age_band, CAST(NULL AS VARCHAR) AS sex,
+    CAST(NULL AS VARCHAR) AS ethnicity_group
 FROM referral_base r
 CROSS JOIN params p
 JOIN calendar cr ON cr.date = r.received_date

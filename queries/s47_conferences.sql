@@ -17,8 +17,10 @@ SELECT
     s.*,
     COALESCE(s.transfer_in, FALSE) AS is_transfer_in,
     ci.wd - cs.wd AS wd_to_icpc,
-    STRFTIME(s.icpc_date, '%Y-%m') AS month
+    STRFTIME(s.icpc_date, '%Y-%m') AS month,
+    r.age_band, r.sex, r.ethnicity_group, r.source
 FROM s47_enquiries s
+LEFT JOIN referral_base r ON r.la_code = s.la_code AND r.referral_id = s.referral_id
 LEFT JOIN calendar cs ON cs.date = s.start_date
 LEFT JOIN calendar ci ON ci.date = s.icpc_date;
 
@@ -61,7 +63,8 @@ SELECT
         WHEN cref.wd - cs.wd <= 15 THEN 'pending'
         ELSE 'den'
     END AS outcome,
-    STRFTIME(s.start_date, '%Y-%m') AS month
+    STRFTIME(s.start_date, '%Y-%m') AS month,
+    s.age_band, s.sex, s.ethnicity_group, s.source
 FROM s47_clock s
 CROSS JOIN params p
 LEFT JOIN calendar cs ON cs.date = s.start_date
@@ -81,12 +84,14 @@ SELECT
         WHEN s.wd_to_icpc <= 15 THEN 'num'
         ELSE 'den'
     END AS outcome,
-    s.month
+    s.month, s.age_band, s.sex, s.ethnicity_group, s.source
 FROM s47_clock s
 CROSS JOIN params p
 WHERE s.icpc_date BETWEEN p.period_start AND p.period_end
 UNION ALL
-SELECT 'icpc_15wd' AS measure_id, s.la_code, 'pending' AS outcome, CAST(NULL AS VARCHAR) AS month
+SELECT 'icpc_15wd' AS measure_id, s.la_code, 'pending' AS outcome, CAST(NULL AS VARCHAR) AS month,
+    CAST(NULL AS VARCHAR) AS age_band, CAST(NULL AS VARCHAR) AS sex,
+    CAST(NULL AS VARCHAR) AS ethnicity_group, CAST(NULL AS VARCHAR) AS source
 FROM s47_clock s
 CROSS JOIN params p
 JOIN calendar cs ON cs.date = s.start_date
