@@ -130,7 +130,7 @@ def summarise(con, period: str, out: list) -> None:
             a[3] += n
     for (m, la, b, v), a in acc.items():
         den = acc.get((m, la, "NONE", ""), [0, 0])[1] if b in DISTRIBUTIONS else a[1]
-        out.append((m, period, la, b, v, a[0], den, a[2], a[3]))
+        out.append((m, period, la, b, v, a[0], den, a[0] / den if den else None, a[2], a[3]))
     if "wd" in cols:
         qs = con.execute(
             """SELECT measure_id, la_code, GROUPING(la_code), COUNT(*),
@@ -141,7 +141,7 @@ def summarise(con, period: str, out: list) -> None:
         for m, la, g, n, q in qs:
             la = "ALL" if g else la
             for label, x in zip(["p25", "median", "p75"], q):
-                out.append((m, period, la, "statistic", label, n, n, 0, 0))
+                out.append((m, period, la, "statistic", label, n, n, x, 0, 0))
 
 
 def main() -> None:
@@ -174,7 +174,7 @@ def main() -> None:
     with out_csv.open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["measure_id", "period", "la_code", "breakdown", "breakdown_value",
-                    "numerator", "denominator", "excluded", "pending"])
+                    "numerator", "denominator", "value", "excluded", "pending"])
         w.writerows(sorted(out, key=lambda r: tuple(str(x) for x in r)))
     print(f"duckdb: {len(out)} rows in {time.perf_counter() - t0:.2f}s -> {out_csv}")
 

@@ -4,9 +4,12 @@
 # Default: the newest folder under reports/ and docs/report-screenshot.png.
 # Needs Debian's chromium package (apt-get install chromium); skips with a message without it.
 set -euo pipefail
+abs() { case "$1" in /*) printf '%s' "$1" ;; *) printf '%s/%s' "$PWD" "$1" ;; esac; }
+dir="${1:+$(abs "$1")}"
+out="${2:+$(abs "$2")}"
 cd "$(dirname "$0")/.."
-dir="${1:-$(ls -d reports/*/ 2>/dev/null | sort | tail -n 1)}"
-out="${2:-docs/report-screenshot.png}"
+dir="${dir:-$(ls -d "$PWD"/reports/*/ 2>/dev/null | sort | tail -n 1)}"
+out="${out:-$PWD/docs/report-screenshot.png}"
 if [ -z "$dir" ] || [ ! -f "$dir/index.html" ]; then
   echo "no report found: run 'safeguard run' first (or give REPORT_DIR)" >&2
   exit 1
@@ -22,6 +25,6 @@ trap 'rm -rf "$profile"' EXIT
 "$browser" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
   --disable-background-networking --disable-component-update --disable-sync \
   --user-data-dir="$profile" --hide-scrollbars --window-size=1100,2400 \
-  --screenshot="$PWD/$out" "file://$PWD/${dir%/}/index.html" >/dev/null 2>&1
+  --screenshot="$out" "file://${dir%/}/index.html" >/dev/null 2>&1
 test -s "$out"
 echo "screenshot: $out"

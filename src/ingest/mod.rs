@@ -254,7 +254,9 @@ pub fn ingest_with_la(
             format: format.label().to_string(),
             vintage: sink.source().vintage,
         });
-        report.files_ingested.push((path.display().to_string(), format));
+        report
+            .files_ingested
+            .push((path.display().to_string(), format));
         seq += 1;
     }
     for (name, b) in &sink.builders {

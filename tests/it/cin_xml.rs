@@ -1219,7 +1219,8 @@ fn ingesting_the_same_return_twice_changes_nothing() {
     let before = snapshot(&store);
     let (out, counts) = ingest_ok(&store, &[f], None);
     assert!(
-        out.lines().any(|l| l.starts_with("unchanged ") && l.contains("CIN_Census_2026.xml")),
+        out.lines()
+            .any(|l| l.starts_with("unchanged ") && l.contains("CIN_Census_2026.xml")),
         "{out}"
     );
     assert!(counts.is_empty(), "{out}");

@@ -4,6 +4,7 @@ mod annex_a;
 mod calendar;
 mod cdop;
 mod cin_xml;
+mod cli;
 mod common;
 mod ingest;
 mod measures;

@@ -293,3 +293,72 @@ fn report_on_an_empty_year_says_so_instead_of_drawing_bars() {
         "{csv}"
     );
 }
+
+#[test]
+fn the_report_opens_in_headless_chromium() {
+    // End to end: scripts/screenshot.sh opens index.html in headless Chromium and saves a
+    // screenshot. Skipped (with a message) where Chromium is not installed.
+    let have = ["chromium", "chromium-browser"].iter().any(|b| {
+        std::process::Command::new("sh")
+            .args(["-c", &format!("command -v {b}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    if !have {
+        eprintln!("SKIPPED: Chromium is not installed (apt-get install chromium)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let o = common::run_in(
+        tmp.path(),
+        &[
+            "synth",
+            "--quiet",
+            "--out",
+            "data",
+            "--referrals-per-year",
+            "300",
+            "--years",
+            "2",
+        ],
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let o = common::run_in(
+        tmp.path(),
+        &[
+            "run",
+            "--quiet",
+            "--data",
+            "data",
+            "--store",
+            "st",
+            "--reports",
+            "rep",
+        ],
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let report_dir = std::fs::read_dir(tmp.path().join("rep"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let shot = tmp.path().join("shot.png");
+    let o = std::process::Command::new("bash")
+        .arg(common::root().join("scripts/screenshot.sh"))
+        .arg(&report_dir)
+        .arg(&shot)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "screenshot failed: {}",
+        common::stderr(&o)
+    );
+    let meta = std::fs::metadata(&shot).expect("a screenshot was written");
+    assert!(
+        meta.len() > 20_000,
+        "the screenshot is suspiciously small ({} bytes)",
+        meta.len()
+    );
+}
