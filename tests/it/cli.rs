@@ -161,12 +161,24 @@ fn calendar_whole_range_prints_415_iso_dates() {
 #[test]
 fn calendar_range_is_inclusive_and_may_be_empty() {
     assert_eq!(
-        ok(&run(&["calendar", "--from", "2022-12-27", "--to", "2022-12-27"])),
+        ok(&run(&[
+            "calendar",
+            "--from",
+            "2022-12-27",
+            "--to",
+            "2022-12-27"
+        ])),
         "2022-12-27\n"
     );
     // A range with no holiday prints nothing and succeeds.
     assert_eq!(
-        ok(&run(&["calendar", "--from", "2022-07-01", "--to", "2022-07-31"])),
+        ok(&run(&[
+            "calendar",
+            "--from",
+            "2022-07-01",
+            "--to",
+            "2022-07-31"
+        ])),
         ""
     );
 }
@@ -299,7 +311,10 @@ fn bad_config_exits_1_naming_the_file_line_and_column() {
             "2025-01-02",
         ],
     ));
-    assert!(line.contains("unknown.toml:2:1"), "file:line:column: {line}");
+    assert!(
+        line.contains("unknown.toml:2:1"),
+        "file:line:column: {line}"
+    );
     assert!(line.contains("closure_dayz"), "names the key: {line}");
 
     write(
@@ -319,10 +334,7 @@ fn bad_config_exits_1_naming_the_file_line_and_column() {
             "2024-12-31",
         ],
     ));
-    assert!(
-        line.contains("baddate.toml:2:"),
-        "file:line:column: {line}"
-    );
+    assert!(line.contains("baddate.toml:2:"), "file:line:column: {line}");
     let at = line.split("baddate.toml:2:").nth(1).unwrap_or("");
     assert!(
         at.starts_with(|c: char| c.is_ascii_digit()),
@@ -331,13 +343,25 @@ fn bad_config_exits_1_naming_the_file_line_and_column() {
 
     // A config found as ./safeguard.toml is read too, and its errors name it.
     write(dir.path(), "safeguard.toml", "bogus = 1\n");
-    let line = one_line_error(&run_in(dir.path(), &["workdays", "2024-12-24", "2025-01-02"]));
-    assert!(line.contains("safeguard.toml:1:1"), "file:line:column: {line}");
+    let line = one_line_error(&run_in(
+        dir.path(),
+        &["workdays", "2024-12-24", "2025-01-02"],
+    ));
+    assert!(
+        line.contains("safeguard.toml:1:1"),
+        "file:line:column: {line}"
+    );
 
     // A config that does not exist.
     let line = one_line_error(&run_in(
         dir.path(),
-        &["--config", "absent.toml", "workdays", "2024-12-24", "2025-01-02"],
+        &[
+            "--config",
+            "absent.toml",
+            "workdays",
+            "2024-12-24",
+            "2025-01-02",
+        ],
     ));
     assert!(line.contains("absent.toml"), "names the file: {line}");
 }
@@ -348,7 +372,13 @@ fn closure_day_outside_the_calendar_exits_1_naming_the_config() {
     write(dir.path(), "old.toml", "closure_days = [\"1985-12-27\"]\n");
     let line = one_line_error(&run_in(
         dir.path(),
-        &["--config", "old.toml", "workdays", "2024-12-24", "2025-01-02"],
+        &[
+            "--config",
+            "old.toml",
+            "workdays",
+            "2024-12-24",
+            "2025-01-02",
+        ],
     ));
     assert!(line.contains("1985-12-27"), "names the date: {line}");
     assert!(line.contains("old.toml"), "names the file: {line}");
@@ -366,7 +396,13 @@ fn unknown_subcommand_and_bad_arguments_exit_1_with_clap_message() {
     let e = user_error(&run(&["calendar", "--from", "2022-01-01"]));
     assert!(e.contains("--to"), "names the missing argument: {e}");
 
-    let e = user_error(&run(&["calendar", "--from", "01/01/2022", "--to", "2022-12-31"]));
+    let e = user_error(&run(&[
+        "calendar",
+        "--from",
+        "01/01/2022",
+        "--to",
+        "2022-12-31",
+    ]));
     assert!(e.contains("01/01/2022"), "names the bad value: {e}");
 
     let e = user_error(&run(&["workdays", "2024-01-01"]));
