@@ -38,7 +38,8 @@ def main() -> None:
         if c in other.columns:
             diff = diff | ((num(c) - num(c + "_o")).abs() > 0.5)
     stat = pl.col("breakdown") == "statistic"
-    diff = (~stat & diff) | (stat & ((num("value") - num("value_o")).abs() > 0.5))
+    if "value" in other.columns:
+        diff = (~stat & diff) | (stat & ((num("value") - num("value_o")).abs() > 0.5))
     missing = pl.col("numerator").is_null() | pl.col("numerator_o").is_null()
     bad = j.filter(diff | missing)
     res = {

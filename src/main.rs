@@ -22,7 +22,16 @@ use safeguard::{ingest, synth};
 /// Safeguarding partnership figures, child death review returns and the annual report,
 /// from the extracts a partnership really holds.
 #[derive(Parser, Debug)]
-#[command(name = "safeguard", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "safeguard",
+    version,
+    about,
+    long_about = None,
+    propagate_version = true,
+    after_help = "Example: safeguard run            (ingest data-samples/, measures and report)\n         \
+                  safeguard ingest extracts/ --store store && \\\n           \
+                  safeguard report --store store --year 2024-25"
+)]
 struct Cli {
     /// Partnership config (TOML). Default: ./safeguard.toml when present, else built-in defaults.
     #[arg(long, global = true, value_name = "FILE")]
@@ -237,7 +246,13 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 fn calendar_for(cfg: &Config) -> Result<Calendar> {
     Calendar::england_and_wales()
         .with_closures(&cfg.closure_days)
-        .map_err(|e| UserError::Message(format!("closure_days in the config: {e}")).into())
+        .map_err(|e| {
+            let file = cfg
+                .path
+                .as_ref()
+                .map_or_else(|| "the config".to_string(), |p| p.display().to_string());
+            UserError::Message(format!("{file}: closure_days: {e}")).into()
+        })
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -246,7 +261,7 @@ fn run(cli: Cli) -> Result<()> {
     let mut out = out.lock();
     match cli.command {
         Command::Ingest { inputs, store, la } => {
-            let report = ingest::ingest_with_la(&cfg, &store, &inputs, la)?;
+            let report = ingest::ingest_with_la(&cfg, &store, &inputs, la, !cli.quiet)?;
             write!(out, "{}", report.render())?;
             writeln!(out, "store: {}", store.display())?;
         }
@@ -267,7 +282,7 @@ fn run(cli: Cli) -> Result<()> {
             } else {
                 cfg
             };
-            let report = ingest::ingest(&cfg, &store, &data)?;
+            let report = ingest::ingest_with_la(&cfg, &store, &data, None, !cli.quiet)?;
             writeln!(out, "== ingest ==")?;
             write!(out, "{}", report.render())?;
             writeln!(out, "store: {}", store.display())?;

@@ -176,7 +176,7 @@ pub fn detect_format(path: &Path, head: &[u8]) -> Result<Format, UserError> {
 
 /// Ingests `inputs` (files or folders) into the store at `store_dir`.
 pub fn ingest(cfg: &Config, store_dir: &Path, inputs: &[PathBuf]) -> anyhow::Result<IngestReport> {
-    ingest_with_la(cfg, store_dir, inputs, None)
+    ingest_with_la(cfg, store_dir, inputs, None, false)
 }
 
 /// As [`ingest`], naming the LA of inputs that do not carry their own (`ingest --la`).
@@ -185,6 +185,7 @@ pub fn ingest_with_la(
     store_dir: &Path,
     inputs: &[PathBuf],
     la: Option<String>,
+    progress: bool,
 ) -> anyhow::Result<IngestReport> {
     if let Some(code) = &la {
         if code.len() != crate::schema::LA_CODE_LEN || !code.bytes().all(|b| b.is_ascii_digit()) {
@@ -213,7 +214,26 @@ pub fn ingest_with_la(
     let mut new_sources: Vec<SourceEntry> = vec![];
     let mut seen_hashes = std::collections::HashSet::new();
     let mut seq = store.next_seq();
+    // A progress bar over the files on stderr (drawn only on a terminal, never with --quiet).
+    let bar = if progress {
+        indicatif::ProgressBar::new(files.len() as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} ingest [{bar:30}] {pos}/{len} files  {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
     for path in &files {
+        bar.set_message(
+            path.file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default(),
+        );
+        bar.inc(1);
         let (hash, head) = hash_file(path)?;
         let file_name = path
             .file_name()
@@ -266,11 +286,14 @@ pub fn ingest_with_la(
     report.rejects = sink.rejects.len();
     report.flags = sink.flags.len();
     if new_sources.is_empty() {
+        bar.finish_and_clear();
         return Ok(report);
     }
+    bar.set_message("writing the store");
     let commit = store
         .commit(sink, new_sources)
         .context("writing the store")?;
+    bar.finish_and_clear();
     report.superseded = commit.superseded;
     report.generation = Some(commit.generation);
     Ok(report)
