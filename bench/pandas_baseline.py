@@ -29,7 +29,9 @@ def wd(a: pd.Series, b: pd.Series, holidays) -> pd.Series:
     out = pd.Series(np.nan, index=a.index)
     a1 = a[ok].values.astype("datetime64[D]") + np.timedelta64(1, "D")
     b1 = b[ok].values.astype("datetime64[D]") + np.timedelta64(1, "D")
-    out[ok] = np.busday_count(a1, b1, holidays=holidays)
+    # numpy counts a reversed range as -(days in (b, a]) shifted by one: count it forwards and negate.
+    lo, hi = np.minimum(a1, b1), np.maximum(a1, b1)
+    out[ok] = np.where(b1 < a1, -1, 1) * np.busday_count(lo, hi, holidays=holidays)
     return out
 
 

@@ -28,8 +28,8 @@ use safeguard::{ingest, synth};
     about,
     long_about = None,
     propagate_version = true,
-    after_help = "Example: safeguard run            (ingest data-samples/, measures and report)\n         \
-                  safeguard ingest extracts/ --store store && \\\n           \
+    after_help = "Example: safeguard run      (the bundled samples: ingest, measures, report)\n         \
+                  safeguard ingest extracts/ --store store\n         \
                   safeguard report --store store --year 2024-25"
 )]
 struct Cli {

@@ -15,19 +15,3 @@ pub mod national_return;
 pub use age::{age_band, AgeBand};
 pub use cases::{base_frame, base_from_reviews, read_cases, Case, REVIEW_TIME_BANDS};
 pub use national_return::{write_return, ReturnSummary};
-
-/// Every CDOP measure id, in catalogue order (all defined in `queries/cdop.sql`).
-pub const MEASURE_IDS: &[&str] = &[
-    "cdop_reviews_completed",
-    "cdop_modifiable_all",
-    "cdop_modifiable_sufficient",
-    "cdop_modifiable_sufficient_pooled3",
-    "cdop_modifiable_sufficient_pooled5",
-    "cdop_time_to_review",
-    "cdop_open_at_year_end",
-    "cdop_deaths_notified",
-    "cdop_factor_recurrence",
-    "cdop_factor_recurrence_pooled3",
-    "cdop_factor_recurrence_pooled5",
-    "cdop_known_to_services",
-];

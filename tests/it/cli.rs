@@ -531,4 +531,22 @@ fn commands_needing_a_store_say_to_run_ingest_first() {
     // Nothing was created.
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert!(left.is_empty(), "no files left behind: {left:?}");
+    // A folder that exists but holds no store.
+    std::fs::create_dir(dir.path().join("empty")).unwrap();
+    for args in [
+        &["measures", "--store", "empty", "--out", "m.csv"][..],
+        &["report", "--store", "empty", "--out", "rep"][..],
+        &["cdop-return", "--store", "empty", "--out", "ret"][..],
+    ] {
+        let line = one_line_error(&run_in(dir.path(), args));
+        assert!(
+            line.contains("ingest") && line.contains("first"),
+            "`safeguard {}` says to run ingest first: {line}",
+            args.join(" ")
+        );
+    }
+    let left: Vec<_> = std::fs::read_dir(dir.path().join("empty"))
+        .unwrap()
+        .collect();
+    assert!(left.is_empty(), "the empty folder is left empty: {left:?}");
 }
