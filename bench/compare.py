@@ -43,7 +43,8 @@ def main() -> None:
     # A row only one side has counts as a difference unless its counts are all zero there (the
     # program emits pending-only rows, 0/0; the pandas baseline has no pending).
     missing = pl.col("numerator").is_null() | pl.col("numerator_o").is_null()
-    bad = j.filter(diff | (missing & ~stat & (num("denominator") + num("excluded") > 0)))
+    bad = j.filter(diff | (missing & ~stat & (num("denominator") + num("excluded") + num("denominator_o")
+                                           + num("excluded_o") > 0)))
     res = {
         "label": label,
         "measures_compared": sorted(common),
