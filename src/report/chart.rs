@@ -54,6 +54,11 @@ pub struct Series {
     pub values: Vec<Option<f64>>,
     /// The label drawn on each bar (e.g. "82%", "c" for a suppressed count); None = no label.
     pub labels: Vec<Option<String>>,
+    /// Drawn dashed (a comparison such as England's figure, not the partnership's own).
+    pub dashed: bool,
+    /// The palette index to draw with (default: the series' position), so a comparison can share
+    /// its partner's colour.
+    pub colour: Option<usize>,
 }
 
 /// A chart, ready to draw.
@@ -160,8 +165,17 @@ where
                 y += px(20.0);
                 legend_rows += 1;
             }
-            let colour = PALETTE[j % PALETTE.len()];
-            if chart.kind == Kind::Lines {
+            let colour = PALETTE[sr.colour.unwrap_or(j) % PALETTE.len()];
+            if chart.kind == Kind::Lines && sr.dashed {
+                for k in 0..2 {
+                    let x0 = x + px(11.0) * k;
+                    root.draw(&Rectangle::new(
+                        [(x0, y + px(6.0)), (x0 + px(7.0), y + px(8.0))],
+                        colour.filled(),
+                    ))
+                    .map_err(e)?;
+                }
+            } else if chart.kind == Kind::Lines {
                 root.draw(&Rectangle::new(
                     [(x, y + px(5.0)), (x + px(18.0), y + px(9.0))],
                     colour.filled(),
@@ -222,8 +236,9 @@ where
     for (_, v) in &chart.reference_lines {
         ymax = ymax.max(*v);
     }
+    // Percentages: the axis reaches the next 10% above the data (+20% headroom), at most 100%.
     let ymax = if chart.percent {
-        1.0f64.max(ymax).min(1.0) * 1.08
+        ((ymax * 1.2 * 10.0).ceil() / 10.0).clamp(0.1, 1.0) * 1.04
     } else {
         (ymax * 1.15).max(1.0)
     };
@@ -276,7 +291,7 @@ where
             let stacked = chart.kind == Kind::StackedBars;
             let mut base = vec![0.0; n];
             for (j, sr) in chart.series.iter().enumerate() {
-                let colour = PALETTE[j % PALETTE.len()];
+                let colour = PALETTE[sr.colour.unwrap_or(j) % PALETTE.len()];
                 for i in 0..n {
                     let Some(v) = sr.values.get(i).copied().flatten() else {
                         if let Some(Some(l)) = sr.labels.get(i) {
@@ -354,18 +369,28 @@ where
         }
         Kind::Lines => {
             for (j, sr) in chart.series.iter().enumerate() {
-                let colour = PALETTE[j % PALETTE.len()];
+                let colour = PALETTE[sr.colour.unwrap_or(j) % PALETTE.len()];
                 let pts: Vec<(f64, f64)> = sr
                     .values
                     .iter()
                     .enumerate()
                     .filter_map(|(i, v)| v.map(|v| (i as f64 + 0.5, v)))
                     .collect();
-                cc.draw_series(LineSeries::new(
-                    pts.clone(),
-                    colour.stroke_width((2.5 * s) as u32),
-                ))
-                .map_err(e)?;
+                if sr.dashed {
+                    cc.draw_series(DashedLineSeries::new(
+                        pts.clone(),
+                        (7.0 * s) as u32,
+                        (4.0 * s) as u32,
+                        colour.stroke_width((2.0 * s) as u32),
+                    ))
+                    .map_err(e)?;
+                } else {
+                    cc.draw_series(LineSeries::new(
+                        pts.clone(),
+                        colour.stroke_width((2.5 * s) as u32),
+                    ))
+                    .map_err(e)?;
+                }
                 let r = (4.0 * s) as i32;
                 match j % 3 {
                     0 => {
@@ -387,7 +412,12 @@ where
                         .map_err(e)?;
                     }
                 }
+                // Only the latest point is labelled: labels on every point of several lines collide.
+                let last = sr.values.iter().rposition(|v| v.is_some());
                 for (i, v) in sr.values.iter().enumerate() {
+                    if Some(i) != last {
+                        continue;
+                    }
                     if let (Some(v), Some(Some(l))) = (v, sr.labels.get(i)) {
                         let (bx, by) = cc.backend_coord(&(i as f64 + 0.5, *v));
                         root.draw(&Text::new(

@@ -99,6 +99,8 @@ fn fraction_series(
         name: name.to_string(),
         values,
         labels,
+        dashed: false,
+        colour: None,
     }
 }
 
@@ -178,6 +180,8 @@ fn count_series(
             name: name.clone(),
             values,
             labels,
+            dashed: false,
+            colour: None,
         });
     }
     out
@@ -574,6 +578,8 @@ fn rereferrals_and_repeat_plans(d: &ReportData) -> Figure {
         ("cpp_second_or_subsequent", "Second or subsequent plans"),
     ] {
         let rows: Vec<Option<&MeasureRow>> = years.iter().map(|y| d.all(m, *y)).collect();
+        // England's line shares the colour of the partnership's line it compares with.
+        let partner = c.series.len();
         if rows.iter().any(|r| r.is_some()) {
             c.series
                 .push(fraction_series(d, name, &rows, &mut table, &cats));
@@ -587,6 +593,8 @@ fn rereferrals_and_repeat_plans(d: &ReportData) -> Figure {
                 name: format!("England: {}", name.to_lowercase()),
                 values: eng.clone(),
                 labels: vec![None; eng.len()],
+                dashed: true,
+                colour: Some(partner),
             });
             for (y, v) in years.iter().zip(&eng) {
                 if let Some(v) = v {
@@ -829,6 +837,8 @@ fn early_help_flows(d: &ReportData) -> Figure {
         ),
     ] {
         let rows: Vec<Option<&MeasureRow>> = years.iter().map(|y| d.all(m, *y)).collect();
+        // England's line shares the colour of the partnership's line it compares with.
+        let partner = c.series.len();
         if rows.iter().any(|r| r.is_some()) {
             c.series
                 .push(fraction_series(d, name, &rows, &mut table, &cats));
