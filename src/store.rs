@@ -521,6 +521,81 @@ fn link_checks(merged: &BTreeMap<&'static str, DataFrame>) -> Result<Vec<Issue>>
             .collect()?;
         out.extend(issue_rows(table, &bad, date_col, flag, rule)?);
     }
+    if let (Some(plans), Some(s47)) = (merged.get("cp_plans"), merged.get("s47_enquiries")) {
+        out.extend(plan_checks(plans, s47)?);
+    }
+    Ok(out)
+}
+
+/// DfE rule 2885 (a plan starts on the date of the conference that made it: an ICPC of the same
+/// child in the same LA on the plan's start date) and rules 8935/8940 (a child's plans must not
+/// overlap: a plan starting while an earlier one of the same child is still open).
+fn plan_checks(plans: &DataFrame, s47: &DataFrame) -> Result<Vec<Issue>> {
+    let k = [col("la_code"), col("child_id"), col("start_date")];
+    let icpcs = s47
+        .clone()
+        .lazy()
+        .filter(col("icpc_date").is_not_null())
+        .select([
+            col("la_code"),
+            col("child_id"),
+            col("icpc_date").alias("start_date"),
+        ])
+        .unique(None, UniqueKeepStrategy::Any);
+    let no_icpc = plans
+        .clone()
+        .lazy()
+        .join(icpcs, k.clone(), k.clone(), JoinArgs::new(JoinType::Anti))
+        .select([col("source_file"), col("source_pos")])
+        .collect()?;
+    let mut out = issue_rows(
+        "cp_plans",
+        &no_icpc,
+        "start_date",
+        "cpp_start_not_icpc",
+        "no ICPC of this child on the plan's start date (DfE rule 2885)",
+    )?;
+    let others = plans.clone().lazy().select([
+        col("child_id"),
+        col("plan_id").alias("__other_id"),
+        col("start_date").alias("__other_start"),
+        col("end_date").alias("__other_end"),
+    ]);
+    let overlapping = plans
+        .clone()
+        .lazy()
+        .join(
+            others,
+            [col("child_id")],
+            [col("child_id")],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .filter(
+            col("__other_id")
+                .neq(col("plan_id"))
+                .and(col("__other_start").lt_eq(col("start_date")))
+                .and(
+                    col("__other_end")
+                        .is_null()
+                        .or(col("__other_end").gt(col("start_date"))),
+                )
+                // Two plans starting the same day: flag only one of them (the later id).
+                .and(
+                    col("__other_start")
+                        .lt(col("start_date"))
+                        .or(col("__other_id").lt(col("plan_id"))),
+                ),
+        )
+        .select([col("source_file"), col("source_pos")])
+        .unique(None, UniqueKeepStrategy::Any)
+        .collect()?;
+    out.extend(issue_rows(
+        "cp_plans",
+        &overlapping,
+        "start_date",
+        "overlapping_cpp",
+        "starts while another plan of the same child is open (DfE rules 8935/8940)",
+    )?);
     Ok(out)
 }
 

@@ -1603,3 +1603,53 @@ fn empty_file_exits_1_naming_it() {
         assert!(!store_of(dir).exists());
     }
 }
+
+#[test]
+fn plans_without_their_conference_and_overlapping_plans_are_flagged() {
+    // DfE rule 2885: a plan starts on its ICPC's date. Rules 8935/8940: a child's plans must
+    // not overlap.
+    let d = tmp();
+    let dir = d.path();
+    write(
+        dir,
+        "referrals.csv",
+        "referral_id,child_id,la_code,received_at\nR1,P1,940,2024-04-02\nR2,P2,940,2024-04-02\n",
+    );
+    write(
+        dir,
+        "s47_enquiries.csv",
+        "s47_id,referral_id,child_id,la_code,start_date,icpc_date,icpc_result\n\
+         S1,R1,P1,940,2024-04-03,2024-04-24,CPP\n\
+         S2,R2,P2,940,2024-04-03,2024-04-24,CPP\n",
+    );
+    // line 2: P1's plan starts on its ICPC date: fine.
+    // line 3: P2's plan starts a day after its ICPC: rule 2885.
+    // line 4: P1's second plan starts (on no ICPC date) while line 2's plan is still open:
+    //         rule 2885 and overlapping.
+    // line 5: P1's third plan starts the day line 4's ended... after line 2 ended too: only 2885.
+    write(
+        dir,
+        "cp_plans.csv",
+        "plan_id,referral_id,child_id,la_code,start_date,end_date,initial_category\n\
+         C1,R1,P1,940,2024-04-24,2024-09-30,NEG\n\
+         C2,R2,P2,940,2024-04-25,,EMO\n\
+         C3,R1,P1,940,2024-06-03,2024-10-31,NEG\n\
+         C4,R1,P1,940,2024-10-31,,NEG\n",
+    );
+    let (_, summary) = ingest_ok(dir, &["referrals.csv", "s47_enquiries.csv", "cp_plans.csv"]);
+    assert_eq!(summary["cp_plans"], c(4, 4, 0, 0));
+    let all = issues(&store_of(dir), "data_quality");
+    let flags = |line: &str| -> Vec<String> {
+        let mut f: Vec<String> = all
+            .iter()
+            .filter(|i| i.table == "cp_plans" && i.position == line)
+            .map(|i| i.flag.clone())
+            .collect();
+        f.sort();
+        f
+    };
+    assert!(flags("line 2").is_empty(), "{all:#?}");
+    assert_eq!(flags("line 3"), ["cpp_start_not_icpc"]);
+    assert_eq!(flags("line 4"), ["cpp_start_not_icpc", "overlapping_cpp"]);
+    assert_eq!(flags("line 5"), ["cpp_start_not_icpc"]);
+}
