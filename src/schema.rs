@@ -472,3 +472,28 @@ pub fn identifying_column(normalised: &str) -> Option<&'static str> {
     }
     None
 }
+
+/// True for a column that looks like free text (notes, comments, reasons, descriptions), which
+/// may name people and is never kept, even in the raw layer.
+pub fn free_text_column(normalised: &str) -> bool {
+    normalised.split('_').any(|t| {
+        matches!(
+            t,
+            "note"
+                | "notes"
+                | "comment"
+                | "comments"
+                | "reason"
+                | "reasons"
+                | "text"
+                | "description"
+                | "narrative"
+                | "summary"
+                | "details"
+                | "detail"
+                | "free"
+                | "remarks"
+                | "remark"
+        )
+    })
+}

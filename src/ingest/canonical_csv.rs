@@ -104,6 +104,24 @@ pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
         .iter()
         .map(|c| by_name.get(c.name).copied())
         .collect();
+    // Columns beyond the canonical ones (not identifying: those were refused above) are kept in
+    // the raw layer (data-contract.md section 3), not used by the measures.
+    // Free text (notes, comments, reasons) may name people: it is dropped, and the summary says so.
+    let mut extras: Vec<(usize, String)> = vec![];
+    for (i, h) in header.iter().enumerate() {
+        let n = normalise_header(h);
+        if n.is_empty() || spec.column(&n).is_some() {
+            continue;
+        }
+        if schema::free_text_column(&n) {
+            sink.note(format!(
+                "column '{}' looks like free text, which may name people: not stored",
+                h.trim()
+            ));
+        } else {
+            extras.push((i, h.trim().to_string()));
+        }
+    }
     let mut record = csv::StringRecord::new();
     loop {
         match rdr.read_record(&mut record) {
@@ -118,7 +136,13 @@ pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
                             .map(str::to_string)
                     })
                     .collect();
-                sink.row(spec, format!("line {line}"), values);
+                let position = format!("line {line}");
+                for (i, name) in &extras {
+                    if let Some(v) = record.get(*i).map(str::trim).filter(|v| !v.is_empty()) {
+                        sink.raw(position.clone(), spec.name, name, v);
+                    }
+                }
+                sink.row(spec, position, values);
             }
             Err(e) => return Err(csv_error(path, &e, &line_of)),
         }

@@ -1653,3 +1653,45 @@ fn plans_without_their_conference_and_overlapping_plans_are_flagged() {
     assert_eq!(flags("line 4"), ["cpp_start_not_icpc", "overlapping_cpp"]);
     assert_eq!(flags("line 5"), ["cpp_start_not_icpc"]);
 }
+
+#[test]
+fn extra_columns_go_to_the_raw_layer_and_free_text_is_dropped() {
+    let d = tmp();
+    let dir = d.path();
+    write(
+        dir,
+        "referrals.csv",
+        "referral_id,child_id,la_code,received_at,allocated_team,case_notes\n\
+         R1,P1,940,2024-04-02,Team North,spoke to a named relative\n\
+         R2,P2,940,2024-04-03,,\n",
+    );
+    let (out, summary) = ingest_ok(dir, &["referrals.csv"]);
+    assert_eq!(summary["referrals"], c(2, 2, 0, 0));
+    assert!(
+        out.contains("column 'case_notes' looks like free text"),
+        "{out}"
+    );
+    let raw = read_table(&store_of(dir), "raw");
+    // One raw field: R1's team (R2's is empty); the notes are nowhere.
+    assert_eq!(raw.height(), 1, "{raw}");
+    assert_eq!(cell(&raw, "element", 0), "referrals");
+    assert_eq!(cell(&raw, "field", 0), "allocated_team");
+    assert_eq!(cell(&raw, "value", 0), "Team North");
+    assert_eq!(cell(&raw, "position", 0), "line 2");
+    // Parquet is compressed: read every string column of every table back to look for it.
+    for entry in std::fs::read_dir(current_gen(&store_of(dir))).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "parquet") {
+            let df = safeguard::store::read_parquet(&path).unwrap();
+            for column in df.columns() {
+                if let Ok(strs) = column.str() {
+                    assert!(
+                        strs.iter().flatten().all(|v| !v.contains("named relative")),
+                        "free text found in {}",
+                        path.display()
+                    );
+                }
+            }
+        }
+    }
+}
