@@ -99,6 +99,9 @@ pub struct MeasuresOutput {
     pub not_measurable: BTreeMap<String, String>,
     /// Lines for the run summary (population used, etc.).
     pub notes: Vec<String>,
+    /// Data-quality counts no measure carries (queries/data_quality.sql), for the last year
+    /// asked for: (subject, reason, rows).
+    pub data_quality: Vec<(String, String, u64)>,
 }
 
 impl MeasuresOutput {
@@ -116,6 +119,9 @@ impl MeasuresOutput {
         }
         for n in &self.notes {
             s.push_str(&format!("note: {n}\n"));
+        }
+        for (subject, reason, n) in &self.data_quality {
+            s.push_str(&format!("data quality: {subject}: {n} row(s): {reason}\n"));
         }
         for (m, why) in &self.not_measurable {
             s.push_str(&format!("not measurable: {m}: {why}\n"));
@@ -374,6 +380,9 @@ pub fn compute(
                 out.rows.extend(aggregate::summarise(&df, &period)?);
             }
         }
+        if Some(&year) == years.last() {
+            out.data_quality = data_quality_counts(&mut ctx)?;
+        }
         let plans = store.read_table("cp_plans")?;
         let revs = store.read_table("cp_reviews")?;
         let events = reviews::review_events(&plans, &revs, year.start(), year.end(), reference)?;
@@ -388,6 +397,30 @@ pub fn compute(
             && !(r.measure_id == "rate_per_10k" && r.breakdown == "NONE")
     });
     sort_rows(&mut out.rows);
+    Ok(out)
+}
+
+/// Runs queries/data_quality.sql: each SELECT gives (subject, reason, rows).
+fn data_quality_counts(ctx: &mut SQLContext) -> Result<Vec<(String, String, u64)>> {
+    const SQL: &str = include_str!("../../queries/data_quality.sql");
+    let mut out = vec![];
+    for stmt in statements(SQL) {
+        let df = ctx
+            .execute(&stmt)
+            .and_then(|lf| lf.collect())
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("queries/data_quality.sql: {}", first_line(&stmt)))?;
+        let subject = df.column("subject")?.str()?.clone();
+        let reason = df.column("reason")?.str()?.clone();
+        let rows = df.column("rows")?.cast(&DataType::UInt64)?;
+        for ((s, r), n) in subject.iter().zip(reason.iter()).zip(rows.u64()?.iter()) {
+            if let (Some(s), Some(r), Some(n)) = (s, r, n) {
+                if n > 0 {
+                    out.push((s.to_string(), r.to_string(), n));
+                }
+            }
+        }
+    }
     Ok(out)
 }
 

@@ -202,6 +202,14 @@ fn data_quality(store: &Store, measures: &MeasuresOutput, year: FinYear) -> Resu
             ]);
         }
     }
+    for (subject, reason, n) in &measures.data_quality {
+        t.rows.push(vec![
+            "data quality".into(),
+            subject.clone(),
+            reason.clone(),
+            n.to_string(),
+        ]);
+    }
     for (m, why) in &measures.not_measurable {
         t.rows.push(vec![
             "not measurable".into(),

@@ -1249,3 +1249,59 @@ fn a_multi_year_run_gives_each_year_as_its_own_single_year_run_does() {
     both.headline("s47_to_icpc", Y23, "941", [1, 1, 0, 0]);
     both.headline("s47_to_icpc", Y24, "ALL", [6, 9, 1, 2]);
 }
+
+#[test]
+fn data_quality_counts_overdue_contacts_open_assessments_and_s47s() {
+    let f = Fixture::new(&[
+        (
+            "contacts.csv",
+            "
+            contact_id,child_id,la_code,received_at,outcome
+            K1,C1,940,2025-03-27T10:00,                # Thu: wd(27 Mar, 31 Mar) = 2 > 1: counted
+            K2,C2,940,2025-03-28T10:00,                # Fri: wd(28 Mar, 31 Mar) = 1: not yet
+            K3,C3,940,2025-03-03T10:00,REFERRAL        # has an outcome
+            ",
+        ),
+        (
+            "referrals.csv",
+            "
+            referral_id,child_id,la_code,received_at
+            R1,C1,940,2025-01-02
+            R2,C2,940,2025-01-02
+            ",
+        ),
+        (
+            "assessments.csv",
+            "
+            assessment_id,referral_id,child_id,la_code,start_date,authorisation_date
+            A1,R1,C1,940,2025-01-24,                   # 46 WD to 31 Mar: counted (8670Q)
+            A2,R2,C2,940,2025-01-27,                   # 45 WD to 31 Mar: not yet
+            ",
+        ),
+        (
+            "s47_enquiries.csv",
+            "
+            s47_id,referral_id,child_id,la_code,start_date,icpc_not_required,icpc_date,transfer_in
+            S1,R1,C1,940,2025-03-07,N,,N               # 16 WD to 31 Mar: counted (8675Q)
+            S2,R2,C2,940,2025-03-10,N,,N               # 15 WD: not yet
+            S3,R2,C2,940,2025-01-06,Y,,N               # not required
+            S4,R2,C2,940,2025-01-06,N,,Y               # a transfer-in
+            ",
+        ),
+    ]);
+    let t = f.measures(&["--year", "2024-25", "--reference-date", "2025-03-31"]);
+    // Working days in March 2025 (no bank holidays): 3-7, 10-14, 17-21, 24-28, 31.
+    // A1: 24 Jan -> 31 Mar: Jan 27-31 (5) + Feb (20) + Mar (21) = 46. A2 from 27 Jan: 45.
+    // S1: 7 Mar -> 31 Mar: 10-14, 17-21, 24-28, 31 = 16. S2 from 10 Mar: 15.
+    for line in [
+        "data quality: contacts.outcome: 1 row(s)",
+        "data quality: assessments.authorisation_date: 1 row(s)",
+        "data quality: s47_enquiries.icpc_date: 1 row(s)",
+    ] {
+        assert!(
+            t.summary.contains(line),
+            "missing {line:?} in:\n{}",
+            t.summary
+        );
+    }
+}
