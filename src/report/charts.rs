@@ -837,8 +837,6 @@ fn early_help_flows(d: &ReportData) -> Figure {
         ),
     ] {
         let rows: Vec<Option<&MeasureRow>> = years.iter().map(|y| d.all(m, *y)).collect();
-        // England's line shares the colour of the partnership's line it compares with.
-        let partner = c.series.len();
         if rows.iter().any(|r| r.is_some()) {
             c.series
                 .push(fraction_series(d, name, &rows, &mut table, &cats));
