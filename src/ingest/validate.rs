@@ -71,9 +71,10 @@ impl Cell {
     }
 }
 
-/// The typed column buffers of one canonical column.
+/// The typed column buffers of one canonical column. Text goes straight into Arrow string views
+/// (no `String` per cell: at national scale the per-cell allocations were most of ingest's memory).
 enum Buf {
-    Str(Vec<Option<String>>),
+    Str(StringChunkedBuilder),
     Date(Vec<Option<i32>>),
     DateTime {
         ms: Vec<Option<i64>>,
@@ -84,10 +85,10 @@ enum Buf {
 }
 
 impl Buf {
-    fn for_kind(kind: Kind) -> Buf {
+    fn for_kind(name: &str, kind: Kind) -> Buf {
         match kind {
             Kind::Id | Kind::ChildId | Kind::Text | Kind::Code(_) | Kind::Codes(_) => {
-                Buf::Str(vec![])
+                Buf::Str(StringChunkedBuilder::new(name.into(), 0))
             }
             Kind::Date | Kind::YearMonth => Buf::Date(vec![]),
             Kind::DateTime => Buf::DateTime {
@@ -100,8 +101,8 @@ impl Buf {
     }
     fn push(&mut self, cell: Cell) {
         match (self, cell) {
-            (Buf::Str(v), Cell::Str(s)) => v.push(Some(s)),
-            (Buf::Str(v), _) => v.push(None),
+            (Buf::Str(v), Cell::Str(s)) => v.append_value(s),
+            (Buf::Str(v), _) => v.append_null(),
             (Buf::Date(v), c) => v.push(c.date().map(parse::epoch_days)),
             (Buf::DateTime { ms, has_time }, Cell::DateTime(w)) => {
                 ms.push(Some(w.at.and_utc().timestamp_millis()));
@@ -119,7 +120,11 @@ impl Buf {
     }
     fn into_columns(self, name: &str, kind: Kind) -> PolarsResult<Vec<Column>> {
         Ok(match self {
-            Buf::Str(v) => vec![Series::new(name.into(), v).into()],
+            Buf::Str(v) => {
+                let mut s = v.finish().into_series();
+                s.rename(name.into());
+                vec![s.into()]
+            }
             Buf::Date(v) => vec![Series::new(name.into(), v).cast(&DataType::Date)?.into()],
             Buf::DateTime { ms, has_time } => vec![
                 Series::new(name.into(), ms)
@@ -162,14 +167,18 @@ pub struct Counts {
 pub struct TableBuilder {
     pub spec: &'static TableSpec,
     bufs: Vec<Buf>,
-    source_file: Vec<String>,
-    source_hash: Vec<String>,
-    source_pos: Vec<String>,
+    /// The sources rows came from (file name, hash), once each; `source_idx` points into it per
+    /// row (a file name and a 64-character hash per row cost more than the row itself).
+    sources: Vec<(String, String)>,
+    source_idx: Vec<u32>,
+    source_pos: StringChunkedBuilder,
     source_seq: Vec<u32>,
     vintage: Vec<Option<i32>>,
-    dq_flags: Vec<Option<String>>,
-    /// key -> position of its first row, per source file.
-    seen: HashMap<(u32, String), String>,
+    dq_flags: StringChunkedBuilder,
+    /// key -> position of its first row, for the current source file only (keys are per file:
+    /// the map is cleared when the next file begins).
+    seen: HashMap<Box<str>, Box<str>>,
+    seen_seq: Option<u32>,
     pub counts: Counts,
 }
 
@@ -177,14 +186,19 @@ impl TableBuilder {
     pub fn new(spec: &'static TableSpec) -> TableBuilder {
         TableBuilder {
             spec,
-            bufs: spec.columns.iter().map(|c| Buf::for_kind(c.kind)).collect(),
-            source_file: vec![],
-            source_hash: vec![],
-            source_pos: vec![],
+            bufs: spec
+                .columns
+                .iter()
+                .map(|c| Buf::for_kind(c.name, c.kind))
+                .collect(),
+            sources: vec![],
+            source_idx: vec![],
+            source_pos: StringChunkedBuilder::new("source_pos".into(), 0),
             source_seq: vec![],
             vintage: vec![],
-            dq_flags: vec![],
+            dq_flags: StringChunkedBuilder::new("dq_flags".into(), 0),
             seen: HashMap::new(),
+            seen_seq: None,
             counts: Counts::default(),
         }
     }
@@ -279,7 +293,11 @@ impl TableBuilder {
             })
             .collect::<Vec<_>>()
             .join("|");
-        if let Some(first) = self.seen.get(&(src.seq, key.clone())) {
+        if self.seen_seq != Some(src.seq) {
+            self.seen.clear();
+            self.seen_seq = Some(src.seq);
+        }
+        if let Some(first) = self.seen.get(key.as_str()) {
             self.counts.rejected += 1;
             rejects.push(issue(
                 &spec.key.join("+"),
@@ -293,7 +311,8 @@ impl TableBuilder {
             ));
             return false;
         }
-        self.seen.insert((src.seq, key), position.clone());
+        self.seen
+            .insert(key.into_boxed_str(), position.as_str().into());
         for (column, flag, reason) in row_checks(spec, &cells) {
             row_flags.push(issue(column, "", flag, reason));
         }
@@ -305,17 +324,23 @@ impl TableBuilder {
                 .map(|f| format!("{}:{}", f.flag, f.column))
                 .collect::<Vec<_>>()
                 .join(";");
-            self.dq_flags.push(Some(joined));
+            self.dq_flags.append_value(joined);
             flags.extend(row_flags);
         } else {
-            self.dq_flags.push(None);
+            self.dq_flags.append_null();
         }
         for (buf, cell) in self.bufs.iter_mut().zip(cells) {
             buf.push(cell);
         }
-        self.source_file.push(src.file_name.clone());
-        self.source_hash.push(src.hash.clone());
-        self.source_pos.push(position);
+        if self
+            .sources
+            .last()
+            .is_none_or(|(f, h)| *f != src.file_name || *h != src.hash)
+        {
+            self.sources.push((src.file_name.clone(), src.hash.clone()));
+        }
+        self.source_idx.push((self.sources.len() - 1) as u32);
+        self.source_pos.append_value(position);
         self.source_seq.push(src.seq);
         self.vintage.push(src.vintage.map(parse::epoch_days));
         true
@@ -328,10 +353,19 @@ impl TableBuilder {
         for (buf, col) in self.bufs.into_iter().zip(self.spec.columns) {
             columns.extend(buf.into_columns(col.name, col.kind)?);
         }
-        columns.push(Series::new("dq_flags".into(), self.dq_flags).into());
-        columns.push(Series::new("source_file".into(), self.source_file).into());
-        columns.push(Series::new("source_hash".into(), self.source_hash).into());
-        columns.push(Series::new("source_pos".into(), self.source_pos).into());
+        columns.push(self.dq_flags.finish().into_series().into());
+        let sources = &self.sources;
+        let per_row = |pick: fn(&(String, String)) -> &str, name: &str| -> Column {
+            StringChunked::from_iter_values(
+                name.into(),
+                self.source_idx.iter().map(|&i| pick(&sources[i as usize])),
+            )
+            .into_series()
+            .into()
+        };
+        columns.push(per_row(|s| s.0.as_str(), "source_file"));
+        columns.push(per_row(|s| s.1.as_str(), "source_hash"));
+        columns.push(self.source_pos.finish().into_series().into());
         columns.push(Series::new("source_seq".into(), self.source_seq).into());
         columns.push(
             Series::new("source_vintage".into(), self.vintage)

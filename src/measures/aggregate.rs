@@ -41,34 +41,6 @@ const DISTRIBUTIONS: &[&str] = &[
 ];
 const RESERVED: &[&str] = &["measure_id", "la_code", "outcome", "wd"];
 
-#[derive(Debug, Default, Clone, Copy)]
-struct Acc {
-    num: u64,
-    den: u64,
-    excluded: u64,
-    pending: u64,
-}
-
-impl Acc {
-    fn add(&mut self, outcome: &str) {
-        match outcome {
-            "num" => {
-                self.num += 1;
-                self.den += 1;
-            }
-            "den" => self.den += 1,
-            "excluded" => self.excluded += 1,
-            "pending" => self.pending += 1,
-            _ => {}
-        }
-    }
-}
-
-fn strings(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>> {
-    let c = df.column(name)?.cast(&DataType::String)?;
-    Ok(c.str()?.iter().map(|v| v.map(str::to_string)).collect())
-}
-
 /// The value of quantile q by nearest rank: the ceil(q x n)-th smallest (measures.md section 4).
 pub fn nearest_rank(sorted: &[i64], q: f64) -> Option<i64> {
     if sorted.is_empty() {
@@ -78,90 +50,179 @@ pub fn nearest_rank(sorted: &[i64], q: f64) -> Option<i64> {
     sorted.get(rank.min(sorted.len()) - 1).copied()
 }
 
-/// Summarises one query's event rows for `period`.
+/// Summarises one query's event rows for `period`. The counting is done by Polars group-bys (per
+/// LA, then `ALL` as the sum of the LAs); a row-by-row map keyed by cloned strings was a large
+/// part of `measures`' time at national scale.
 pub fn summarise(df: &DataFrame, period: &str) -> Result<Vec<MeasureRow>> {
     if df.height() == 0 {
         return Ok(vec![]);
     }
-    let measure = strings(df, "measure_id")?;
-    let la = strings(df, "la_code")?;
-    let outcome = strings(df, "outcome")?;
-    let wd: Option<Vec<Option<i64>>> = match df.column("wd") {
-        Ok(c) => Some(c.cast(&DataType::Int64)?.i64()?.iter().collect()),
-        Err(_) => None,
-    };
     let breakdown_names: Vec<String> = df
         .get_column_names()
         .iter()
         .map(|n| n.to_string())
         .filter(|n| !RESERVED.contains(&n.as_str()))
         .collect();
-    let breakdown_values: Vec<Vec<Option<String>>> = breakdown_names
-        .iter()
-        .map(|b| strings(df, b))
-        .collect::<Result<_>>()?;
+    let text = |n: &str| col(n).cast(DataType::String);
+    let is = |v: &str| col("outcome").eq(lit(v));
+    let base = df
+        .clone()
+        .lazy()
+        .with_columns([text("measure_id"), text("la_code"), text("outcome")])
+        .filter(
+            col("measure_id")
+                .is_not_null()
+                .and(col("la_code").is_not_null())
+                .and(col("outcome").is_not_null()),
+        )
+        .with_columns([
+            is("num").cast(DataType::UInt64).alias("__num"),
+            is("num")
+                .or(is("den"))
+                .cast(DataType::UInt64)
+                .alias("__den"),
+            is("excluded").cast(DataType::UInt64).alias("__exc"),
+            is("pending").cast(DataType::UInt64).alias("__pen"),
+        ]);
+    let sums = || {
+        [
+            col("__num").sum(),
+            col("__den").sum(),
+            col("__exc").sum(),
+            col("__pen").sum(),
+        ]
+    };
+    let order = || {
+        [
+            col("measure_id"),
+            col("la_code"),
+            col("__b"),
+            col("__v"),
+            col("__num"),
+            col("__den"),
+            col("__exc"),
+            col("__pen"),
+        ]
+    };
+    // Per LA: NONE, then each breakdown over the rows that have a value for it.
+    let mut parts = vec![base
+        .clone()
+        .group_by([col("measure_id"), col("la_code")])
+        .agg(sums())
+        .with_columns([lit("NONE").alias("__b"), lit("").alias("__v")])
+        .select(order())];
+    for b in &breakdown_names {
+        parts.push(
+            base.clone()
+                .filter(col(b.as_str()).is_not_null())
+                .group_by([col("measure_id"), col("la_code"), text(b).alias("__v")])
+                .agg(sums())
+                .with_columns([lit(b.as_str()).alias("__b")])
+                .select(order()),
+        );
+    }
+    let per_la = concat(parts, UnionArgs::default())?;
+    let all = per_la
+        .clone()
+        .group_by([col("measure_id"), col("__b"), col("__v")])
+        .agg(sums())
+        .with_columns([lit(ALL).alias("la_code")])
+        .select(order());
+    let table = concat([per_la, all], UnionArgs::default())?.collect()?;
 
-    // (measure, la, breakdown, value) -> counts; la "ALL" too.
-    let mut acc: BTreeMap<(String, String, String, String), Acc> = BTreeMap::new();
-    let mut wds: BTreeMap<(String, String), Vec<i64>> = BTreeMap::new();
-    for i in 0..df.height() {
-        let (Some(m), Some(l), Some(o)) = (&measure[i], &la[i], &outcome[i]) else {
-            continue;
-        };
-        for l in [l.as_str(), ALL] {
-            acc.entry((m.clone(), l.to_string(), "NONE".into(), String::new()))
-                .or_default()
-                .add(o);
-            for (b, vals) in breakdown_names.iter().zip(&breakdown_values) {
-                if let Some(v) = &vals[i] {
-                    acc.entry((m.clone(), l.to_string(), b.clone(), v.clone()))
-                        .or_default()
-                        .add(o);
-                }
-            }
-            if let (Some(w), "num") = (wd.as_ref().and_then(|w| w[i]), o.as_str()) {
-                wds.entry((m.clone(), l.to_string())).or_default().push(w);
+    let strs = |n: &str| -> Result<StringChunked> { Ok(table.column(n)?.str()?.clone()) };
+    let nums = |n: &str| -> Result<UInt64Chunked> {
+        Ok(table.column(n)?.cast(&DataType::UInt64)?.u64()?.clone())
+    };
+    let (m, l, b, v) = (
+        strs("measure_id")?,
+        strs("la_code")?,
+        strs("__b")?,
+        strs("__v")?,
+    );
+    let (num, den, exc, pen) = (
+        nums("__num")?,
+        nums("__den")?,
+        nums("__exc")?,
+        nums("__pen")?,
+    );
+    // The NONE denominators, for the distributions.
+    let mut totals: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+    for i in 0..table.height() {
+        if b.get(i) == Some("NONE") {
+            if let (Some(m), Some(l)) = (m.get(i), l.get(i)) {
+                totals.insert((m, l), den.get(i).unwrap_or(0));
             }
         }
     }
-    let mut rows = vec![];
-    for ((m, l, b, v), a) in &acc {
-        let (numerator, denominator) = if DISTRIBUTIONS.contains(&b.as_str()) {
-            let total = acc
-                .get(&(m.clone(), l.clone(), "NONE".into(), String::new()))
-                .map_or(0, |t| t.den);
-            (a.num, total)
+    let mut rows = Vec::with_capacity(table.height());
+    for i in 0..table.height() {
+        let (Some(mi), Some(li), Some(bi)) = (m.get(i), l.get(i), b.get(i)) else {
+            continue;
+        };
+        let n = num.get(i).unwrap_or(0);
+        let d = if DISTRIBUTIONS.contains(&bi) {
+            totals.get(&(mi, li)).copied().unwrap_or(0)
         } else {
-            (a.num, a.den)
+            den.get(i).unwrap_or(0)
         };
         rows.push(MeasureRow {
-            measure_id: m.clone(),
+            measure_id: mi.to_string(),
             period: period.to_string(),
-            la_code: l.clone(),
-            breakdown: b.clone(),
-            breakdown_value: v.clone(),
-            numerator: numerator as f64,
-            denominator: denominator as f64,
-            value: (denominator > 0).then(|| numerator as f64 / denominator as f64),
-            excluded: a.excluded,
-            pending: a.pending,
+            la_code: li.to_string(),
+            breakdown: bi.to_string(),
+            breakdown_value: v.get(i).unwrap_or("").to_string(),
+            numerator: n as f64,
+            denominator: d as f64,
+            value: (d > 0).then(|| n as f64 / d as f64),
+            excluded: exc.get(i).unwrap_or(0),
+            pending: pen.get(i).unwrap_or(0),
         });
     }
-    for ((m, l), mut v) in wds {
-        v.sort_unstable();
-        for (label, q) in [("p25", 0.25), ("median", 0.5), ("p75", 0.75)] {
-            rows.push(MeasureRow {
-                measure_id: m.clone(),
-                period: period.to_string(),
-                la_code: l.clone(),
-                breakdown: "statistic".into(),
-                breakdown_value: label.into(),
-                numerator: v.len() as f64,
-                denominator: v.len() as f64,
-                value: nearest_rank(&v, q).map(|x| x as f64),
-                excluded: 0,
-                pending: 0,
-            });
+
+    // p25 / median / p75 of `wd` over the `num` rows, per LA and for ALL.
+    if df.column("wd").is_ok() {
+        let w = base.filter(is("num").and(col("wd").is_not_null())).select([
+            col("measure_id"),
+            col("la_code"),
+            col("wd").cast(DataType::Int64),
+        ]);
+        let sorted = || col("wd").sort(SortOptions::default());
+        let per_la = w
+            .clone()
+            .group_by([col("measure_id"), col("la_code")])
+            .agg([sorted()]);
+        let all = w
+            .group_by([col("measure_id")])
+            .agg([sorted()])
+            .with_columns([lit(ALL).alias("la_code")])
+            .select([col("measure_id"), col("la_code"), col("wd")]);
+        let q = concat([per_la, all], UnionArgs::default())?.collect()?;
+        let (qm, ql) = (
+            q.column("measure_id")?.str()?.clone(),
+            q.column("la_code")?.str()?.clone(),
+        );
+        let lists = q.column("wd")?.list()?.clone();
+        for i in 0..q.height() {
+            let (Some(mi), Some(li), Some(vals)) = (qm.get(i), ql.get(i), lists.get_as_series(i))
+            else {
+                continue;
+            };
+            let v: Vec<i64> = vals.i64()?.into_no_null_iter().collect();
+            for (label, q) in [("p25", 0.25), ("median", 0.5), ("p75", 0.75)] {
+                rows.push(MeasureRow {
+                    measure_id: mi.to_string(),
+                    period: period.to_string(),
+                    la_code: li.to_string(),
+                    breakdown: "statistic".into(),
+                    breakdown_value: label.into(),
+                    numerator: v.len() as f64,
+                    denominator: v.len() as f64,
+                    value: nearest_rank(&v, q).map(|x| x as f64),
+                    excluded: 0,
+                    pending: 0,
+                });
+            }
         }
     }
     Ok(rows)

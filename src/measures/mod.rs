@@ -354,6 +354,11 @@ pub fn compute(
     let population = store.read_table("population")?;
     // The CDOP deaths with their age band by birthday etc. (src/cdop/cases.rs), for cdop.sql.
     let cdop_base = crate::cdop::base_from_reviews(&store.read_table("cdop_reviews")?)?;
+    // Views that do not read `params` (directly or through another view) are the same for every
+    // year: computed once, on the first year, and kept (a trend otherwise rebuilt referral_base
+    // and the other clocks from the Parquet files for every SELECT of every year).
+    let mut per_year_views: std::collections::HashSet<String> = ["params".to_string()].into();
+    let mut kept_views: BTreeMap<String, DataFrame> = BTreeMap::new();
     for &year in years {
         let mut ctx = SQLContext::new();
         for spec in schema::TABLES {
@@ -365,12 +370,30 @@ pub fn compute(
         let period = year.to_string();
         for (file, sql) in QUERY_FILES {
             for stmt in statements(sql) {
-                let is_create = stmt.trim_start().to_ascii_uppercase().starts_with("CREATE");
+                let created = created_table(&stmt);
+                if let Some(name) = &created {
+                    if let Some(df) = kept_views.get(name) {
+                        ctx.register(name, df.clone().lazy());
+                        continue;
+                    }
+                }
                 let lf = ctx
                     .execute(&stmt)
                     .map_err(anyhow::Error::from)
                     .with_context(|| format!("queries/{file}: {}", first_line(&stmt)))?;
-                if is_create {
+                if let Some(name) = created {
+                    if identifiers(&stmt).any(|w| per_year_views.contains(&w)) {
+                        per_year_views.insert(name);
+                    } else {
+                        // (`execute` of a CREATE returns a status frame: read the view back.)
+                        let df = ctx
+                            .execute(&format!("SELECT * FROM {name}"))
+                            .and_then(|lf| lf.collect())
+                            .map_err(anyhow::Error::from)
+                            .with_context(|| format!("queries/{file}: {}", first_line(&stmt)))?;
+                        ctx.register(&name, df.clone().lazy());
+                        kept_views.insert(name, df);
+                    }
                     continue;
                 }
                 let df = lf
@@ -422,6 +445,21 @@ fn data_quality_counts(ctx: &mut SQLContext) -> Result<Vec<(String, String, u64)
         }
     }
     Ok(out)
+}
+
+/// The table a `CREATE TABLE name AS ...` statement makes (lower case), if it is one.
+fn created_table(stmt: &str) -> Option<String> {
+    let mut words = stmt.split_whitespace();
+    let (c, t, name) = (words.next()?, words.next()?, words.next()?);
+    (c.eq_ignore_ascii_case("CREATE") && t.eq_ignore_ascii_case("TABLE"))
+        .then(|| name.to_ascii_lowercase())
+}
+
+/// The words of a SQL statement (lower case), for the view dependency check.
+fn identifiers(stmt: &str) -> impl Iterator<Item = String> + '_ {
+    stmt.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .map(str::to_ascii_lowercase)
 }
 
 fn first_line(stmt: &str) -> String {
