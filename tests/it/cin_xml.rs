@@ -9,9 +9,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use polars::prelude::{AnyValue, DataFrame, DataType, TimeUnit};
+use polars::prelude::{DataFrame, DataType};
 use safeguard::pseudonym::Pseudonymiser;
 
+pub(crate) use crate::common::cell;
 use crate::common::{bin, conformance, read_table, stderr, stdout, write, TEST_KEY};
 
 // ---------------------------------------------------------------------------------------------
@@ -106,38 +107,6 @@ pub(crate) fn assert_counts(
     let want3: BTreeMap<&str, (u64, u64, u64)> =
         want.iter().map(|(t, r, s, j)| (*t, (*r, *s, *j))).collect();
     assert_eq!(got3, want3, "{what}: per-table (read, stored, rejected)");
-}
-
-/// A cell shown as text: dates `YYYY-MM-DD`, datetimes `YYYY-MM-DDTHH:MM:SS`, null as "".
-pub(crate) fn show(v: AnyValue) -> String {
-    match v {
-        AnyValue::Null => String::new(),
-        AnyValue::String(s) => s.to_string(),
-        AnyValue::StringOwned(s) => s.to_string(),
-        AnyValue::Boolean(b) => b.to_string(),
-        AnyValue::Int32(n) => n.to_string(),
-        AnyValue::Int64(n) => n.to_string(),
-        AnyValue::UInt32(n) => n.to_string(),
-        AnyValue::Date(d) => safeguard::ingest::parse::from_epoch_days(d).to_string(),
-        AnyValue::Datetime(ms, TimeUnit::Milliseconds, None)
-        | AnyValue::DatetimeOwned(ms, TimeUnit::Milliseconds, None) => {
-            chrono::DateTime::from_timestamp_millis(ms)
-                .expect("valid timestamp")
-                .naive_utc()
-                .format("%Y-%m-%dT%H:%M:%S")
-                .to_string()
-        }
-        other => panic!("unexpected cell {other:?}"),
-    }
-}
-
-pub(crate) fn cell(df: &DataFrame, column: &str, row: usize) -> String {
-    show(
-        df.column(column)
-            .unwrap_or_else(|_| panic!("no column {column} in\n{df}"))
-            .get(row)
-            .expect("row in range"),
-    )
 }
 
 pub(crate) fn col(df: &DataFrame, column: &str) -> Vec<String> {

@@ -61,3 +61,37 @@ pub fn read_table(store: &Path, name: &str) -> polars::prelude::DataFrame {
     let s = safeguard::store::Store::open(store).expect("open store");
     s.read_table(name).expect("read table")
 }
+
+/// A cell shown as text: dates `YYYY-MM-DD`, datetimes `YYYY-MM-DDTHH:MM:SS`, null as "".
+pub fn show(v: polars::prelude::AnyValue) -> String {
+    use polars::prelude::{AnyValue, TimeUnit};
+    match v {
+        AnyValue::Null => String::new(),
+        AnyValue::String(s) => s.to_string(),
+        AnyValue::StringOwned(s) => s.to_string(),
+        AnyValue::Boolean(b) => b.to_string(),
+        AnyValue::Int32(n) => n.to_string(),
+        AnyValue::Int64(n) => n.to_string(),
+        AnyValue::UInt32(n) => n.to_string(),
+        AnyValue::Date(d) => safeguard::ingest::parse::from_epoch_days(d).to_string(),
+        AnyValue::Datetime(ms, TimeUnit::Milliseconds, None)
+        | AnyValue::DatetimeOwned(ms, TimeUnit::Milliseconds, None) => {
+            chrono::DateTime::from_timestamp_millis(ms)
+                .expect("valid timestamp")
+                .naive_utc()
+                .format("%Y-%m-%dT%H:%M:%S")
+                .to_string()
+        }
+        other => panic!("unexpected cell {other:?}"),
+    }
+}
+
+/// The cell at (`column`, `row`) shown as text.
+pub fn cell(df: &polars::prelude::DataFrame, column: &str, row: usize) -> String {
+    show(
+        df.column(column)
+            .unwrap_or_else(|_| panic!("no column {column} in\n{df}"))
+            .get(row)
+            .expect("row in range"),
+    )
+}

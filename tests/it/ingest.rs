@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use polars::prelude::{AnyValue, DataFrame, DataType, TimeUnit};
+use polars::prelude::{DataFrame, DataType, TimeUnit};
 use safeguard::schema::{self, Kind, TableSpec};
 
-use crate::common::{bin, read_table, run_in, stderr, stdout, write, TEST_KEY};
+use crate::common::{bin, cell, read_table, run_in, stderr, stdout, write, TEST_KEY};
 
 const BOM: &str = "\u{feff}";
 
@@ -142,38 +142,6 @@ fn snapshot(store: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 fn current_gen(store: &Path) -> PathBuf {
     let name = std::fs::read_to_string(store.join("CURRENT")).expect("CURRENT");
     store.join(name.trim())
-}
-
-/// A cell shown as text: dates `YYYY-MM-DD`, datetimes `YYYY-MM-DDTHH:MM:SS`, null as "".
-fn show(v: AnyValue) -> String {
-    match v {
-        AnyValue::Null => String::new(),
-        AnyValue::String(s) => s.to_string(),
-        AnyValue::StringOwned(s) => s.to_string(),
-        AnyValue::Boolean(b) => b.to_string(),
-        AnyValue::Int32(n) => n.to_string(),
-        AnyValue::Int64(n) => n.to_string(),
-        AnyValue::UInt32(n) => n.to_string(),
-        AnyValue::Date(d) => safeguard::ingest::parse::from_epoch_days(d).to_string(),
-        AnyValue::Datetime(ms, TimeUnit::Milliseconds, None)
-        | AnyValue::DatetimeOwned(ms, TimeUnit::Milliseconds, None) => {
-            chrono::DateTime::from_timestamp_millis(ms)
-                .expect("valid timestamp")
-                .naive_utc()
-                .format("%Y-%m-%dT%H:%M:%S")
-                .to_string()
-        }
-        other => panic!("unexpected cell {other:?}"),
-    }
-}
-
-fn cell(df: &DataFrame, column: &str, row: usize) -> String {
-    show(
-        df.column(column)
-            .unwrap_or_else(|_| panic!("no column {column}"))
-            .get(row)
-            .expect("row in range"),
-    )
 }
 
 fn strings(df: &DataFrame, column: &str) -> Vec<String> {
