@@ -369,7 +369,8 @@ pub fn compute(
         ctx.register("cdop_base", cdop_base.clone().lazy());
         let period = year.to_string();
         for (file, sql) in QUERY_FILES {
-            for stmt in statements(sql) {
+            for unbound in statements(sql) {
+                let stmt = bind_params(&unbound, year, reference);
                 let created = created_table(&stmt);
                 if let Some(name) = &created {
                     if let Some(df) = kept_views.get(name) {
@@ -382,7 +383,7 @@ pub fn compute(
                     .map_err(anyhow::Error::from)
                     .with_context(|| format!("queries/{file}: {}", first_line(&stmt)))?;
                 if let Some(name) = created {
-                    if identifiers(&stmt).any(|w| per_year_views.contains(&w)) {
+                    if identifiers(&unbound).any(|w| per_year_views.contains(&w)) {
                         per_year_views.insert(name);
                     } else {
                         // (`execute` of a CREATE returns a status frame: read the view back.)
@@ -445,6 +446,64 @@ fn data_quality_counts(ctx: &mut SQLContext) -> Result<Vec<(String, String, u64)
         }
     }
     Ok(out)
+}
+
+/// Writes the year's parameters into a statement that reads them through `CROSS JOIN params p`:
+/// each `p.period_start`, `p.period_end`, `p.reference_date`, `p.as_at` outside a JOIN's ON
+/// condition becomes a date literal (and the cross join goes when nothing else reads `p`). The
+/// same rows result (`params` is one row), but Polars otherwise turns the cross join and a range
+/// predicate on it into an inequality join that sorts the whole table, where a literal range is
+/// a filter pushed down to the scan.
+fn bind_params(stmt: &str, year: FinYear, reference: NaiveDate) -> String {
+    const CROSS: &str = "CROSS JOIN params p";
+    if !stmt.contains(CROSS) {
+        return stmt.to_string();
+    }
+    let date = |d: NaiveDate| format!("CAST({} AS DATE)", epoch_days(d));
+    let values = [
+        ("period_start", date(year.start())),
+        ("period_end", date(year.end())),
+        ("reference_date", date(reference)),
+        ("as_at", date(reference.min(year.end()))),
+    ];
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut out = String::with_capacity(stmt.len() + 256);
+    let mut rest = stmt;
+    let mut all_bound = true;
+    // The clause being read: a `p.` in a JOIN's ON condition is left for the join.
+    let mut in_on = false;
+    while let Some(i) = rest.find("p.") {
+        let (before, at) = rest.split_at(i);
+        out.push_str(before);
+        for w in before.split(|c: char| !word(c)) {
+            match w.to_ascii_uppercase().as_str() {
+                "ON" => in_on = true,
+                "SELECT" | "FROM" | "JOIN" | "WHERE" | "GROUP" | "UNION" | "ORDER" => in_on = false,
+                _ => {}
+            }
+        }
+        let after = &at[2..];
+        let name_len = after.find(|c: char| !word(c)).unwrap_or(after.len());
+        let starts_word = !out.chars().next_back().is_some_and(word);
+        match values.iter().find(|(n, _)| *n == &after[..name_len]) {
+            Some((_, v)) if starts_word && !in_on => {
+                out.push_str(v);
+                rest = &after[name_len..];
+            }
+            _ => {
+                if starts_word {
+                    all_bound = false; // a `p.` we do not know: keep the cross join
+                }
+                out.push_str("p.");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    if all_bound {
+        out = out.replace(CROSS, "");
+    }
+    out
 }
 
 /// The table a `CREATE TABLE name AS ...` statement makes (lower case), if it is one.
