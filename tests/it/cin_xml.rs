@@ -12,8 +12,8 @@ use std::process::Output;
 use polars::prelude::{DataFrame, DataType};
 use safeguard::pseudonym::Pseudonymiser;
 
-pub(crate) use crate::common::cell;
 use crate::common::{bin, conformance, read_table, stderr, stdout, write, TEST_KEY};
+pub(crate) use crate::common::{cell, issues};
 
 // ---------------------------------------------------------------------------------------------
 // helpers (also used by annex_a.rs)
@@ -136,36 +136,6 @@ pub(crate) fn assert_row(df: &DataFrame, row: usize, expected: &[(&str, &str)]) 
     for (c, want) in expected {
         assert_eq!(cell(df, c, row), *want, "column {c} of row {row}\n{df}");
     }
-}
-
-/// A rejects or data-quality row: (table, file, position, column, value, flag, reason).
-#[derive(Debug, Clone)]
-pub(crate) struct Issue {
-    pub table: String,
-    pub file: String,
-    pub position: String,
-    pub column: String,
-    pub value: String,
-    pub flag: String,
-    pub reason: String,
-}
-
-pub(crate) fn issues(store: &Path, name: &str) -> Vec<Issue> {
-    let df = read_table(store, name);
-    if df.width() == 0 {
-        return vec![];
-    }
-    (0..df.height())
-        .map(|i| Issue {
-            table: cell(&df, "table", i),
-            file: cell(&df, "source_file", i),
-            position: cell(&df, "position", i),
-            column: cell(&df, "column", i),
-            value: cell(&df, "value", i),
-            flag: cell(&df, "flag", i),
-            reason: cell(&df, "reason", i),
-        })
-        .collect()
 }
 
 pub(crate) fn current_gen(store: &Path) -> PathBuf {

@@ -95,3 +95,34 @@ pub fn cell(df: &polars::prelude::DataFrame, column: &str, row: usize) -> String
             .expect("row in range"),
     )
 }
+
+/// A rejects or data-quality row of the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issue {
+    pub table: String,
+    pub file: String,
+    pub position: String,
+    pub column: String,
+    pub value: String,
+    pub flag: String,
+    pub reason: String,
+}
+
+/// The rows of the store's `rejects` or `data_quality` table.
+pub fn issues(store: &Path, name: &str) -> Vec<Issue> {
+    let df = read_table(store, name);
+    if df.width() == 0 {
+        return vec![];
+    }
+    (0..df.height())
+        .map(|i| Issue {
+            table: cell(&df, "table", i),
+            file: cell(&df, "source_file", i),
+            position: cell(&df, "position", i),
+            column: cell(&df, "column", i),
+            value: cell(&df, "value", i),
+            flag: cell(&df, "flag", i),
+            reason: cell(&df, "reason", i),
+        })
+        .collect()
+}

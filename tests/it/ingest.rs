@@ -10,7 +10,9 @@ use std::process::Output;
 use polars::prelude::{DataFrame, DataType, TimeUnit};
 use safeguard::schema::{self, Kind, TableSpec};
 
-use crate::common::{bin, cell, read_table, run_in, stderr, stdout, write, TEST_KEY};
+use crate::common::{
+    bin, cell, issues, read_table, run_in, stderr, stdout, write, Issue, TEST_KEY,
+};
 
 const BOM: &str = "\u{feff}";
 
@@ -166,36 +168,6 @@ fn assert_row(df: &DataFrame, row: usize, expected: &[(&str, &str)]) {
     for (col, want) in expected {
         assert_eq!(cell(df, col, row), *want, "column {col} of row {row}\n{df}");
     }
-}
-
-/// A rejects or data-quality row.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Issue {
-    table: String,
-    file: String,
-    position: String,
-    column: String,
-    value: String,
-    flag: String,
-    reason: String,
-}
-
-fn issues(store: &Path, name: &str) -> Vec<Issue> {
-    let df = read_table(store, name);
-    if df.width() == 0 {
-        return vec![];
-    }
-    (0..df.height())
-        .map(|i| Issue {
-            table: cell(&df, "table", i),
-            file: cell(&df, "source_file", i),
-            position: cell(&df, "position", i),
-            column: cell(&df, "column", i),
-            value: cell(&df, "value", i),
-            flag: cell(&df, "flag", i),
-            reason: cell(&df, "reason", i),
-        })
-        .collect()
 }
 
 /// The only issue at (table, position, column).
