@@ -1,12 +1,12 @@
 """DuckDB running the project's own measure definitions (queries/*.sql) over a safeguard store.
 
 Usage: duckdb_measures.py STORE_GEN_DIR HOLIDAYS_FILE REFERENCE_DATE OUT_CSV YEAR [YEAR...]
-  STORE_GEN_DIR  the live generation folder (store/gen-NNNNNN) holding <table>.parquet
+  STORE_GEN_DIR  the live generation folder (store/gen-NNNNNN) holding <table>/<part>.parquet
   HOLIDAYS_FILE  `safeguard calendar --from 1990-01-01 --to 2040-12-31` output (one date a line)
   YEAR           a financial year such as 2025-26
 
 The adapter (everything else is the SQL as written):
-  - each store table is a VIEW over its Parquet file (read_parquet);
+  - each store table is a VIEW over its Parquet files, one per LA partition (read_parquet);
   - `calendar(date, wd)`: every date 1990-2040 with wd = the number of working days (Mon-Fri, not
     an England and Wales bank holiday) up to and including the date, so wd(a, b) = b.wd - a.wd,
     the same differences as the program's ordinal (src/measures/mod.rs calendar_frame);
@@ -70,11 +70,11 @@ def year_bounds(fy: str) -> tuple[date, date]:
 
 def setup(con, gen: Path, holidays_file: Path) -> None:
     for t in TABLES:
-        p = gen / f"{t}.parquet"
-        if p.exists():
-            con.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{p}')")
+        d = gen / t
+        if d.is_dir() and any(d.glob("*.parquet")):
+            con.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{d}/*.parquet')")
         else:
-            raise SystemExit(f"missing {p}")
+            raise SystemExit(f"missing {d}/*.parquet")
     hol = [l.strip() for l in holidays_file.read_text().splitlines() if l.strip()]
     con.execute("CREATE TEMP TABLE holidays(d DATE)")
     con.executemany("INSERT INTO holidays VALUES (?)", [[h] for h in hol])

@@ -55,10 +55,10 @@ def main() -> None:
     out_csv, years = Path(sys.argv[4]), sys.argv[5:]
     holidays = [l.strip() for l in hol_file.read_text().splitlines() if l.strip()]
 
-    referrals = pd.read_parquet(gen / "referrals.parquet")
-    assessments = pd.read_parquet(gen / "assessments.parquet")
-    s47 = pd.read_parquet(gen / "s47_enquiries.parquet")
-    plans = pd.read_parquet(gen / "cp_plans.parquet")
+    referrals = pd.read_parquet(gen / "referrals")
+    assessments = pd.read_parquet(gen / "assessments")
+    s47 = pd.read_parquet(gen / "s47_enquiries")
+    plans = pd.read_parquet(gen / "cp_plans")
 
     referrals["received_date"] = referrals["received_at"].dt.normalize()
     for df, cols in [(assessments, ["start_date", "authorisation_date"]),

@@ -1,12 +1,15 @@
-//! The Parquet store: one zstd Parquet file per canonical table, plus the rejects, the
-//! data-quality table, supersessions and the raw layer, in a generation folder named by `CURRENT`.
+//! The Parquet store: the canonical tables as zstd Parquet, split by LA where a table's rows belong
+//! to one LA, plus the rejects, the data-quality table, supersessions and the raw layer, in a
+//! generation folder named by `CURRENT`.
 //!
 //! ```text
 //! store/
 //!   CURRENT                  the name of the live generation, e.g. "gen-000003"
 //!   gen-000003/
 //!     manifest.json          every source file: name, SHA-256, ingest order, format, vintage
-//!     <table>.parquet        one per canonical table (data-contract.md section 3), all sources
+//!     <table>/la-<code>.parquet  the tables split by LA (PARTITIONED): one file per LA
+//!     <table>/all.parquet    the other canonical tables (cp_reviews, CDOP, population)
+//!     links/<part>.parquet   the link checks' flags of each partition (all.parquet: across LAs)
 //!     rejects.parquet/.csv   rows that could not be stored: file, position, column, value, reason
 //!     data_quality.parquet/.csv  flags on stored rows (bad optional values, broken links, DfE rules)
 //!     supersessions.parquet  rows replaced by a newer extract: table, key, old and new source
@@ -15,15 +18,23 @@
 //!
 //! A commit writes a whole new generation aside and then swaps `CURRENT` by rename, so a run that
 //! fails halfway leaves the store exactly as it was; the old generation is removed afterwards.
+//!
+//! Every key of a partitioned table starts with `la_code`, and every check across those tables
+//! (supersession, the CIN episode cascade, orphans, DfE rules 1103, 2889, 2885, 8935/8940) stays
+//! inside one LA, so a commit works one LA at a time: memory is bounded by the largest LA, and an
+//! LA that received no rows is carried into the new generation by hard links, not rewritten (a
+//! month's extract for one LA rewrites that LA's files only).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 use chrono::NaiveDate;
 use polars::prelude::*;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::ingest::sink::Sink;
 use crate::ingest::validate::{Issue, TableBuilder};
@@ -31,6 +42,65 @@ use crate::schema::{self, TableSpec};
 
 const CURRENT: &str = "CURRENT";
 const MANIFEST: &str = "manifest.json";
+/// The layout this code writes: 2 = tables as folders of partition files.
+const LAYOUT: u32 = 2;
+/// The partition of tables that are not split by LA, and of the link checks across LAs.
+pub const WHOLE: &str = "all";
+/// The link checks' flags, one file per partition.
+const LINKS: &str = "links";
+
+/// The tables stored one file per LA: their key starts with `la_code`, and every link check
+/// between them joins on `la_code`. The others (cp_reviews has no `la_code`; the CDOP tables
+/// link by case across LAs; population is small) are one file each.
+pub const PARTITIONED: &[&str] = &[
+    "children",
+    "contacts",
+    "referrals",
+    "early_help",
+    "assessments",
+    "strategy_discussions",
+    "s47_enquiries",
+    "cp_plans",
+];
+
+pub fn is_partitioned(table: &str) -> bool {
+    PARTITIONED.contains(&table)
+}
+
+/// The partition (file stem) a row of `table` with this `la_code` goes to: `la-<code>` for a
+/// plain code, `lx-<hash>` for anything that would not be a safe file name, `all` for tables
+/// that are not split.
+pub fn part_name(table: &str, la: &str) -> String {
+    if !is_partitioned(table) {
+        return WHOLE.to_string();
+    }
+    if !la.is_empty() && la.len() <= 16 && la.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        format!("la-{la}")
+    } else {
+        format!("lx-{}", hex::encode(&Sha256::digest(la.as_bytes())[..8]))
+    }
+}
+
+/// One ingest run's rows of one partition of one table: files spilled to the staging folder,
+/// then what was still held in memory.
+#[derive(Default)]
+pub struct NewRows {
+    pub files: Vec<PathBuf>,
+    pub frame: Option<DataFrame>,
+}
+
+impl NewRows {
+    fn read(self) -> Result<DataFrame> {
+        let mut acc = DataFrame::empty();
+        for f in &self.files {
+            append(&mut acc, read_parquet(f)?)?;
+        }
+        if let Some(df) = self.frame {
+            append(&mut acc, df)?;
+        }
+        Ok(acc)
+    }
+}
 
 /// One ingested file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -42,10 +112,27 @@ pub struct SourceEntry {
     pub vintage: Option<NaiveDate>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+fn layout_v1() -> u32 {
+    1
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
+    /// 1: one file per table (written before partitioning; still read, not appended to); 2: now.
+    #[serde(default = "layout_v1")]
+    pub layout: u32,
     pub generation: u64,
     pub sources: Vec<SourceEntry>,
+}
+
+impl Default for Manifest {
+    fn default() -> Manifest {
+        Manifest {
+            layout: LAYOUT,
+            generation: 0,
+            sources: vec![],
+        }
+    }
 }
 
 /// What a commit changed.
@@ -53,6 +140,9 @@ pub struct Manifest {
 pub struct CommitResult {
     pub generation: u64,
     pub superseded: usize,
+    /// LA partitions written afresh (the rest were carried over unchanged).
+    pub parts_written: usize,
+    pub parts_kept: usize,
 }
 
 /// An open store (possibly empty: no generation yet).
@@ -111,6 +201,23 @@ impl Store {
         self.current.as_deref()
     }
 
+    /// Refuses to append to a store written in an older layout (it can still be read).
+    pub fn check_writable(&self) -> Result<(), crate::error::UserError> {
+        if self.current.is_some() && self.manifest.layout < LAYOUT {
+            return Err(crate::error::UserError::file(
+                &self.dir,
+                "this store was written by an older safeguard (one file per table): ingest into a new store (keep the old one until the new one is checked)".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A private folder for an ingest run's spilled rows (inside the store, so the commit's
+    /// reads stay on one disk).
+    pub fn staging_dir(&self) -> PathBuf {
+        self.dir.join(format!(".staging-{}", std::process::id()))
+    }
+
     pub fn next_seq(&self) -> u32 {
         self.manifest
             .sources
@@ -125,7 +232,7 @@ impl Store {
         self.manifest.sources.iter().any(|s| s.hash == hash)
     }
 
-    /// The Parquet file of a table in the live generation.
+    /// The Parquet file of a bookkeeping table (rejects, data_quality...) in the live generation.
     pub fn table_path(&self, name: &str) -> Option<PathBuf> {
         self.current
             .as_ref()
@@ -133,26 +240,43 @@ impl Store {
             .filter(|p| p.exists())
     }
 
-    /// Reads a whole table (canonical or bookkeeping); an empty canonical table when absent.
-    pub fn read_table(&self, name: &str) -> Result<DataFrame> {
-        match self.table_path(name) {
-            Some(p) => read_parquet(&p),
-            None => match schema::table(name) {
-                Some(spec) => Ok(TableBuilder::new(spec).finish()?),
-                None => Ok(DataFrame::empty()),
-            },
+    /// The Parquet files of a canonical table in the live generation, in partition order.
+    pub fn table_files(&self, name: &str) -> Result<Vec<PathBuf>> {
+        match &self.current {
+            Some(gen) => part_files(gen, name),
+            None => Ok(vec![]),
         }
     }
 
-    /// A lazy scan of a table.
-    pub fn scan(&self, name: &str) -> Result<LazyFrame> {
-        match self.table_path(name) {
-            Some(p) => Ok(LazyFrame::scan_parquet(
-                PlRefPath::new(p.to_string_lossy().as_ref()),
-                ScanArgsParquet::default(),
-            )?),
-            None => Ok(self.read_table(name)?.lazy()),
+    /// Reads a whole table (canonical or bookkeeping); an empty canonical table when absent.
+    pub fn read_table(&self, name: &str) -> Result<DataFrame> {
+        if let Some(spec) = schema::table(name) {
+            let files = self.table_files(name)?;
+            if files.is_empty() {
+                return Ok(TableBuilder::new(spec).finish()?);
+            }
+            return scan_files(&files)?
+                .collect()
+                .map_err(anyhow::Error::from)
+                .with_context(|| format!("reading the {name} table"));
         }
+        match self.table_path(name) {
+            Some(p) => read_parquet(&p),
+            None => Ok(DataFrame::empty()),
+        }
+    }
+
+    /// A lazy scan of a table (all its partitions).
+    pub fn scan(&self, name: &str) -> Result<LazyFrame> {
+        if schema::table(name).is_some() {
+            let files = self.table_files(name)?;
+            if !files.is_empty() {
+                return scan_files(&files);
+            }
+        } else if let Some(p) = self.table_path(name) {
+            return scan_files(&[p]);
+        }
+        Ok(self.read_table(name)?.lazy())
     }
 
     /// Writes a new generation holding the old one's rows plus the sink's, then makes it live.
@@ -161,8 +285,10 @@ impl Store {
         mut sink: Sink,
         new_sources: Vec<SourceEntry>,
     ) -> Result<CommitResult> {
+        let mut new_rows = sink.take_rows()?;
         fs::create_dir_all(&self.dir)
             .with_context(|| format!("creating {}", self.dir.display()))?;
+        self.check_writable()?;
         let generation = self.manifest.generation + 1;
         let gen_name = format!("gen-{generation:06}");
         let tmp = self.dir.join(format!(".{gen_name}.tmp"));
@@ -170,44 +296,150 @@ impl Store {
             fs::remove_dir_all(&tmp)?;
         }
         fs::create_dir_all(&tmp)?;
+        for t in schema::TABLES.iter().map(|t| t.name).chain([LINKS]) {
+            fs::create_dir_all(tmp.join(t))?;
+        }
 
         let mut manifest = self.manifest.clone();
+        manifest.layout = LAYOUT;
         manifest.generation = generation;
         manifest.sources.extend(new_sources);
+        let cin_seqs: Vec<u32> = manifest
+            .sources
+            .iter()
+            .filter(|s| s.format == crate::ingest::Format::CinXml.label())
+            .map(|s| s.seq)
+            .collect();
+        let old = self.current.clone();
 
+        // 1. The LA partitions: those that received rows are merged, superseded, cascaded and
+        //    link-checked on their own (in parallel); the others are carried over by hard links.
+        let mut by_part: BTreeMap<String, BTreeMap<&'static str, NewRows>> = BTreeMap::new();
+        let whole_keys: Vec<(&'static str, String)> = new_rows
+            .keys()
+            .filter(|(t, _)| !is_partitioned(t))
+            .cloned()
+            .collect();
+        let mut whole_rows: BTreeMap<&'static str, NewRows> = BTreeMap::new();
+        for k in whole_keys {
+            if let Some(r) = new_rows.remove(&k) {
+                whole_rows.insert(k.0, r);
+            }
+        }
+        for ((t, part), rows) in new_rows {
+            by_part.entry(part).or_default().insert(t, rows);
+        }
+        let mut parts: BTreeSet<String> = by_part.keys().cloned().collect();
+        if let Some(gen) = &old {
+            for t in PARTITIONED {
+                for f in part_files(gen, t)? {
+                    if let Some(stem) = f.file_stem() {
+                        parts.insert(stem.to_string_lossy().to_string());
+                    }
+                }
+            }
+        }
+        let jobs: Vec<(String, Option<BTreeMap<&'static str, NewRows>>)> = parts
+            .into_iter()
+            .map(|p| {
+                let rows = by_part.remove(&p);
+                (p, rows)
+            })
+            .collect();
+        let parts_written = jobs.iter().filter(|(_, r)| r.is_some()).count();
+        let parts_kept = jobs.len() - parts_written;
+        let outcomes: Vec<PartOutcome> = jobs
+            .into_par_iter()
+            .map(|(part, rows)| match rows {
+                Some(rows) => commit_part(old.as_deref(), &tmp, &part, rows, &cin_seqs),
+                None => carry_part(old.as_deref(), &tmp, &part).map(|_| PartOutcome::default()),
+            })
+            .collect::<Result<Vec<_>>>()?;
         let mut superseded = 0usize;
         let mut supersessions: Vec<DataFrame> = vec![];
-        let mut merged: BTreeMap<&'static str, DataFrame> = BTreeMap::new();
-        for spec in schema::TABLES {
-            let new = match sink.builders.remove(spec.name) {
-                Some(b) => b.finish()?,
+        let mut plans_changed = false;
+        for o in outcomes {
+            superseded += o.superseded;
+            supersessions.extend(o.supersessions);
+            plans_changed |= o.plans_changed;
+        }
+
+        // 2. The tables kept whole, then the cascade and link checks that cross LAs.
+        let mut whole: BTreeMap<&'static str, DataFrame> = BTreeMap::new();
+        for spec in schema::TABLES.iter().filter(|t| !is_partitioned(t.name)) {
+            let old_file = old
+                .as_ref()
+                .map(|g| part_path(g, spec.name, WHOLE))
+                .filter(|p| p.exists());
+            let rows = whole_rows.remove(spec.name);
+            let needs_cascade = spec.name == "cp_reviews" && !cin_seqs.is_empty() && plans_changed;
+            if rows.is_none() && !needs_cascade {
+                if let Some(f) = old_file {
+                    link_or_copy(&f, &part_path(&tmp, spec.name, WHOLE))?;
+                }
+                continue;
+            }
+            let mut combined = match old_file {
+                Some(f) => read_parquet(&f)?,
                 None => TableBuilder::new(spec).finish()?,
             };
-            let combined = match self.table_path(spec.name) {
-                Some(p) => {
-                    let mut old = read_parquet(&p)?;
-                    old.vstack_mut_owned(new)
-                        .map_err(anyhow::Error::from)
-                        .with_context(|| format!("appending to {}", spec.name))?;
-                    old
-                }
-                None => new,
-            };
+            if let Some(r) = rows {
+                append(&mut combined, r.read()?)?;
+            }
             let (kept, dropped) = supersede(spec, combined)?;
             superseded += dropped.height();
             if dropped.height() > 0 {
                 supersessions.push(dropped);
             }
-            merged.insert(spec.name, kept);
+            whole.insert(spec.name, kept);
         }
-        let cascaded = cascade_episode_supersession(&mut merged, &manifest)?;
-        superseded += cascaded;
-
-        for (name, df) in merged.iter_mut() {
-            write_parquet(&tmp.join(format!("{name}.parquet")), df)?;
+        if let Some(reviews) = whole.remove("cp_reviews") {
+            let reviews = if cin_seqs.is_empty() {
+                reviews
+            } else {
+                let plans = scan_part_files(&tmp, "cp_plans")?
+                    .map(|lf| lf.select([col("plan_id"), col("source_seq")]).collect())
+                    .transpose()?;
+                let before = reviews.height();
+                let kept = match plans {
+                    Some(plans) => cascade_one(reviews, &plans, &["plan_id"], &cin_seqs)?,
+                    None => reviews,
+                };
+                superseded += before - kept.height();
+                kept
+            };
+            whole.insert("cp_reviews", reviews);
         }
+        for (name, df) in whole.iter_mut() {
+            if df.height() > 0 {
+                write_parquet(&part_path(&tmp, name, WHOLE), df)?;
+            }
+        }
+        // (Absent tables are empty ones: a review with no plans in the store is an orphan.)
+        let mut linked: BTreeMap<&'static str, DataFrame> = BTreeMap::new();
+        for (t, only) in [
+            ("cp_reviews", None),
+            ("cdop_factors", None),
+            ("cdop_reviews", None),
+            ("cp_plans", Some("plan_id")),
+        ] {
+            let lf = match scan_part_files(&tmp, t)? {
+                Some(lf) => lf,
+                None => TableBuilder::new(schema::table(t).expect("a canonical table"))
+                    .finish()?
+                    .lazy(),
+            };
+            let lf = match only {
+                Some(c) => lf.select([col(c)]),
+                None => lf,
+            };
+            linked.insert(t, lf.collect()?);
+        }
+        let mut across = issues_frame(&link_checks(&linked)?)?;
+        write_parquet(&part_path(&tmp, LINKS, WHOLE), &mut across)?;
 
-        // Rejects and value-level flags accumulate; link checks are recomputed over the whole store.
+        // 3. Bookkeeping. Rejects and value-level flags accumulate; the link checks' flags are
+        //    those of the partitions as they now stand.
         let mut rejects = self.read_bookkeeping("rejects")?;
         append(&mut rejects, issues_frame(&sink.rejects)?)?;
         write_both(&tmp, "rejects", &mut rejects)?;
@@ -215,8 +447,10 @@ impl Store {
         let mut value_flags = self.read_bookkeeping("data_quality_values")?;
         append(&mut value_flags, issues_frame(&sink.flags)?)?;
         write_parquet(&tmp.join("data_quality_values.parquet"), &mut value_flags)?;
-        let mut dq = value_flags.clone();
-        append(&mut dq, issues_frame(&link_checks(&merged)?)?)?;
+        let mut dq = value_flags;
+        for f in part_files(&tmp, LINKS)? {
+            append(&mut dq, read_parquet(&f)?)?;
+        }
         write_both(&tmp, "data_quality", &mut dq)?;
 
         let mut sups = self.read_bookkeeping("supersessions")?;
@@ -250,6 +484,8 @@ impl Store {
         Ok(CommitResult {
             generation,
             superseded,
+            parts_written,
+            parts_kept,
         })
     }
 
@@ -259,6 +495,142 @@ impl Store {
             None => Ok(DataFrame::empty()),
         }
     }
+}
+
+/// What committing one LA partition produced.
+#[derive(Default)]
+struct PartOutcome {
+    superseded: usize,
+    supersessions: Vec<DataFrame>,
+    plans_changed: bool,
+}
+
+/// `gen/<table>/<part>.parquet`.
+fn part_path(gen: &Path, table: &str, part: &str) -> PathBuf {
+    gen.join(table).join(format!("{part}.parquet"))
+}
+
+/// The partition files of a table in a generation, sorted; a layout-1 generation's single
+/// `<table>.parquet` counts as one.
+fn part_files(gen: &Path, table: &str) -> Result<Vec<PathBuf>> {
+    let dir = gen.join(table);
+    if !dir.is_dir() {
+        let single = gen.join(format!("{table}.parquet"));
+        return Ok(if single.exists() {
+            vec![single]
+        } else {
+            vec![]
+        });
+    }
+    let mut out: Vec<PathBuf> = fs::read_dir(&dir)
+        .with_context(|| format!("listing {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+fn scan_files(files: &[PathBuf]) -> Result<LazyFrame> {
+    let paths = files
+        .iter()
+        .map(|p| PlRefPath::new(p.to_string_lossy().as_ref()))
+        .collect::<Vec<_>>();
+    Ok(LazyFrame::scan_parquet_files(
+        paths.into(),
+        ScanArgsParquet {
+            glob: false,
+            ..Default::default()
+        },
+    )?)
+}
+
+fn scan_part_files(gen: &Path, table: &str) -> Result<Option<LazyFrame>> {
+    let files = part_files(gen, table)?;
+    if files.is_empty() {
+        return Ok(None);
+    }
+    scan_files(&files).map(Some)
+}
+
+/// A hard link where the file system allows one, else a copy.
+fn link_or_copy(from: &Path, to: &Path) -> Result<()> {
+    if fs::hard_link(from, to).is_err() {
+        fs::copy(from, to)
+            .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+    }
+    Ok(())
+}
+
+/// An LA partition that received no rows: its files and link flags go into the new generation
+/// unchanged.
+fn carry_part(old: Option<&Path>, tmp: &Path, part: &str) -> Result<()> {
+    let Some(gen) = old else { return Ok(()) };
+    for t in PARTITIONED.iter().chain([&LINKS]) {
+        let f = part_path(gen, t, part);
+        if f.exists() {
+            link_or_copy(&f, &part_path(tmp, t, part))?;
+        }
+    }
+    Ok(())
+}
+
+/// Merges one LA partition's new rows with its stored ones: supersession, the CIN episode
+/// cascade and the link checks, all inside the LA; writes the tables that changed and links the
+/// rest.
+fn commit_part(
+    old: Option<&Path>,
+    tmp: &Path,
+    part: &str,
+    mut rows: BTreeMap<&'static str, NewRows>,
+    cin_seqs: &[u32],
+) -> Result<PartOutcome> {
+    let mut out = PartOutcome::default();
+    let mut merged: BTreeMap<&'static str, DataFrame> = BTreeMap::new();
+    let mut changed: BTreeSet<&'static str> = BTreeSet::new();
+    for spec in schema::TABLES.iter().filter(|t| is_partitioned(t.name)) {
+        let old_file = old
+            .map(|g| part_path(g, spec.name, part))
+            .filter(|p| p.exists());
+        let stored = match &old_file {
+            Some(f) => read_parquet(f)?,
+            None => TableBuilder::new(spec).finish()?,
+        };
+        match rows.remove(spec.name) {
+            None => {
+                merged.insert(spec.name, stored);
+            }
+            Some(new) => {
+                let mut combined = stored;
+                append(&mut combined, new.read()?)?;
+                let (kept, dropped) = supersede(spec, combined)?;
+                out.superseded += dropped.height();
+                if dropped.height() > 0 {
+                    out.supersessions.push(dropped);
+                }
+                merged.insert(spec.name, kept);
+                changed.insert(spec.name);
+            }
+        }
+    }
+    for (table, dropped) in cascade_episode_supersession(&mut merged, cin_seqs)? {
+        out.superseded += dropped;
+        changed.insert(table);
+    }
+    out.plans_changed = changed.contains("cp_plans");
+    let mut links = issues_frame(&link_checks(&merged)?)?;
+    write_parquet(&part_path(tmp, LINKS, part), &mut links)?;
+    for (name, df) in merged.iter_mut() {
+        let target = part_path(tmp, name, part);
+        if changed.contains(name) {
+            if df.height() > 0 {
+                write_parquet(&target, df)?;
+            }
+        } else if let Some(f) = old.map(|g| part_path(g, name, part)).filter(|p| p.exists()) {
+            link_or_copy(&f, &target)?;
+        }
+    }
+    Ok(out)
 }
 
 fn append(acc: &mut DataFrame, more: DataFrame) -> Result<()> {
@@ -380,67 +752,75 @@ fn supersede(spec: &TableSpec, combined: DataFrame) -> Result<(DataFrame, DataFr
 }
 
 /// A CIN census episode in a newer return replaces the older return's episode *with* its
-/// assessments, s47s, plans and reviews (data-contract.md section 4): rows that hang off a
-/// referral (or plan) whose winning version came from a different CIN return are dropped.
+/// assessments, s47s and plans (data-contract.md section 4): rows that hang off a referral whose
+/// winning version came from a different CIN return are dropped. Works on one LA partition;
+/// returns the rows dropped per table (only tables that lost rows). Reviews hang off plans across
+/// LAs and are cascaded by the commit afterwards ([`cascade_one`]).
 fn cascade_episode_supersession(
     merged: &mut BTreeMap<&'static str, DataFrame>,
-    manifest: &Manifest,
-) -> Result<usize> {
-    let cin_seqs: Vec<u32> = manifest
-        .sources
-        .iter()
-        .filter(|s| s.format == crate::ingest::Format::CinXml.label())
-        .map(|s| s.seq)
-        .collect();
+    cin_seqs: &[u32],
+) -> Result<Vec<(&'static str, usize)>> {
+    let mut out = vec![];
     if cin_seqs.is_empty() {
-        return Ok(0);
+        return Ok(out);
     }
-    let cin = Series::new("cin".into(), cin_seqs);
-    let mut dropped = 0;
-    for (table, parent, on) in [
-        ("assessments", "referrals", vec!["la_code", "referral_id"]),
-        (
-            "strategy_discussions",
-            "referrals",
-            vec!["la_code", "referral_id"],
-        ),
-        ("s47_enquiries", "referrals", vec!["la_code", "referral_id"]),
-        ("cp_plans", "referrals", vec!["la_code", "referral_id"]),
-        ("cp_reviews", "cp_plans", vec!["plan_id"]),
+    for table in [
+        "assessments",
+        "strategy_discussions",
+        "s47_enquiries",
+        "cp_plans",
     ] {
-        let (Some(child), Some(par)) = (merged.get(table), merged.get(parent)) else {
+        let (Some(child), Some(par)) = (merged.get(table), merged.get("referrals")) else {
             continue;
         };
-        let keys: Vec<Expr> = on.iter().map(|k| col(*k)).collect();
-        let parent_seq = par.clone().lazy().select(
-            keys.iter()
-                .cloned()
-                .chain([col("source_seq").alias("__parent_seq")])
-                .collect::<Vec<_>>(),
-        );
         let before = child.height();
-        let kept = child
-            .clone()
-            .lazy()
-            .join(
-                parent_seq,
-                keys.clone(),
-                keys.clone(),
-                JoinArgs::new(JoinType::Left),
-            )
-            .filter(
-                col("source_seq")
-                    .is_in(lit(cin.clone()).implode(false), false)
-                    .and(col("__parent_seq").is_not_null())
-                    .and(col("__parent_seq").neq(col("source_seq")))
-                    .not(),
-            )
-            .drop(cols(["__parent_seq"]))
-            .collect()?;
-        dropped += before - kept.height();
+        let kept = cascade_one(
+            child.clone(),
+            &par.select(["la_code", "referral_id", "source_seq"])?,
+            &["la_code", "referral_id"],
+            cin_seqs,
+        )?;
+        if kept.height() < before {
+            out.push((table, before - kept.height()));
+        }
         merged.insert(table, kept);
     }
-    Ok(dropped)
+    Ok(out)
+}
+
+/// Drops the rows of `child` that came from a CIN return while their parent's winning version
+/// (`parent`: the `on` columns plus `source_seq`) came from a different source.
+fn cascade_one(
+    child: DataFrame,
+    parent: &DataFrame,
+    on: &[&str],
+    cin_seqs: &[u32],
+) -> Result<DataFrame> {
+    let cin = Series::new("cin".into(), cin_seqs.to_vec());
+    let keys: Vec<Expr> = on.iter().map(|k| col(*k)).collect();
+    let parent_seq = parent.clone().lazy().select(
+        keys.iter()
+            .cloned()
+            .chain([col("source_seq").alias("__parent_seq")])
+            .collect::<Vec<_>>(),
+    );
+    Ok(child
+        .lazy()
+        .join(
+            parent_seq,
+            keys.clone(),
+            keys.clone(),
+            JoinArgs::new(JoinType::Left),
+        )
+        .filter(
+            col("source_seq")
+                .is_in(lit(cin).implode(false), false)
+                .and(col("__parent_seq").is_not_null())
+                .and(col("__parent_seq").neq(col("source_seq")))
+                .not(),
+        )
+        .drop(cols(["__parent_seq"]))
+        .collect()?)
 }
 
 /// Checks that need two tables: orphans (a row whose referral, plan or CDOP case is not in the
@@ -556,6 +936,7 @@ fn plan_checks(plans: &DataFrame, s47: &DataFrame) -> Result<Vec<Issue>> {
         "no ICPC of this child on the plan's start date (DfE rule 2885)",
     )?;
     let others = plans.clone().lazy().select([
+        col("la_code"),
         col("child_id"),
         col("plan_id").alias("__other_id"),
         col("start_date").alias("__other_start"),
@@ -566,8 +947,8 @@ fn plan_checks(plans: &DataFrame, s47: &DataFrame) -> Result<Vec<Issue>> {
         .lazy()
         .join(
             others,
-            [col("child_id")],
-            [col("child_id")],
+            [col("la_code"), col("child_id")],
+            [col("la_code"), col("child_id")],
             JoinArgs::new(JoinType::Inner),
         )
         .filter(

@@ -58,6 +58,9 @@ pub struct IngestReport {
     pub flags: usize,
     pub superseded: usize,
     pub generation: Option<u64>,
+    /// LA partitions of the store written afresh / carried over unchanged by the commit.
+    pub parts_written: usize,
+    pub parts_kept: usize,
 }
 
 impl IngestReport {
@@ -90,6 +93,13 @@ impl IngestReport {
                 s,
                 "{} stored row(s) superseded by newer extracts",
                 self.superseded
+            );
+        }
+        if let Some(g) = self.generation {
+            let _ = writeln!(
+                s,
+                "store generation {g}: {} LA partition(s) written, {} carried over unchanged",
+                self.parts_written, self.parts_kept
             );
         }
         for n in &self.notes {
@@ -202,9 +212,16 @@ pub fn ingest_with_la(
         )
         .into());
     }
+    let started = std::time::Instant::now();
     let mut store = Store::open(store_dir)?;
+    store.check_writable()?;
     let pseudo = cfg.pseudonymiser()?;
     let mut sink = Sink::new(pseudo);
+    let budget = std::env::var("SAFEGUARD_INGEST_BUFFER_ROWS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .unwrap_or(sink::DEFAULT_SPILL_ROWS);
+    sink.enable_spill(store.staging_dir(), budget);
     // The LA for inputs that do not name their own (Annex A): --la, else the config's only LA.
     sink.default_la = la.or_else(|| match cfg.las.as_slice() {
         [only] => Some(only.code.clone()),
@@ -267,6 +284,7 @@ pub fn ingest_with_la(
             Format::CinXml => cin_xml::read(path, &mut sink)?,
             Format::AnnexA => annex_a::read(path, &mut sink)?,
         }
+        sink.check()?;
         new_sources.push(SourceEntry {
             file_name: file_name.clone(),
             hash,
@@ -279,8 +297,8 @@ pub fn ingest_with_la(
             .push((path.display().to_string(), format));
         seq += 1;
     }
-    for (name, b) in &sink.builders {
-        report.tables.insert(name.to_string(), b.counts);
+    for (name, c) in sink.counts() {
+        report.tables.insert(name.to_string(), c);
     }
     report.notes = std::mem::take(&mut sink.notes);
     report.rejects = sink.rejects.len();
@@ -289,12 +307,27 @@ pub fn ingest_with_la(
         bar.finish_and_clear();
         return Ok(report);
     }
+    let timing = std::env::var_os("SAFEGUARD_TIMING").is_some();
+    if timing {
+        eprintln!(
+            "timing: read and validate {:.2} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
     bar.set_message("writing the store");
     let commit = store
         .commit(sink, new_sources)
         .context("writing the store")?;
     bar.finish_and_clear();
+    if timing {
+        eprintln!(
+            "timing: total with commit {:.2} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
     report.superseded = commit.superseded;
+    report.parts_written = commit.parts_written;
+    report.parts_kept = commit.parts_kept;
     report.generation = Some(commit.generation);
     Ok(report)
 }

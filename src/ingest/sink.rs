@@ -3,12 +3,41 @@
 //!
 //! Every reader (canonical CSV, CIN census XML, Annex A) talks to the same sink, so every format
 //! gets the same validation, pseudonymisation and accounting.
+//!
+//! Rows are held per table *and per store partition* (one per LA for the tables the store splits
+//! by LA: [`crate::store::part_name`]). Memory stays bounded however large the input: when the
+//! rows held reach the spill budget, every builder's rows are written to a Parquet file in the
+//! store's staging folder, and the commit reads them back one partition at a time.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
-use super::validate::{Issue, Source, TableBuilder};
+use anyhow::Context as _;
+use polars::prelude::*;
+
+use super::validate::{Counts, Issue, Source, TableBuilder};
 use crate::pseudonym::Pseudonymiser;
 use crate::schema::TableSpec;
+use crate::store::NewRows;
+
+/// Rows held in memory across all tables before they are spilled to disk, unless
+/// `SAFEGUARD_INGEST_BUFFER_ROWS` says otherwise (about 200 bytes a row).
+pub const DEFAULT_SPILL_ROWS: usize = 1_000_000;
+
+/// Where spilled rows go: a staging folder inside the store, removed when the sink is dropped
+/// (after the commit, or when the run fails).
+struct Spill {
+    dir: PathBuf,
+    budget: usize,
+    files: BTreeMap<(&'static str, String), Vec<PathBuf>>,
+    written: usize,
+}
+
+impl Drop for Spill {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
 
 /// One field kept in the raw layer (non-identifying content beyond the canonical columns).
 #[derive(Debug, Clone)]
@@ -26,7 +55,12 @@ pub struct Sink {
     /// The LA for inputs that do not name their own (Annex A): `ingest --la`, or the config's
     /// only LA.
     pub default_la: Option<String>,
-    pub builders: BTreeMap<&'static str, TableBuilder>,
+    /// (table, store partition) -> its builder.
+    builders: BTreeMap<(&'static str, String), TableBuilder>,
+    /// Rows held by all builders.
+    buffered: usize,
+    spill: Option<Spill>,
+    spill_error: Option<anyhow::Error>,
     pub rejects: Vec<Issue>,
     pub flags: Vec<Issue>,
     pub raw: Vec<RawField>,
@@ -40,12 +74,95 @@ impl Sink {
             pseudo,
             default_la: None,
             builders: BTreeMap::new(),
+            buffered: 0,
+            spill: None,
+            spill_error: None,
             rejects: vec![],
             flags: vec![],
             raw: vec![],
             notes: vec![],
             source: None,
         }
+    }
+
+    /// Spills held rows to `dir` (created at the first spill; removed when the sink is dropped)
+    /// whenever `budget` rows are held.
+    pub fn enable_spill(&mut self, dir: PathBuf, budget: usize) {
+        self.spill = Some(Spill {
+            dir,
+            budget: budget.max(1),
+            files: BTreeMap::new(),
+            written: 0,
+        });
+    }
+
+    /// A failure to spill (a full disk...), reported once the reader returns.
+    pub fn check(&mut self) -> anyhow::Result<()> {
+        match self.spill_error.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Per-table counts for the summary (all partitions together).
+    pub fn counts(&self) -> BTreeMap<&'static str, Counts> {
+        let mut out: BTreeMap<&'static str, Counts> = BTreeMap::new();
+        for ((table, _), b) in &self.builders {
+            let c = out.entry(table).or_default();
+            c.read += b.counts.read;
+            c.stored += b.counts.stored;
+            c.rejected += b.counts.rejected;
+            c.flagged += b.counts.flagged;
+        }
+        out
+    }
+
+    /// The stored rows of the run, per (table, partition): spilled files plus what is still held.
+    pub fn take_rows(&mut self) -> anyhow::Result<BTreeMap<(&'static str, String), NewRows>> {
+        self.check()?;
+        let mut out: BTreeMap<(&'static str, String), NewRows> = BTreeMap::new();
+        if let Some(spill) = self.spill.as_mut() {
+            for (k, files) in std::mem::take(&mut spill.files) {
+                out.entry(k).or_default().files = files;
+            }
+        }
+        for (k, b) in self.builders.iter_mut() {
+            if b.buffered() > 0 {
+                out.entry(k.clone()).or_default().frame = Some(b.take()?);
+            }
+        }
+        self.buffered = 0;
+        Ok(out)
+    }
+
+    /// Writes every builder's held rows to the staging folder.
+    fn spill_all(&mut self) -> anyhow::Result<()> {
+        let Some(spill) = self.spill.as_mut() else {
+            return Ok(());
+        };
+        for (k, b) in self.builders.iter_mut() {
+            if b.buffered() == 0 {
+                continue;
+            }
+            let mut df = b.take()?;
+            if spill.written == 0 {
+                std::fs::create_dir_all(&spill.dir)
+                    .with_context(|| format!("creating {}", spill.dir.display()))?;
+            }
+            spill.written += 1;
+            let path = spill.dir.join(format!("{:06}.parquet", spill.written));
+            let f = std::fs::File::create(&path)
+                .with_context(|| format!("creating {}", path.display()))?;
+            ParquetWriter::new(f)
+                .with_compression(ParquetCompression::Lz4Raw)
+                .with_statistics(StatisticsOptions::empty())
+                .finish(&mut df)
+                .map_err(anyhow::Error::from)
+                .with_context(|| format!("writing {}", path.display()))?;
+            spill.files.entry(k.clone()).or_default().push(path);
+        }
+        self.buffered = 0;
+        Ok(())
     }
 
     /// Sets the file the next rows come from.
@@ -96,11 +213,18 @@ impl Sink {
         labels: Option<&[&str]>,
     ) -> bool {
         let src = self.source.as_ref().expect("begin_source before rows");
+        let la = spec
+            .index_of("la_code")
+            .and_then(|i| values.get(i))
+            .and_then(|v| v.as_deref())
+            .unwrap_or("")
+            .trim();
+        let part = crate::store::part_name(spec.name, la);
         let builder = self
             .builders
-            .entry(spec.name)
+            .entry((spec.name, part))
             .or_insert_with(|| TableBuilder::new(spec));
-        builder.push(
+        let stored = builder.push(
             src,
             position,
             values,
@@ -108,7 +232,21 @@ impl Sink {
             &self.pseudo,
             &mut self.rejects,
             &mut self.flags,
-        )
+        );
+        if stored {
+            self.buffered += 1;
+            if self
+                .spill
+                .as_ref()
+                .is_some_and(|s| self.buffered >= s.budget && self.spill_error.is_none())
+            {
+                if let Err(e) = self.spill_all() {
+                    self.spill_error =
+                        Some(e.context("spilling ingested rows to the staging folder"));
+                }
+            }
+        }
+        stored
     }
 
     /// A row the reader could not even map onto its table (counted as read and rejected).
@@ -123,7 +261,7 @@ impl Sink {
         let src = self.source.as_ref().expect("begin_source before rows");
         let builder = self
             .builders
-            .entry(spec.name)
+            .entry((spec.name, String::new()))
             .or_insert_with(|| TableBuilder::new(spec));
         builder.counts.read += 1;
         builder.counts.rejected += 1;

@@ -163,9 +163,9 @@ pub struct Counts {
     pub flagged: u64,
 }
 
-/// Accumulates the validated rows of one canonical table from one ingest run.
-pub struct TableBuilder {
-    pub spec: &'static TableSpec,
+/// The validated rows a [`TableBuilder`] holds until they are taken ([`TableBuilder::take`]):
+/// typed column buffers plus the source columns.
+struct Rows {
     bufs: Vec<Buf>,
     /// The sources rows came from (file name, hash), once each; `source_idx` points into it per
     /// row (a file name and a 64-character hash per row cost more than the row itself).
@@ -175,17 +175,11 @@ pub struct TableBuilder {
     source_seq: Vec<u32>,
     vintage: Vec<Option<i32>>,
     dq_flags: StringChunkedBuilder,
-    /// key -> position of its first row, for the current source file only (keys are per file:
-    /// the map is cleared when the next file begins).
-    seen: HashMap<Box<str>, Box<str>>,
-    seen_seq: Option<u32>,
-    pub counts: Counts,
 }
 
-impl TableBuilder {
-    pub fn new(spec: &'static TableSpec) -> TableBuilder {
-        TableBuilder {
-            spec,
+impl Rows {
+    fn new(spec: &TableSpec) -> Rows {
+        Rows {
             bufs: spec
                 .columns
                 .iter()
@@ -197,10 +191,75 @@ impl TableBuilder {
             source_seq: vec![],
             vintage: vec![],
             dq_flags: StringChunkedBuilder::new("dq_flags".into(), 0),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.source_seq.len()
+    }
+
+    /// The rows as a DataFrame in the store's layout.
+    fn finish(self, spec: &TableSpec) -> PolarsResult<DataFrame> {
+        let height = self.source_seq.len();
+        let mut columns: Vec<Column> = vec![];
+        for (buf, col) in self.bufs.into_iter().zip(spec.columns) {
+            columns.extend(buf.into_columns(col.name, col.kind)?);
+        }
+        columns.push(self.dq_flags.finish().into_series().into());
+        let sources = &self.sources;
+        let per_row = |pick: fn(&(String, String)) -> &str, name: &str| -> Column {
+            StringChunked::from_iter_values(
+                name.into(),
+                self.source_idx.iter().map(|&i| pick(&sources[i as usize])),
+            )
+            .into_series()
+            .into()
+        };
+        columns.push(per_row(|s| s.0.as_str(), "source_file"));
+        columns.push(per_row(|s| s.1.as_str(), "source_hash"));
+        columns.push(self.source_pos.finish().into_series().into());
+        columns.push(Series::new("source_seq".into(), self.source_seq).into());
+        columns.push(
+            Series::new("source_vintage".into(), self.vintage)
+                .cast(&DataType::Date)?
+                .into(),
+        );
+        DataFrame::new(height, columns)
+    }
+}
+
+/// Validates the rows of one canonical table (for one LA partition of it) from one ingest run and
+/// holds the stored ones until the sink takes them (to spill them to disk, or at the commit).
+pub struct TableBuilder {
+    pub spec: &'static TableSpec,
+    rows: Rows,
+    /// key -> position of its first row, for the current source file only (keys are per file:
+    /// the map is cleared when the next file begins). Kept when the rows are taken.
+    seen: HashMap<Box<str>, Box<str>>,
+    seen_seq: Option<u32>,
+    pub counts: Counts,
+}
+
+impl TableBuilder {
+    pub fn new(spec: &'static TableSpec) -> TableBuilder {
+        TableBuilder {
+            spec,
+            rows: Rows::new(spec),
             seen: HashMap::new(),
             seen_seq: None,
             counts: Counts::default(),
         }
+    }
+
+    /// How many stored rows the builder holds now.
+    pub fn buffered(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Takes the rows held so far as a DataFrame in the store's layout, leaving the builder
+    /// empty but still counting, and still knowing the current file's keys.
+    pub fn take(&mut self) -> PolarsResult<DataFrame> {
+        std::mem::replace(&mut self.rows, Rows::new(self.spec)).finish(self.spec)
     }
 
     /// Validates one row. `values` holds one entry per column of the table spec, in spec order
@@ -324,55 +383,32 @@ impl TableBuilder {
                 .map(|f| format!("{}:{}", f.flag, f.column))
                 .collect::<Vec<_>>()
                 .join(";");
-            self.dq_flags.append_value(joined);
+            self.rows.dq_flags.append_value(joined);
             flags.extend(row_flags);
         } else {
-            self.dq_flags.append_null();
+            self.rows.dq_flags.append_null();
         }
-        for (buf, cell) in self.bufs.iter_mut().zip(cells) {
+        let rows = &mut self.rows;
+        for (buf, cell) in rows.bufs.iter_mut().zip(cells) {
             buf.push(cell);
         }
-        if self
+        if rows
             .sources
             .last()
             .is_none_or(|(f, h)| *f != src.file_name || *h != src.hash)
         {
-            self.sources.push((src.file_name.clone(), src.hash.clone()));
+            rows.sources.push((src.file_name.clone(), src.hash.clone()));
         }
-        self.source_idx.push((self.sources.len() - 1) as u32);
-        self.source_pos.append_value(position);
-        self.source_seq.push(src.seq);
-        self.vintage.push(src.vintage.map(parse::epoch_days));
+        rows.source_idx.push((rows.sources.len() - 1) as u32);
+        rows.source_pos.append_value(position);
+        rows.source_seq.push(src.seq);
+        rows.vintage.push(src.vintage.map(parse::epoch_days));
         true
     }
 
     /// The rows as a DataFrame in the store's layout.
     pub fn finish(self) -> PolarsResult<DataFrame> {
-        let height = self.source_seq.len();
-        let mut columns: Vec<Column> = vec![];
-        for (buf, col) in self.bufs.into_iter().zip(self.spec.columns) {
-            columns.extend(buf.into_columns(col.name, col.kind)?);
-        }
-        columns.push(self.dq_flags.finish().into_series().into());
-        let sources = &self.sources;
-        let per_row = |pick: fn(&(String, String)) -> &str, name: &str| -> Column {
-            StringChunked::from_iter_values(
-                name.into(),
-                self.source_idx.iter().map(|&i| pick(&sources[i as usize])),
-            )
-            .into_series()
-            .into()
-        };
-        columns.push(per_row(|s| s.0.as_str(), "source_file"));
-        columns.push(per_row(|s| s.1.as_str(), "source_hash"));
-        columns.push(self.source_pos.finish().into_series().into());
-        columns.push(Series::new("source_seq".into(), self.source_seq).into());
-        columns.push(
-            Series::new("source_vintage".into(), self.vintage)
-                .cast(&DataType::Date)?
-                .into(),
-        );
-        DataFrame::new(height, columns)
+        self.rows.finish(self.spec)
     }
 }
 

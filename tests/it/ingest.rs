@@ -1390,9 +1390,22 @@ fn child_id_is_stored_as_given_without_a_key() {
 /// Every string in every Parquet file of the live generation, and the text of its CSV and JSON.
 fn all_store_text(store: &Path) -> Vec<(String, String)> {
     let mut out = vec![];
-    for e in std::fs::read_dir(current_gen(store)).unwrap() {
+    // The generation folder and its table folders (<table>/<partition>.parquet).
+    let gen = current_gen(store);
+    let mut files = vec![];
+    for e in std::fs::read_dir(&gen).unwrap() {
         let p = e.unwrap().path();
-        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        if p.is_dir() {
+            for f in std::fs::read_dir(&p).unwrap() {
+                files.push(f.unwrap().path());
+            }
+        } else {
+            files.push(p);
+        }
+    }
+    assert!(files.len() > 5, "{files:?}");
+    for p in files {
+        let name = p.strip_prefix(&gen).unwrap().to_string_lossy().to_string();
         match p.extension().and_then(|x| x.to_str()) {
             Some("parquet") => {
                 let df = safeguard::store::read_parquet(&p).unwrap();

@@ -10,5 +10,6 @@ mod formats;
 mod ingest;
 mod measures;
 mod report;
+mod store;
 mod suppress;
 mod synth;
