@@ -17,6 +17,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::config::Config;
@@ -216,52 +217,43 @@ pub fn ingest_with_la(
     let mut store = Store::open(store_dir)?;
     store.check_writable()?;
     let pseudo = cfg.pseudonymiser()?;
-    let mut sink = Sink::new(pseudo);
     let budget = std::env::var("SAFEGUARD_INGEST_BUFFER_ROWS")
         .ok()
         .and_then(|v| v.trim().parse::<usize>().ok())
         .unwrap_or(sink::DEFAULT_SPILL_ROWS);
-    sink.enable_spill(store.staging_dir(), budget);
+    let threads = rayon::current_num_threads().max(1);
+    let staging = store.staging_dir();
+    let mut sink = Sink::new(pseudo.clone());
+    sink.enable_spill(staging.clone(), budget);
     // The LA for inputs that do not name their own (Annex A): --la, else the config's only LA.
-    sink.default_la = la.or_else(|| match cfg.las.as_slice() {
+    let default_la = la.or_else(|| match cfg.las.as_slice() {
         [only] => Some(only.code.clone()),
         _ => None,
     });
     let mut report = IngestReport::default();
-    let mut new_sources: Vec<SourceEntry> = vec![];
+
+    // 1. Hash every file (in parallel): a file already in the store, or given twice, is skipped.
+    let hashed: Vec<(String, Vec<u8>)> = files
+        .par_iter()
+        .map(|p| hash_file(p))
+        .collect::<Result<_, _>>()?;
+    struct Job<'a> {
+        path: &'a Path,
+        file_name: String,
+        hash: String,
+        seq: u32,
+        format: Format,
+    }
+    let mut jobs: Vec<Job> = vec![];
     let mut seen_hashes = std::collections::HashSet::new();
     let mut seq = store.next_seq();
-    // A progress bar over the files on stderr (drawn only on a terminal, never with --quiet).
-    let bar = if progress {
-        indicatif::ProgressBar::new(files.len() as u64)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} ingest [{bar:30}] {pos}/{len} files  {msg}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
-    for path in &files {
-        bar.set_message(
-            path.file_name()
-                .map(|n| n.to_string_lossy().to_string())
-                .unwrap_or_default(),
-        );
-        bar.inc(1);
-        let (hash, head) = hash_file(path)?;
-        let file_name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_default();
+    for (path, (hash, head)) in files.iter().zip(hashed) {
         if store.has_source(&hash) || !seen_hashes.insert(hash.clone()) {
             report.files_unchanged.push(path.display().to_string());
             continue;
         }
         let format = detect_format(path, &head)?;
-        if format.identifiable() && !sink.pseudo.is_keyed() {
+        if format.identifiable() && !pseudo.is_keyed() {
             return Err(UserError::file(
                 path,
                 format!(
@@ -273,29 +265,78 @@ pub fn ingest_with_la(
             )
             .into());
         }
-        sink.begin_source(Source {
-            file_name: file_name.clone(),
-            hash: hash.clone(),
-            seq,
-            vintage: None,
-        });
-        match format {
-            Format::CanonicalCsv => canonical_csv::read(path, &mut sink)?,
-            Format::CinXml => cin_xml::read(path, &mut sink)?,
-            Format::AnnexA => annex_a::read(path, &mut sink)?,
-        }
-        sink.check()?;
-        new_sources.push(SourceEntry {
-            file_name: file_name.clone(),
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        jobs.push(Job {
+            path,
+            file_name,
             hash,
             seq,
-            format: format.label().to_string(),
-            vintage: sink.source().vintage,
+            format,
+        });
+        seq += 1;
+    }
+
+    // 2. Read and validate the files in parallel, each into its own sink that spills its rows to
+    //    its own staging folder; then merge the sinks in ingest order. A file that cannot be read
+    //    fails the run (the first such file in the order given) and nothing reaches the store.
+    // A progress bar over the files on stderr (drawn only on a terminal, never with --quiet).
+    let bar = if progress {
+        indicatif::ProgressBar::new(jobs.len() as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} ingest [{bar:30}] {pos}/{len} files  {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    let read_one = |job: &Job| -> anyhow::Result<Sink> {
+        bar.set_message(job.file_name.clone());
+        let mut one = Sink::new(pseudo.clone());
+        one.default_la = default_la.clone();
+        one.enable_spill(
+            staging.join(format!("{:06}", job.seq)),
+            (budget / threads).max(1),
+        );
+        one.begin_source(Source {
+            file_name: job.file_name.clone(),
+            hash: job.hash.clone(),
+            seq: job.seq,
+            vintage: None,
+        });
+        match job.format {
+            Format::CanonicalCsv => canonical_csv::read(job.path, &mut one)?,
+            Format::CinXml => cin_xml::read(job.path, &mut one)?,
+            Format::AnnexA => annex_a::read(job.path, &mut one)?,
+        }
+        one.finish_file()?;
+        bar.inc(1);
+        Ok(one)
+    };
+    let sinks: Vec<anyhow::Result<Sink>> = if jobs.len() > 1 {
+        jobs.par_iter().map(read_one).collect()
+    } else {
+        jobs.iter().map(read_one).collect()
+    };
+    let mut new_sources: Vec<SourceEntry> = vec![];
+    for (job, one) in jobs.iter().zip(sinks) {
+        let one = one?;
+        new_sources.push(SourceEntry {
+            file_name: job.file_name.clone(),
+            hash: job.hash.clone(),
+            seq: job.seq,
+            format: job.format.label().to_string(),
+            vintage: one.source().vintage,
         });
         report
             .files_ingested
-            .push((path.display().to_string(), format));
-        seq += 1;
+            .push((job.path.display().to_string(), job.format));
+        sink.merge(one)?;
     }
     for (name, c) in sink.counts() {
         report.tables.insert(name.to_string(), c);
@@ -310,8 +351,9 @@ pub fn ingest_with_la(
     let timing = std::env::var_os("SAFEGUARD_TIMING").is_some();
     if timing {
         eprintln!(
-            "timing: read and validate {:.2} s",
-            started.elapsed().as_secs_f64()
+            "timing: read and validate {:.2} s, peak RSS {}",
+            started.elapsed().as_secs_f64(),
+            peak_rss()
         );
     }
     bar.set_message("writing the store");
@@ -321,8 +363,9 @@ pub fn ingest_with_la(
     bar.finish_and_clear();
     if timing {
         eprintln!(
-            "timing: total with commit {:.2} s",
-            started.elapsed().as_secs_f64()
+            "timing: total with commit {:.2} s, peak RSS {}",
+            started.elapsed().as_secs_f64(),
+            peak_rss()
         );
     }
     report.superseded = commit.superseded;
@@ -330,4 +373,16 @@ pub fn ingest_with_la(
     report.parts_kept = commit.parts_kept;
     report.generation = Some(commit.generation);
     Ok(report)
+}
+
+/// The process's peak resident memory so far (Linux `VmHWM`), for `SAFEGUARD_TIMING`.
+fn peak_rss() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l.trim_start_matches("VmHWM:").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
 }

@@ -24,6 +24,13 @@ use crate::store::NewRows;
 /// `SAFEGUARD_INGEST_BUFFER_ROWS` says otherwise (about 200 bytes a row).
 pub const DEFAULT_SPILL_ROWS: usize = 1_000_000;
 
+fn add_counts(acc: &mut Counts, c: &Counts) {
+    acc.read += c.read;
+    acc.stored += c.stored;
+    acc.rejected += c.rejected;
+    acc.flagged += c.flagged;
+}
+
 /// Where spilled rows go: a staging folder inside the store, removed when the sink is dropped
 /// (after the commit, or when the run fails).
 struct Spill {
@@ -61,6 +68,10 @@ pub struct Sink {
     buffered: usize,
     spill: Option<Spill>,
     spill_error: Option<anyhow::Error>,
+    /// The per-file sinks merged into this one ([`Sink::merge`]): their counts, and their
+    /// staging folders (kept until the commit has read them).
+    merged_counts: BTreeMap<&'static str, Counts>,
+    merged_spills: Vec<Spill>,
     pub rejects: Vec<Issue>,
     pub flags: Vec<Issue>,
     pub raw: Vec<RawField>,
@@ -77,6 +88,8 @@ impl Sink {
             buffered: 0,
             spill: None,
             spill_error: None,
+            merged_counts: BTreeMap::new(),
+            merged_spills: vec![],
             rejects: vec![],
             flags: vec![],
             raw: vec![],
@@ -106,15 +119,46 @@ impl Sink {
 
     /// Per-table counts for the summary (all partitions together).
     pub fn counts(&self) -> BTreeMap<&'static str, Counts> {
-        let mut out: BTreeMap<&'static str, Counts> = BTreeMap::new();
+        let mut out = self.merged_counts.clone();
         for ((table, _), b) in &self.builders {
-            let c = out.entry(table).or_default();
-            c.read += b.counts.read;
-            c.stored += b.counts.stored;
-            c.rejected += b.counts.rejected;
-            c.flagged += b.counts.flagged;
+            add_counts(out.entry(table).or_default(), &b.counts);
         }
         out
+    }
+
+    /// Takes in the sink of another file read in parallel (after this one's files, in ingest
+    /// order): its spilled rows, counts, rejects, flags, raw fields and notes. The other sink's
+    /// rows must all have been spilled ([`Sink::finish_file`]).
+    pub fn merge(&mut self, mut other: Sink) -> anyhow::Result<()> {
+        other.check()?;
+        for (table, c) in other.counts() {
+            add_counts(self.merged_counts.entry(table).or_default(), &c);
+        }
+        if let Some(mut spill) = other.spill.take() {
+            if let Some(mine) = self.spill.as_mut() {
+                for (k, files) in std::mem::take(&mut spill.files) {
+                    mine.files.entry(k).or_default().extend(files);
+                }
+            }
+            self.merged_spills.push(spill);
+        }
+        self.merged_spills.append(&mut other.merged_spills);
+        self.rejects.append(&mut other.rejects);
+        self.flags.append(&mut other.flags);
+        self.raw.append(&mut other.raw);
+        self.notes.append(&mut other.notes);
+        Ok(())
+    }
+
+    /// The end of one input file read by its own sink: every row it holds goes to disk and the
+    /// file's keys are forgotten, so that the sink costs no memory while it waits to be merged.
+    pub fn finish_file(&mut self) -> anyhow::Result<()> {
+        self.check()?;
+        self.spill_all()?;
+        for b in self.builders.values_mut() {
+            b.forget_keys();
+        }
+        Ok(())
     }
 
     /// The stored rows of the run, per (table, partition): spilled files plus what is still held.
@@ -127,6 +171,7 @@ impl Sink {
             }
         }
         for (k, b) in self.builders.iter_mut() {
+            b.forget_keys();
             if b.buffered() > 0 {
                 out.entry(k.clone()).or_default().frame = Some(b.take()?);
             }

@@ -228,14 +228,49 @@ impl Rows {
     }
 }
 
+/// Row positions ("line 12") in one string, for the duplicate-key check's messages.
+#[derive(Default)]
+struct Positions {
+    text: String,
+    ends: Vec<u32>,
+}
+
+impl Positions {
+    fn push(&mut self, position: &str) -> u32 {
+        self.text.push_str(position);
+        self.ends.push(self.text.len() as u32);
+        (self.ends.len() - 1) as u32
+    }
+    fn get(&self, at: u32) -> &str {
+        let at = at as usize;
+        let start = if at == 0 { 0 } else { self.ends[at - 1] as usize };
+        &self.text[start..self.ends[at] as usize]
+    }
+}
+
+/// A 128-bit fingerprint of a key: two SipHash-1-3 hashes with different keys. Two different
+/// keys of one file share one with a probability of about n^2 / 2^129 (1e-25 for 9 million rows).
+fn key_fingerprint(key: &str) -> [u64; 2] {
+    use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+    let mut a = BuildHasherDefault::<std::hash::DefaultHasher>::default().build_hasher();
+    a.write(key.as_bytes());
+    let mut b = BuildHasherDefault::<std::hash::DefaultHasher>::default().build_hasher();
+    b.write_u64(0x9e37_79b9_7f4a_7c15);
+    b.write(key.as_bytes());
+    [a.finish(), b.finish()]
+}
+
 /// Validates the rows of one canonical table (for one LA partition of it) from one ingest run and
 /// holds the stored ones until the sink takes them (to spill them to disk, or at the commit).
 pub struct TableBuilder {
     pub spec: &'static TableSpec,
     rows: Rows,
-    /// key -> position of its first row, for the current source file only (keys are per file:
-    /// the map is cleared when the next file begins). Kept when the rows are taken.
-    seen: HashMap<Box<str>, Box<str>>,
+    /// The keys of the current source file only (keys are per file: the map is cleared when the
+    /// next file begins), as 128-bit fingerprints -> the first row's position in
+    /// `seen_positions`: about 40 bytes a row, where the keys and positions as strings cost
+    /// over 100 (a national contacts file has 9 million rows). Kept when the rows are taken.
+    seen: HashMap<[u64; 2], u32>,
+    seen_positions: Positions,
     seen_seq: Option<u32>,
     pub counts: Counts,
 }
@@ -246,6 +281,7 @@ impl TableBuilder {
             spec,
             rows: Rows::new(spec),
             seen: HashMap::new(),
+            seen_positions: Positions::default(),
             seen_seq: None,
             counts: Counts::default(),
         }
@@ -254,6 +290,13 @@ impl TableBuilder {
     /// How many stored rows the builder holds now.
     pub fn buffered(&self) -> usize {
         self.rows.len()
+    }
+
+    /// Forgets the current file's keys (no more rows of it will come).
+    pub fn forget_keys(&mut self) {
+        self.seen = HashMap::new();
+        self.seen_positions = Positions::default();
+        self.seen_seq = None;
     }
 
     /// Takes the rows held so far as a DataFrame in the store's layout, leaving the builder
@@ -353,10 +396,13 @@ impl TableBuilder {
             .collect::<Vec<_>>()
             .join("|");
         if self.seen_seq != Some(src.seq) {
-            self.seen.clear();
+            self.seen = HashMap::new();
+            self.seen_positions = Positions::default();
             self.seen_seq = Some(src.seq);
         }
-        if let Some(first) = self.seen.get(key.as_str()) {
+        let fingerprint = key_fingerprint(&key);
+        if let Some(&at) = self.seen.get(&fingerprint) {
+            let first = self.seen_positions.get(at);
             self.counts.rejected += 1;
             rejects.push(issue(
                 &spec.key.join("+"),
@@ -370,8 +416,8 @@ impl TableBuilder {
             ));
             return false;
         }
-        self.seen
-            .insert(key.into_boxed_str(), position.as_str().into());
+        let at = self.seen_positions.push(&position);
+        self.seen.insert(fingerprint, at);
         for (column, flag, reason) in row_checks(spec, &cells) {
             row_flags.push(issue(column, "", flag, reason));
         }
