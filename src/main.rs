@@ -8,6 +8,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
+
+/// mimalloc as the allocator: Polars allocates and frees many short-lived buffers, and ingest a
+/// string per cell; glibc's malloc spent about a tenth of ingest's time in malloc/free and kept
+/// freed memory from the OS (see bench/NOTES.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand, ValueEnum};
 

@@ -26,6 +26,10 @@ use crate::store::{SourceEntry, Store};
 use sink::Sink;
 use validate::{Counts, Source};
 
+/// Stack size of the threads that read input files in parallel (rayon's default of 2 MiB
+/// overflowed on national-scale CIN returns).
+const READER_STACK: usize = 16 << 20;
+
 /// The input formats, detected from content, never from the file name alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -59,7 +63,7 @@ pub struct IngestReport {
     pub flags: usize,
     pub superseded: usize,
     pub generation: Option<u64>,
-    /// LA partitions of the store written afresh / carried over unchanged by the commit.
+    /// Partitions of the LA-split tables written afresh / carried over unchanged by the commit.
     pub parts_written: usize,
     pub parts_kept: usize,
 }
@@ -99,7 +103,7 @@ impl IngestReport {
         if let Some(g) = self.generation {
             let _ = writeln!(
                 s,
-                "store generation {g}: {} LA partition(s) written, {} carried over unchanged",
+                "store generation {g}: {} partition(s) written, {} carried over unchanged",
                 self.parts_written, self.parts_kept
             );
         }
@@ -318,25 +322,31 @@ pub fn ingest_with_la(
         bar.inc(1);
         Ok(one)
     };
-    let sinks: Vec<anyhow::Result<Sink>> = if jobs.len() > 1 {
-        jobs.par_iter().map(read_one).collect()
-    } else {
-        jobs.iter().map(read_one).collect()
-    };
+    // Files are read WINDOW at a time in parallel and merged in order, so that finished
+    // files' rows wait for the merge in memory only a window at a time.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .stack_size(READER_STACK)
+        .build()
+        .context("starting the reader threads")?;
     let mut new_sources: Vec<SourceEntry> = vec![];
-    for (job, one) in jobs.iter().zip(sinks) {
-        let one = one?;
-        new_sources.push(SourceEntry {
-            file_name: job.file_name.clone(),
-            hash: job.hash.clone(),
-            seq: job.seq,
-            format: job.format.label().to_string(),
-            vintage: one.source().vintage,
-        });
-        report
-            .files_ingested
-            .push((job.path.display().to_string(), job.format));
-        sink.merge(one)?;
+    for window in jobs.chunks(threads * 2) {
+        let sinks: Vec<anyhow::Result<Sink>> =
+            pool.install(|| window.par_iter().map(read_one).collect());
+        for (job, one) in window.iter().zip(sinks) {
+            let one = one?;
+            new_sources.push(SourceEntry {
+                file_name: job.file_name.clone(),
+                hash: job.hash.clone(),
+                seq: job.seq,
+                format: job.format.label().to_string(),
+                vintage: one.source().vintage,
+            });
+            report
+                .files_ingested
+                .push((job.path.display().to_string(), job.format));
+            sink.merge(one)?;
+        }
     }
     for (name, c) in sink.counts() {
         report.tables.insert(name.to_string(), c);

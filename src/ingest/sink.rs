@@ -18,7 +18,7 @@ use polars::prelude::*;
 use super::validate::{Counts, Issue, Source, TableBuilder};
 use crate::pseudonym::Pseudonymiser;
 use crate::schema::TableSpec;
-use crate::store::NewRows;
+use crate::store::{Chunk, NewRows};
 
 /// Rows held in memory across all tables before they are spilled to disk, unless
 /// `SAFEGUARD_INGEST_BUFFER_ROWS` says otherwise (about 200 bytes a row).
@@ -36,8 +36,36 @@ fn add_counts(acc: &mut Counts, c: &Counts) {
 struct Spill {
     dir: PathBuf,
     budget: usize,
-    files: BTreeMap<(&'static str, String), Vec<PathBuf>>,
     written: usize,
+}
+
+impl Spill {
+    /// Writes frames (of one table and partition, in order) as one file; returns its path.
+    fn write(&mut self, frames: Vec<DataFrame>) -> anyhow::Result<PathBuf> {
+        let mut df = frames
+            .into_iter()
+            .reduce(|mut a, b| {
+                a.vstack_mut_owned(b)
+                    .expect("frames of one table share a schema");
+                a
+            })
+            .expect("at least one frame");
+        if self.written == 0 {
+            std::fs::create_dir_all(&self.dir)
+                .with_context(|| format!("creating {}", self.dir.display()))?;
+        }
+        self.written += 1;
+        let path = self.dir.join(format!("{:06}.parquet", self.written));
+        let f =
+            std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+        ParquetWriter::new(f)
+            .with_compression(ParquetCompression::Lz4Raw)
+            .with_statistics(StatisticsOptions::empty())
+            .finish(&mut df)
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("writing {}", path.display()))?;
+        Ok(path)
+    }
 }
 
 impl Drop for Spill {
@@ -66,6 +94,10 @@ pub struct Sink {
     builders: BTreeMap<(&'static str, String), TableBuilder>,
     /// Rows held by all builders.
     buffered: usize,
+    /// Rows taken from the builders or merged from other sinks, per (table, partition), in
+    /// ingest order: held frames and spilled files; `pending_rows` counts the frames' rows.
+    pending: BTreeMap<(&'static str, String), Vec<Chunk>>,
+    pending_rows: usize,
     spill: Option<Spill>,
     spill_error: Option<anyhow::Error>,
     /// The per-file sinks merged into this one ([`Sink::merge`]): their counts, and their
@@ -86,6 +118,8 @@ impl Sink {
             default_la: None,
             builders: BTreeMap::new(),
             buffered: 0,
+            pending: BTreeMap::new(),
+            pending_rows: 0,
             spill: None,
             spill_error: None,
             merged_counts: BTreeMap::new(),
@@ -104,7 +138,6 @@ impl Sink {
         self.spill = Some(Spill {
             dir,
             budget: budget.max(1),
-            files: BTreeMap::new(),
             written: 0,
         });
     }
@@ -127,19 +160,19 @@ impl Sink {
     }
 
     /// Takes in the sink of another file read in parallel (after this one's files, in ingest
-    /// order): its spilled rows, counts, rejects, flags, raw fields and notes. The other sink's
-    /// rows must all have been spilled ([`Sink::finish_file`]).
+    /// order): its rows (spilled or held), counts, rejects, flags, raw fields and notes; then
+    /// spills if the rows held here pass the budget. The other sink must have been through
+    /// [`Sink::finish_file`].
     pub fn merge(&mut self, mut other: Sink) -> anyhow::Result<()> {
         other.check()?;
         for (table, c) in other.counts() {
             add_counts(self.merged_counts.entry(table).or_default(), &c);
         }
-        if let Some(mut spill) = other.spill.take() {
-            if let Some(mine) = self.spill.as_mut() {
-                for (k, files) in std::mem::take(&mut spill.files) {
-                    mine.files.entry(k).or_default().extend(files);
-                }
-            }
+        for (k, chunks) in std::mem::take(&mut other.pending) {
+            self.pending.entry(k).or_default().extend(chunks);
+        }
+        self.pending_rows += other.pending_rows;
+        if let Some(spill) = other.spill.take() {
             self.merged_spills.push(spill);
         }
         self.merged_spills.append(&mut other.merged_spills);
@@ -147,66 +180,84 @@ impl Sink {
         self.flags.append(&mut other.flags);
         self.raw.append(&mut other.raw);
         self.notes.append(&mut other.notes);
+        if self
+            .spill
+            .as_ref()
+            .is_some_and(|s| self.pending_rows >= s.budget)
+        {
+            self.spill_all()?;
+        }
         Ok(())
     }
 
-    /// The end of one input file read by its own sink: every row it holds goes to disk and the
-    /// file's keys are forgotten, so that the sink costs no memory while it waits to be merged.
+    /// The end of one input file read by its own sink: the rows it holds become frames waiting
+    /// to be merged, and the file's keys are forgotten.
     pub fn finish_file(&mut self) -> anyhow::Result<()> {
         self.check()?;
-        self.spill_all()?;
+        self.hold_builders()?;
         for b in self.builders.values_mut() {
             b.forget_keys();
         }
         Ok(())
     }
 
-    /// The stored rows of the run, per (table, partition): spilled files plus what is still held.
+    /// The stored rows of the run, per (table, partition), in ingest order.
     pub fn take_rows(&mut self) -> anyhow::Result<BTreeMap<(&'static str, String), NewRows>> {
         self.check()?;
-        let mut out: BTreeMap<(&'static str, String), NewRows> = BTreeMap::new();
-        if let Some(spill) = self.spill.as_mut() {
-            for (k, files) in std::mem::take(&mut spill.files) {
-                out.entry(k).or_default().files = files;
-            }
-        }
-        for (k, b) in self.builders.iter_mut() {
+        self.hold_builders()?;
+        for b in self.builders.values_mut() {
             b.forget_keys();
-            if b.buffered() > 0 {
-                out.entry(k.clone()).or_default().frame = Some(b.take()?);
-            }
         }
-        self.buffered = 0;
-        Ok(out)
+        self.pending_rows = 0;
+        Ok(std::mem::take(&mut self.pending)
+            .into_iter()
+            .map(|(k, chunks)| (k, NewRows { chunks }))
+            .collect())
     }
 
-    /// Writes every builder's held rows to the staging folder.
-    fn spill_all(&mut self) -> anyhow::Result<()> {
-        let Some(spill) = self.spill.as_mut() else {
-            return Ok(());
-        };
+    /// Moves the builders' rows into held frames.
+    fn hold_builders(&mut self) -> anyhow::Result<()> {
         for (k, b) in self.builders.iter_mut() {
-            if b.buffered() == 0 {
-                continue;
+            if b.buffered() > 0 {
+                let df = b.take()?;
+                self.pending_rows += df.height();
+                self.pending
+                    .entry(k.clone())
+                    .or_default()
+                    .push(Chunk::Frame(df));
             }
-            let mut df = b.take()?;
-            if spill.written == 0 {
-                std::fs::create_dir_all(&spill.dir)
-                    .with_context(|| format!("creating {}", spill.dir.display()))?;
-            }
-            spill.written += 1;
-            let path = spill.dir.join(format!("{:06}.parquet", spill.written));
-            let f = std::fs::File::create(&path)
-                .with_context(|| format!("creating {}", path.display()))?;
-            ParquetWriter::new(f)
-                .with_compression(ParquetCompression::Lz4Raw)
-                .with_statistics(StatisticsOptions::empty())
-                .finish(&mut df)
-                .map_err(anyhow::Error::from)
-                .with_context(|| format!("writing {}", path.display()))?;
-            spill.files.entry(k.clone()).or_default().push(path);
         }
         self.buffered = 0;
+        Ok(())
+    }
+
+    /// Writes every row held (the builders' and the held frames) to the staging folder: one file
+    /// per table and partition, in place of the frames it replaces.
+    fn spill_all(&mut self) -> anyhow::Result<()> {
+        if self.spill.is_none() {
+            return Ok(());
+        }
+        self.hold_builders()?;
+        let spill = self.spill.as_mut().expect("checked above");
+        for chunks in self.pending.values_mut() {
+            let mut out: Vec<Chunk> = Vec::with_capacity(chunks.len());
+            let mut run: Vec<DataFrame> = vec![];
+            for c in std::mem::take(chunks).into_iter().chain([Chunk::End]) {
+                match c {
+                    Chunk::Frame(df) => run.push(df),
+                    other => {
+                        if !run.is_empty() {
+                            out.push(Chunk::File(spill.write(std::mem::take(&mut run))?));
+                        }
+                        if !matches!(other, Chunk::End) {
+                            out.push(other);
+                        }
+                    }
+                }
+            }
+            *chunks = out;
+        }
+        self.pending_rows = 0;
         Ok(())
     }
 
@@ -280,11 +331,9 @@ impl Sink {
         );
         if stored {
             self.buffered += 1;
-            if self
-                .spill
-                .as_ref()
-                .is_some_and(|s| self.buffered >= s.budget && self.spill_error.is_none())
-            {
+            if self.spill.as_ref().is_some_and(|s| {
+                self.buffered + self.pending_rows >= s.budget && self.spill_error.is_none()
+            }) {
                 if let Err(e) = self.spill_all() {
                     self.spill_error =
                         Some(e.context("spilling ingested rows to the staging folder"));

@@ -243,7 +243,11 @@ impl Positions {
     }
     fn get(&self, at: u32) -> &str {
         let at = at as usize;
-        let start = if at == 0 { 0 } else { self.ends[at - 1] as usize };
+        let start = if at == 0 {
+            0
+        } else {
+            self.ends[at - 1] as usize
+        };
         &self.text[start..self.ends[at] as usize]
     }
 }

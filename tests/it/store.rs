@@ -1,6 +1,6 @@
 //! The store's layout and commit: rows spilled to disk during ingest are stored exactly as rows
-//! held in memory, and a commit rewrites only the LA partitions that received rows (the others
-//! are carried into the new generation as the same files).
+//! held in memory, and a commit rewrites only the partitions (fixed groups of LAs) that received
+//! rows (the others are carried into the new generation as the same files).
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -92,13 +92,24 @@ fn rows_spilled_to_disk_are_stored_exactly_as_rows_held_in_memory() {
 }
 
 #[test]
-fn a_month_for_one_la_rewrites_only_that_las_files() {
+fn a_month_for_one_la_rewrites_only_that_las_partition() {
     let tmp = tempfile::tempdir().unwrap();
     let store = tmp.path().join("store");
     ingest(&store, &[root().join("data-samples")], &[]);
     let before = inodes(&store);
-    assert!(before.contains_key("contacts/la-940.parquet"), "{before:?}");
-    assert!(before.contains_key("contacts/la-941.parquet"), "{before:?}");
+    // The samples' two LAs fall in different partitions (a hash of the code, 16 partitions).
+    let (p940, p941) = (
+        safeguard::store::part_name("contacts", "940"),
+        safeguard::store::part_name("contacts", "941"),
+    );
+    assert_eq!((p940.as_str(), p941.as_str()), ("part-09", "part-04"));
+    let contacts940 = format!("contacts/{p940}.parquet");
+    let links940 = format!("links/{p940}.parquet");
+    assert!(before.contains_key(&contacts940), "{before:?}");
+    assert!(
+        before.contains_key(&format!("contacts/{p941}.parquet")),
+        "{before:?}"
+    );
     let contacts_940 = |store: &Path| {
         let df = read_table(store, "contacts");
         df.column("la_code")
@@ -120,16 +131,16 @@ fn a_month_for_one_la_rewrites_only_that_las_files() {
     );
     let out = ingest(&store, &[month], &[]);
     assert!(
-        out.contains("1 LA partition(s) written, 1 carried over unchanged"),
+        out.contains("1 partition(s) written, 1 carried over unchanged"),
         "{out}"
     );
     assert_eq!(contacts_940(&store), n940 + 1);
     let after = inodes(&store);
 
-    // Every file of LA 941 is the very same file (a hard link), not a rewrite; so are LA 940's
-    // tables that received nothing, and the tables kept whole. LA 940's contacts are new.
+    // Every file of LA 941's partition is the very same file (a hard link), not a rewrite; so are
+    // the tables of LA 940's partition that received nothing, and the tables kept whole.
     for (name, ino) in &before {
-        if name == "contacts/la-940.parquet" || name == "links/la-940.parquet" {
+        if *name == contacts940 || *name == links940 {
             assert_ne!(after.get(name), Some(ino), "{name} was not rewritten");
         } else if name == "links/all.parquet" {
             continue; // the checks across LAs are rerun by every commit
