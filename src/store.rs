@@ -12,8 +12,10 @@
 //!     links/<part>.parquet   the link checks' flags of each partition (all.parquet: across LAs)
 //!     rejects.parquet/.csv   rows that could not be stored: file, position, column, value, reason
 //!     data_quality.parquet/.csv  flags on stored rows (bad optional values, broken links, DfE rules)
-//!     supersessions.parquet  rows replaced by a newer extract: table, key, old and new source
-//!     raw.parquet            non-identifying fields beyond the canonical columns (long format)
+//!     supersessions/*.parquet  rows replaced by a newer extract: table, key, old and new source
+//!                            (each commit adds its files)
+//!     raw/*.parquet          non-identifying fields beyond the canonical columns (long format;
+//!                            each commit adds its files)
 //! ```
 //!
 //! A commit writes a whole new generation aside and then swaps `CURRENT` by rename, so a run that
@@ -49,6 +51,9 @@ const LAYOUT: u32 = 2;
 pub const WHOLE: &str = "all";
 /// The link checks' flags, one file per partition.
 const LINKS: &str = "links";
+/// Append-only folders: each commit adds files, the old ones are carried over.
+const SUPERSESSIONS: &str = "supersessions";
+const RAW: &str = "raw";
 
 /// The tables stored one file per LA: their key starts with `la_code`, and every link check
 /// between them joins on `la_code`. The others (cp_reviews has no `la_code`; the CDOP tables
@@ -254,7 +259,7 @@ impl Store {
             .filter(|p| p.exists())
     }
 
-    /// The Parquet files of a canonical table in the live generation, in partition order.
+    /// The Parquet files of a table in the live generation, in partition order.
     pub fn table_files(&self, name: &str) -> Result<Vec<PathBuf>> {
         match &self.current {
             Some(gen) => part_files(gen, name),
@@ -274,21 +279,23 @@ impl Store {
                 .map_err(anyhow::Error::from)
                 .with_context(|| format!("reading the {name} table"));
         }
-        match self.table_path(name) {
-            Some(p) => read_parquet(&p),
-            None => Ok(DataFrame::empty()),
+        // Bookkeeping: one file, or a folder of files appended to by each commit (raw,
+        // supersessions).
+        let files = self.table_files(name)?;
+        if files.is_empty() {
+            return Ok(DataFrame::empty());
         }
+        scan_files(&files)?
+            .collect()
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("reading the {name} table"))
     }
 
     /// A lazy scan of a table (all its partitions).
     pub fn scan(&self, name: &str) -> Result<LazyFrame> {
-        if schema::table(name).is_some() {
-            let files = self.table_files(name)?;
-            if !files.is_empty() {
-                return scan_files(&files);
-            }
-        } else if let Some(p) = self.table_path(name) {
-            return scan_files(&[p]);
+        let files = self.table_files(name)?;
+        if !files.is_empty() {
+            return scan_files(&files);
         }
         Ok(self.read_table(name)?.lazy())
     }
@@ -300,6 +307,7 @@ impl Store {
         new_sources: Vec<SourceEntry>,
     ) -> Result<CommitResult> {
         let mut new_rows = sink.take_rows()?;
+        let new_raw = new_rows.remove(&(crate::ingest::sink::RAW, WHOLE.to_string()));
         fs::create_dir_all(&self.dir)
             .with_context(|| format!("creating {}", self.dir.display()))?;
         self.check_writable()?;
@@ -310,7 +318,11 @@ impl Store {
             fs::remove_dir_all(&tmp)?;
         }
         fs::create_dir_all(&tmp)?;
-        for t in schema::TABLES.iter().map(|t| t.name).chain([LINKS]) {
+        for t in schema::TABLES
+            .iter()
+            .map(|t| t.name)
+            .chain([LINKS, SUPERSESSIONS, RAW])
+        {
             fs::create_dir_all(tmp.join(t))?;
         }
 
@@ -365,7 +377,7 @@ impl Store {
         let outcomes: Vec<PartOutcome> = jobs
             .into_par_iter()
             .map(|(part, rows)| match rows {
-                Some(rows) => commit_part(old.as_deref(), &tmp, &part, rows, &cin_seqs),
+                Some(rows) => commit_part(old.as_deref(), &tmp, &part, rows, &cin_seqs, generation),
                 None => carry_part(old.as_deref(), &tmp, &part).map(|_| PartOutcome::default()),
             })
             .collect::<Result<Vec<_>>>()?;
@@ -374,7 +386,6 @@ impl Store {
         let mut plans_changed = false;
         for o in outcomes {
             superseded += o.superseded;
-            supersessions.extend(o.supersessions);
             plans_changed |= o.plans_changed;
         }
 
@@ -467,17 +478,29 @@ impl Store {
         }
         write_both(&tmp, "data_quality", &mut dq)?;
 
-        let mut sups = self.read_bookkeeping("supersessions")?;
-        for s in supersessions {
-            append(&mut sups, s)?;
+        // Supersessions and the raw layer only grow: the old generation's files are carried
+        // over and this commit's rows go in new files beside them.
+        if let Some(gen) = &old {
+            for dir in [SUPERSESSIONS, RAW] {
+                if gen.join(dir).is_dir() {
+                    for f in part_files(gen, dir)? {
+                        let name = f.file_name().expect("a file");
+                        link_or_copy(&f, &tmp.join(dir).join(name))?;
+                    }
+                }
+            }
         }
-        if sups.width() > 0 {
-            write_parquet(&tmp.join("supersessions.parquet"), &mut sups)?;
+        write_appended(&tmp, SUPERSESSIONS, generation, WHOLE, supersessions)?;
+        if let Some(raw) = new_raw {
+            for (i, c) in raw.chunks.into_iter().enumerate() {
+                let df = match c {
+                    Chunk::File(f) => read_parquet(&f)?,
+                    Chunk::Frame(df) => df,
+                    Chunk::End => continue,
+                };
+                write_appended(&tmp, RAW, generation, &format!("{i:05}"), vec![df])?;
+            }
         }
-
-        let mut raw = self.read_bookkeeping("raw")?;
-        append(&mut raw, raw_frame(&sink)?)?;
-        write_parquet(&tmp.join("raw.parquet"), &mut raw)?;
 
         fs::write(tmp.join(MANIFEST), serde_json::to_string_pretty(&manifest)?)?;
 
@@ -517,6 +540,29 @@ struct PartOutcome {
     superseded: usize,
     supersessions: Vec<DataFrame>,
     plans_changed: bool,
+}
+
+/// Writes an append-only folder's new file for this commit (`g<generation>-<name>.parquet`),
+/// if there are rows.
+fn write_appended(
+    gen: &Path,
+    dir: &str,
+    generation: u64,
+    name: &str,
+    frames: Vec<DataFrame>,
+) -> Result<()> {
+    let mut acc = DataFrame::empty();
+    for df in frames {
+        append(&mut acc, df)?;
+    }
+    if acc.height() > 0 {
+        write_parquet(
+            &gen.join(dir)
+                .join(format!("g{generation:06}-{name}.parquet")),
+            &mut acc,
+        )?;
+    }
+    Ok(())
 }
 
 /// `gen/<table>/<part>.parquet`.
@@ -598,6 +644,7 @@ fn commit_part(
     part: &str,
     mut rows: BTreeMap<&'static str, NewRows>,
     cin_seqs: &[u32],
+    generation: u64,
 ) -> Result<PartOutcome> {
     let mut out = PartOutcome::default();
     let mut merged: BTreeMap<&'static str, DataFrame> = BTreeMap::new();
@@ -632,6 +679,13 @@ fn commit_part(
         changed.insert(table);
     }
     out.plans_changed = changed.contains("cp_plans");
+    write_appended(
+        tmp,
+        SUPERSESSIONS,
+        generation,
+        part,
+        std::mem::take(&mut out.supersessions),
+    )?;
     let mut links = issues_frame(&link_checks(&merged)?)?;
     write_parquet(&part_path(tmp, LINKS, part), &mut links)?;
     for (name, df) in merged.iter_mut() {
@@ -1044,23 +1098,6 @@ fn issues_frame(issues: &[Issue]) -> Result<DataFrame> {
             s("value", &|i| i.value.clone()),
             s("flag", &|i| i.flag.clone()),
             s("reason", &|i| i.reason.clone()),
-        ],
-    )?)
-}
-
-fn raw_frame(sink: &Sink) -> Result<DataFrame> {
-    let r = &sink.raw;
-    let s = |name: &str, f: &dyn Fn(&crate::ingest::sink::RawField) -> String| -> Column {
-        Series::new(name.into(), r.iter().map(f).collect::<Vec<String>>()).into()
-    };
-    Ok(DataFrame::new(
-        r.len(),
-        vec![
-            s("source_file", &|x| x.source_file.clone()),
-            s("position", &|x| x.position.clone()),
-            s("element", &|x| x.element.clone()),
-            s("field", &|x| x.field.clone()),
-            s("value", &|x| x.value.clone()),
         ],
     )?)
 }

@@ -74,6 +74,28 @@ impl Drop for Spill {
     }
 }
 
+/// The pending rows' name for the raw layer's fields (not a canonical table).
+pub const RAW: &str = "raw";
+
+/// Raw-layer fields as the store's `raw` frame.
+fn raw_frame(raw: &[RawField]) -> PolarsResult<DataFrame> {
+    let s = |name: &str, f: &dyn Fn(&RawField) -> &str| -> Column {
+        StringChunked::from_iter_values(name.into(), raw.iter().map(f))
+            .into_series()
+            .into()
+    };
+    DataFrame::new(
+        raw.len(),
+        vec![
+            s("source_file", &|x| x.source_file.as_str()),
+            s("position", &|x| x.position.as_str()),
+            s("element", &|x| x.element.as_str()),
+            s("field", &|x| x.field.as_str()),
+            s("value", &|x| x.value.as_str()),
+        ],
+    )
+}
+
 /// One field kept in the raw layer (non-identifying content beyond the canonical columns).
 #[derive(Debug, Clone)]
 pub struct RawField {
@@ -106,7 +128,8 @@ pub struct Sink {
     merged_spills: Vec<Spill>,
     pub rejects: Vec<Issue>,
     pub flags: Vec<Issue>,
-    pub raw: Vec<RawField>,
+    /// Raw-layer fields of the file being read (held as a frame at the end of the file).
+    raw: Vec<RawField>,
     pub notes: Vec<String>,
     source: Option<Source>,
 }
@@ -178,7 +201,6 @@ impl Sink {
         self.merged_spills.append(&mut other.merged_spills);
         self.rejects.append(&mut other.rejects);
         self.flags.append(&mut other.flags);
-        self.raw.append(&mut other.raw);
         self.notes.append(&mut other.notes);
         if self
             .spill
@@ -215,8 +237,16 @@ impl Sink {
             .collect())
     }
 
-    /// Moves the builders' rows into held frames.
+    /// Moves the builders' rows, and the raw-layer fields, into held frames.
     fn hold_builders(&mut self) -> anyhow::Result<()> {
+        if !self.raw.is_empty() {
+            let df = raw_frame(&std::mem::take(&mut self.raw))?;
+            self.pending_rows += df.height();
+            self.pending
+                .entry((RAW, crate::store::WHOLE.to_string()))
+                .or_default()
+                .push(Chunk::Frame(df));
+        }
         for (k, b) in self.builders.iter_mut() {
             if b.buffered() > 0 {
                 let df = b.take()?;
