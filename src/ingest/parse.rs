@@ -48,12 +48,33 @@ pub fn parse_date_only(s: &str) -> Result<NaiveDate, String> {
     Err("not a date (expected YYYY-MM-DD or DD/MM/YYYY)".into())
 }
 
+/// `HH:MM` or `HH:MM:SS` (one- or two-digit parts, as chrono's `%H:%M:%S` reads them), an
+/// optional fraction of a second and `Z` ignored. Hand-parsed: the `strftime` parser was a
+/// visible share of national-scale ingest.
 fn parse_time(t: &str) -> Result<NaiveTime, String> {
     let t = t.trim_end_matches('Z');
     let t = t.split('.').next().unwrap_or(t);
-    NaiveTime::parse_from_str(t, "%H:%M:%S")
-        .or_else(|_| NaiveTime::parse_from_str(t, "%H:%M"))
-        .map_err(|_| "not a time (expected HH:MM or HH:MM:SS)".to_string())
+    let bad = || "not a time (expected HH:MM or HH:MM:SS)".to_string();
+    let num = |p: &str| -> Result<u32, String> {
+        if (1..=2).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()) {
+            p.parse().map_err(|_| bad())
+        } else {
+            Err(bad())
+        }
+    };
+    let mut parts = t.split(':');
+    let (h, m) = (
+        num(parts.next().unwrap_or(""))?,
+        num(parts.next().unwrap_or(""))?,
+    );
+    let sec = match parts.next() {
+        Some(p) => num(p)?,
+        None => 0,
+    };
+    if parts.next().is_some() {
+        return Err(bad());
+    }
+    NaiveTime::from_hms_opt(h, m, sec).ok_or_else(bad)
 }
 
 /// A date column: a datetime keeps its date.

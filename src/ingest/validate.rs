@@ -52,6 +52,8 @@ pub struct Issue {
 enum Cell {
     Null,
     Str(String),
+    /// A code from a code list, in the list's spelling (no allocation per cell).
+    Code(&'static str),
     Date(NaiveDate),
     DateTime(When),
     Bool(bool),
@@ -102,6 +104,7 @@ impl Buf {
     fn push(&mut self, cell: Cell) {
         match (self, cell) {
             (Buf::Str(v), Cell::Str(s)) => v.append_value(s),
+            (Buf::Str(v), Cell::Code(s)) => v.append_value(s),
             (Buf::Str(v), _) => v.append_null(),
             (Buf::Date(v), c) => v.push(c.date().map(parse::epoch_days)),
             (Buf::DateTime { ms, has_time }, Cell::DateTime(w)) => {
@@ -385,20 +388,21 @@ impl TableBuilder {
             }
         }
         // Duplicate key within one file.
-        let key: String = spec
-            .key
-            .iter()
-            .map(|k| {
-                let i = spec.index_of(k).unwrap_or(0);
-                match &cells[i] {
-                    Cell::Str(s) => s.clone(),
-                    Cell::Date(d) => d.to_string(),
-                    Cell::Int(n) => n.to_string(),
-                    other => format!("{other:?}"),
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("|");
+        let mut key = String::with_capacity(48);
+        for (n, k) in spec.key.iter().enumerate() {
+            use std::fmt::Write as _;
+            if n > 0 {
+                key.push('|');
+            }
+            let i = spec.index_of(k).unwrap_or(0);
+            let _ = match &cells[i] {
+                Cell::Str(s) => write!(key, "{s}"),
+                Cell::Code(s) => write!(key, "{s}"),
+                Cell::Date(d) => write!(key, "{d}"),
+                Cell::Int(v) => write!(key, "{v}"),
+                other => write!(key, "{other:?}"),
+            };
+        }
         if self.seen_seq != Some(src.seq) {
             self.seen = HashMap::new();
             self.seen_positions = Positions::default();
@@ -466,7 +470,7 @@ fn parse_cell(kind: Kind, raw: &str, pseudo: &Pseudonymiser) -> Result<Cell, Str
     Ok(match kind {
         Kind::Id | Kind::Text => Cell::Str(raw.to_string()),
         Kind::ChildId => Cell::Str(pseudo.child_id(raw)),
-        Kind::Code(list) => Cell::Str(parse::parse_code(raw, list)?.to_string()),
+        Kind::Code(list) => Cell::Code(parse::parse_code(raw, list)?),
         Kind::Codes(list) => {
             let mut out = vec![];
             for part in raw

@@ -1648,3 +1648,38 @@ fn extra_columns_go_to_the_raw_layer_and_free_text_is_dropped() {
         }
     }
 }
+
+#[test]
+fn times_are_read_in_every_accepted_shape_and_impossible_ones_are_errors() {
+    use safeguard::ingest::parse::parse_datetime;
+    let at = |s: &str| {
+        parse_datetime(s)
+            .map(|w| (w.at.format("%Y-%m-%d %H:%M:%S").to_string(), w.has_time))
+            .map_err(|e| e.to_string())
+    };
+    assert_eq!(
+        at("2024-06-10T09:00"),
+        Ok(("2024-06-10 09:00:00".into(), true))
+    );
+    assert_eq!(
+        at("2024-06-10 9:05:07.123Z"),
+        Ok(("2024-06-10 09:05:07".into(), true))
+    );
+    assert_eq!(
+        at("10/06/2024 23:59:59"),
+        Ok(("2024-06-10 23:59:59".into(), true))
+    );
+    assert_eq!(at("2024-06-10"), Ok(("2024-06-10 00:00:00".into(), false)));
+    for bad in [
+        "2024-06-10T24:00",
+        "2024-06-10T09:60",
+        "2024-06-10T09:00:61",
+        "2024-06-10T09:00:00:00",
+        "2024-06-10T0900",
+        "2024-06-10T:30",
+        "2024-06-10T123:00",
+        "2024-06-10T+9:00",
+    ] {
+        assert!(at(bad).is_err(), "{bad} was accepted: {:?}", at(bad));
+    }
+}
