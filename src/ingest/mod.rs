@@ -305,7 +305,8 @@ pub fn ingest_with_la(
         one.default_la = default_la.clone();
         one.enable_spill(
             staging.join(format!("{:06}", job.seq)),
-            (budget / threads).max(1),
+            // A window's files together hold at most the budget.
+            (budget / (threads * 2)).max(1),
         );
         one.begin_source(Source {
             file_name: job.file_name.clone(),
