@@ -150,17 +150,27 @@ pub fn reference_date(store: &Store, given: Option<NaiveDate>) -> Result<(NaiveD
         if spec.name == "population" || spec.name == "children" {
             continue;
         }
-        let df = store.read_table(spec.name)?;
-        for c in spec.columns {
-            if matches!(c.kind, schema::Kind::Date | schema::Kind::DateTime) {
-                let days = df
-                    .column(c.name)?
-                    .cast(&DataType::Date)?
-                    .cast(&DataType::Int32)?;
-                if let Some(max) = days.i32()?.max() {
-                    let d = from_epoch_days(max);
-                    latest = Some(latest.map_or(d, |l: NaiveDate| l.max(d)));
-                }
+        // The latest date of each date column, read lazily (only those columns, one row back).
+        let maxima: Vec<Expr> = spec
+            .columns
+            .iter()
+            .filter(|c| matches!(c.kind, schema::Kind::Date | schema::Kind::DateTime))
+            .map(|c| {
+                col(c.name)
+                    .cast(DataType::Date)
+                    .cast(DataType::Int32)
+                    .max()
+                    .alias(c.name)
+            })
+            .collect();
+        if maxima.is_empty() {
+            continue;
+        }
+        let df = store.scan(spec.name)?.select(maxima).collect()?;
+        for c in df.columns() {
+            if let Some(max) = c.i32()?.get(0) {
+                let d = from_epoch_days(max);
+                latest = Some(latest.map_or(d, |l: NaiveDate| l.max(d)));
             }
         }
     }
@@ -240,10 +250,15 @@ pub fn statements(sql: &str) -> Vec<String> {
 /// Decides which measures the data cannot support, and why (never a zero in their place).
 fn not_measurable(store: &Store) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
-    let height = |t: &str| -> Result<usize> { Ok(store.read_table(t)?.height()) };
+    // Counts read lazily: a table's height from the Parquet metadata, a column's nulls from that
+    // column alone (reading whole tables here cost seconds and gigabytes at national scale).
+    let count = |lf: LazyFrame, e: Expr| -> Result<u64> {
+        let df = lf.select([e.cast(DataType::UInt64).alias("n")]).collect()?;
+        Ok(df.column("n")?.u64()?.get(0).unwrap_or(0))
+    };
+    let height = |t: &str| -> Result<u64> { count(store.scan(t)?, len()) };
     let any = |t: &str, c: &str| -> Result<bool> {
-        let df = store.read_table(t)?;
-        Ok(df.height() > 0 && df.column(c)?.null_count() < df.height())
+        Ok(count(store.scan(t)?, col(c).is_not_null().sum())? > 0)
     };
     let mut set = |ids: &[&str], why: &str| {
         for id in ids {
@@ -352,6 +367,25 @@ pub fn compute(
     };
     let calendar = calendar_frame(cal)?;
     let population = store.read_table("population")?;
+    // The review chain's inputs, read once for every year, with only the columns it uses.
+    let plans = store
+        .scan("cp_plans")?
+        .select(
+            reviews::PLAN_COLUMNS
+                .iter()
+                .map(|c| col(*c))
+                .collect::<Vec<_>>(),
+        )
+        .collect()?;
+    let revs = store
+        .scan("cp_reviews")?
+        .select(
+            reviews::REVIEW_COLUMNS
+                .iter()
+                .map(|c| col(*c))
+                .collect::<Vec<_>>(),
+        )
+        .collect()?;
     // The CDOP deaths with their age band by birthday etc. (src/cdop/cases.rs), for cdop.sql.
     let cdop_base = crate::cdop::base_from_reviews(&store.read_table("cdop_reviews")?)?;
     // Views that do not read `params` (directly or through another view) are the same for every
@@ -407,8 +441,6 @@ pub fn compute(
         if Some(&year) == years.last() {
             out.data_quality = data_quality_counts(&mut ctx)?;
         }
-        let plans = store.read_table("cp_plans")?;
-        let revs = store.read_table("cp_reviews")?;
         let events = reviews::review_events(&plans, &revs, year.start(), year.end(), reference)?;
         out.rows.extend(aggregate::summarise(&events, &period)?);
         out.notes

@@ -90,6 +90,11 @@ pub fn review_chain(
     out
 }
 
+/// The columns of `cp_plans` that [`review_events`] reads.
+pub const PLAN_COLUMNS: &[&str] = &["plan_id", "la_code", "start_date", "end_date"];
+/// The columns of `cp_reviews` that [`review_events`] reads.
+pub const REVIEW_COLUMNS: &[&str] = &["plan_id", "review_date"];
+
 /// Event rows (measure_id, la_code, outcome, month) for `cpp_review_timely`, in the same shape as
 /// the SQL measures.
 pub fn review_events(
