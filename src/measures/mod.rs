@@ -11,7 +11,7 @@ pub mod aggregate;
 pub mod period;
 pub mod reviews;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
@@ -391,12 +391,33 @@ pub fn compute(
     // Views that do not read `params` (directly or through another view) are the same for every
     // year: computed once, on the first year, and kept (a trend otherwise rebuilt referral_base
     // and the other clocks from the Parquet files for every SELECT of every year).
-    let mut per_year_views: std::collections::HashSet<String> = ["params".to_string()].into();
+    let mut per_year_views: HashSet<String> = ["params".to_string()].into();
+    let sql_words: HashSet<String> = QUERY_FILES
+        .iter()
+        .map(|(_, sql)| *sql)
+        .chain([DATA_QUALITY_SQL])
+        .flat_map(identifiers)
+        .collect();
+    let tables = schema::TABLES
+        .iter()
+        .map(|spec| Ok((spec.name, table_scan(store, spec.name, &sql_words)?)))
+        .collect::<Result<Vec<_>>>()?;
     let mut kept_views: BTreeMap<String, DataFrame> = BTreeMap::new();
+    // SAFEGUARD_TIMING=1: each statement's time (and a kept view's size) on stderr.
+    let timing = std::env::var_os("SAFEGUARD_TIMING").is_some_and(|v| v != "0");
+    let time = |t: std::time::Instant, what: &str, file: &str, stmt: &str| {
+        if timing {
+            eprintln!(
+                "timing: {:>7.3} s  {what}  {file}: {}",
+                t.elapsed().as_secs_f64(),
+                first_line(stmt)
+            );
+        }
+    };
     for &year in years {
         let mut ctx = SQLContext::new();
-        for spec in schema::TABLES {
-            ctx.register(spec.name, store.scan(spec.name)?);
+        for (name, lf) in &tables {
+            ctx.register(name, lf.clone());
         }
         ctx.register("calendar", calendar.clone().lazy());
         ctx.register("params", params_frame(year, reference)?.lazy());
@@ -412,6 +433,7 @@ pub fn compute(
                         continue;
                     }
                 }
+                let t = std::time::Instant::now();
                 let lf = ctx
                     .execute(&stmt)
                     .map_err(anyhow::Error::from)
@@ -426,6 +448,13 @@ pub fn compute(
                             .and_then(|lf| lf.collect())
                             .map_err(anyhow::Error::from)
                             .with_context(|| format!("queries/{file}: {}", first_line(&stmt)))?;
+                        let what = format!(
+                            "kept {name}: {} rows x {} cols, {} MB",
+                            df.height(),
+                            df.width(),
+                            df.estimated_size() >> 20
+                        );
+                        time(t, &what, file, &stmt);
                         ctx.register(&name, df.clone().lazy());
                         kept_views.insert(name, df);
                     }
@@ -435,14 +464,21 @@ pub fn compute(
                     .collect()
                     .map_err(anyhow::Error::from)
                     .with_context(|| format!("queries/{file}: {}", first_line(&stmt)))?;
+                time(t, &format!("{period} select"), file, &stmt);
+                let t = std::time::Instant::now();
                 out.rows.extend(aggregate::summarise(&df, &period)?);
+                time(t, &format!("{period} summarise"), file, &stmt);
             }
         }
+        let t = std::time::Instant::now();
         if Some(&year) == years.last() {
             out.data_quality = data_quality_counts(&mut ctx)?;
+            time(t, "data quality", "data_quality.sql", "");
         }
+        let t = std::time::Instant::now();
         let events = reviews::review_events(&plans, &revs, year.start(), year.end(), reference)?;
         out.rows.extend(aggregate::summarise(&events, &period)?);
+        time(t, &format!("{period} review chain"), "reviews.rs", "");
         out.notes
             .extend(apply_population(&mut out.rows, &population, year)?);
     }
@@ -456,11 +492,31 @@ pub fn compute(
     Ok(out)
 }
 
+/// A store table for the SQL: a lazy scan of only the columns whose names occur in the SQL
+/// (`words`: every word of the query files, comments included, so a superset). The bookkeeping
+/// columns (`source_hash`, `source_file`, `source_pos`, `dq_flags`, ...) and unused ones are
+/// never read, and the views kept for the whole run (`referral_base` etc., built with `r.*`) hold
+/// only what some query can name. A `*` reaches a measure's output columns only through
+/// `cdop_base`, which is not a store table.
+fn table_scan(store: &Store, name: &str, words: &HashSet<String>) -> Result<LazyFrame> {
+    let mut lf = store.scan(name)?;
+    let used: Vec<Expr> = lf
+        .collect_schema()?
+        .iter_names()
+        .filter(|c| words.contains(&c.to_ascii_lowercase()))
+        .map(|c| col(c.clone()))
+        .collect();
+    // A table the SQL names no column of is left whole (never read unless a query names it).
+    Ok(if used.is_empty() { lf } else { lf.select(used) })
+}
+
+/// queries/data_quality.sql, run on the last year's context.
+const DATA_QUALITY_SQL: &str = include_str!("../../queries/data_quality.sql");
+
 /// Runs queries/data_quality.sql: each SELECT gives (subject, reason, rows).
 fn data_quality_counts(ctx: &mut SQLContext) -> Result<Vec<(String, String, u64)>> {
-    const SQL: &str = include_str!("../../queries/data_quality.sql");
     let mut out = vec![];
-    for stmt in statements(SQL) {
+    for stmt in statements(DATA_QUALITY_SQL) {
         let df = ctx
             .execute(&stmt)
             .and_then(|lf| lf.collect())
