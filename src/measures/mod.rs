@@ -388,10 +388,6 @@ pub fn compute(
         .collect()?;
     // The CDOP deaths with their age band by birthday etc. (src/cdop/cases.rs), for cdop.sql.
     let cdop_base = crate::cdop::base_from_reviews(&store.read_table("cdop_reviews")?)?;
-    // Views that do not read `params` (directly or through another view) are the same for every
-    // year: computed once, on the first year, and kept (a trend otherwise rebuilt referral_base
-    // and the other clocks from the Parquet files for every SELECT of every year).
-    let mut per_year_views: HashSet<String> = ["params".to_string()].into();
     let sql_words: HashSet<String> = QUERY_FILES
         .iter()
         .map(|(_, sql)| *sql)
@@ -402,8 +398,11 @@ pub fn compute(
         .iter()
         .map(|spec| Ok((spec.name, table_scan(store, spec.name, &sql_words)?)))
         .collect::<Result<Vec<_>>>()?;
-    let mut kept_views: BTreeMap<String, DataFrame> = BTreeMap::new();
-    // SAFEGUARD_TIMING=1: each statement's time (and a kept view's size) on stderr.
+    let plan = RunPlan::new(years, reference);
+    // The views computed once for the run: Some(frame) to register again in each later year,
+    // None when no later statement reads the view (it was read lazily, or has been dropped).
+    let mut kept_views: BTreeMap<String, Option<DataFrame>> = BTreeMap::new();
+    // SAFEGUARD_TIMING=1: each statement's time (and a materialised view's size) on stderr.
     let timing = std::env::var_os("SAFEGUARD_TIMING").is_some_and(|v| v != "0");
     let time = |t: std::time::Instant, what: &str, file: &str, stmt: &str| {
         if timing {
@@ -414,7 +413,8 @@ pub fn compute(
             );
         }
     };
-    for &year in years {
+    for (y, &year) in years.iter().enumerate() {
+        let last_year = y + 1 == years.len();
         let mut ctx = SQLContext::new();
         for (name, lf) in &tables {
             ctx.register(name, lf.clone());
@@ -423,43 +423,47 @@ pub fn compute(
         ctx.register("params", params_frame(year, reference)?.lazy());
         ctx.register("cdop_base", cdop_base.clone().lazy());
         let period = year.to_string();
-        for (file, sql) in QUERY_FILES {
-            for unbound in statements(sql) {
-                let stmt = bind_params(&unbound, year, reference);
-                let created = created_table(&stmt);
-                if let Some(name) = &created {
-                    if let Some(df) = kept_views.get(name) {
+        for (i, st) in plan.statements.iter().enumerate() {
+            let file = st.file;
+            let stmt = bind_params(&st.unbound, year, reference).sql;
+            if let Some(name) = &st.created {
+                if let Some(kept) = kept_views.get(name) {
+                    if let Some(df) = kept {
                         ctx.register(name, df.clone().lazy());
-                        continue;
-                    }
-                }
-                let t = std::time::Instant::now();
-                let lf = ctx
-                    .execute(&stmt)
-                    .map_err(anyhow::Error::from)
-                    .with_context(|| format!("queries/{file}: {}", first_line(&stmt)))?;
-                if let Some(name) = created {
-                    if identifiers(&unbound).any(|w| per_year_views.contains(&w)) {
-                        per_year_views.insert(name);
-                    } else {
-                        // (`execute` of a CREATE returns a status frame: read the view back.)
-                        let df = ctx
-                            .execute(&format!("SELECT * FROM {name}"))
-                            .and_then(|lf| lf.collect())
-                            .map_err(anyhow::Error::from)
-                            .with_context(|| format!("queries/{file}: {}", first_line(&stmt)))?;
-                        let what = format!(
-                            "kept {name}: {} rows x {} cols, {} MB",
-                            df.height(),
-                            df.width(),
-                            df.estimated_size() >> 20
-                        );
-                        time(t, &what, file, &stmt);
-                        ctx.register(&name, df.clone().lazy());
-                        kept_views.insert(name, df);
                     }
                     continue;
                 }
+            }
+            let t = std::time::Instant::now();
+            let lf = ctx
+                .execute(&stmt)
+                .map_err(anyhow::Error::from)
+                .with_context(|| format!("queries/{file}: {}", first_line(&stmt)))?;
+            if let Some(name) = &st.created {
+                // (`execute` of a CREATE registers the view lazily and returns a status frame.)
+                let df = if st.materialise {
+                    let df = ctx
+                        .execute(&format!("SELECT * FROM {name}"))
+                        .and_then(|lf| lf.collect())
+                        .map_err(anyhow::Error::from)
+                        .with_context(|| format!("queries/{file}: {}", first_line(&stmt)))?;
+                    let what = format!(
+                        "{} {name}: {} rows x {} cols, {} MB",
+                        if st.per_year { "per-year" } else { "kept" },
+                        df.height(),
+                        df.width(),
+                        df.estimated_size() >> 20
+                    );
+                    time(t, &what, file, &stmt);
+                    ctx.register(name, df.clone().lazy());
+                    Some(df)
+                } else {
+                    None
+                };
+                if !st.per_year {
+                    kept_views.insert(name.clone(), df);
+                }
+            } else {
                 let df = lf
                     .collect()
                     .map_err(anyhow::Error::from)
@@ -468,6 +472,16 @@ pub fn compute(
                 let t = std::time::Instant::now();
                 out.rows.extend(aggregate::summarise(&df, &period)?);
                 time(t, &format!("{period} summarise"), file, &stmt);
+            }
+            // Views no later statement of the year reads are let go; a kept one is dropped for
+            // good when no later year needs it either.
+            for name in &plan.done_after[i] {
+                ctx.unregister(name);
+                if last_year || !plan.read_every_year.contains(name) {
+                    if let Some(kept) = kept_views.get_mut(name) {
+                        *kept = None;
+                    }
+                }
             }
         }
         let t = std::time::Instant::now();
@@ -490,6 +504,91 @@ pub fn compute(
     });
     sort_rows(&mut out.rows);
     Ok(out)
+}
+
+/// One statement of the query files, with what the run needs to know about it.
+struct PlannedStatement {
+    file: &'static str,
+    unbound: String,
+    /// The view a `CREATE TABLE` makes.
+    created: Option<String>,
+    /// Reads the year's parameters, directly or through a per-year view.
+    per_year: bool,
+    /// A view read more than once in the run: collected into a frame (else left lazy, computed
+    /// within the one statement that reads it).
+    materialise: bool,
+}
+
+/// The statements of [`QUERY_FILES`] in order, which views each year must compute, and when a
+/// view is last read.
+struct RunPlan {
+    statements: Vec<PlannedStatement>,
+    /// After statement i no later statement of the year reads these views.
+    done_after: Vec<Vec<String>>,
+    /// Year-independent views that a per-year statement reads (needed again in each year).
+    read_every_year: HashSet<String>,
+}
+
+impl RunPlan {
+    fn new(years: &[FinYear], reference: NaiveDate) -> RunPlan {
+        let any_year = years.first().copied().unwrap_or(FinYear(2000));
+        let mut planned = vec![];
+        let mut words: Vec<HashSet<String>> = vec![];
+        // `params` and the views that read it. A statement that reads only `p.reference_date`
+        // (the same in every year) is bound to a literal and so is year-independent.
+        let mut per_year_views: HashSet<String> = ["params".to_string()].into();
+        for (file, sql) in QUERY_FILES {
+            for unbound in statements(sql) {
+                let bound = bind_params(&unbound, any_year, reference);
+                let created = created_table(&unbound);
+                let per_year = bound.year_dependent
+                    || identifiers(&bound.sql).any(|w| per_year_views.contains(&w));
+                if let (true, Some(name)) = (per_year, &created) {
+                    per_year_views.insert(name.clone());
+                }
+                words.push(identifiers(&unbound).collect());
+                planned.push(PlannedStatement {
+                    file,
+                    unbound,
+                    created,
+                    per_year,
+                    materialise: false,
+                });
+            }
+        }
+        let mut statements = planned;
+        let mut done_after = vec![vec![]; statements.len()];
+        let mut read_every_year = HashSet::new();
+        for i in 0..statements.len() {
+            let Some(name) = statements[i].created.clone() else {
+                continue;
+            };
+            let readers: Vec<usize> = (i + 1..statements.len())
+                .filter(|&j| words[j].contains(&name))
+                .collect();
+            // How many times the view is read in the whole run: a per-year statement reads it
+            // in every year, a year-independent one once.
+            let reads: usize = readers
+                .iter()
+                .map(
+                    |&j| match (statements[i].per_year, statements[j].per_year) {
+                        (false, true) => years.len(),
+                        _ => 1,
+                    },
+                )
+                .sum();
+            statements[i].materialise = reads >= 2;
+            if !statements[i].per_year && readers.iter().any(|&j| statements[j].per_year) {
+                read_every_year.insert(name.clone());
+            }
+            done_after[readers.last().copied().unwrap_or(i)].push(name);
+        }
+        RunPlan {
+            statements,
+            done_after,
+            read_every_year,
+        }
+    }
 }
 
 /// A store table for the SQL: a lazy scan of only the columns whose names occur in the SQL
@@ -542,10 +641,13 @@ fn data_quality_counts(ctx: &mut SQLContext) -> Result<Vec<(String, String, u64)
 /// same rows result (`params` is one row), but Polars otherwise turns the cross join and a range
 /// predicate on it into an inequality join that sorts the whole table, where a literal range is
 /// a filter pushed down to the scan.
-fn bind_params(stmt: &str, year: FinYear, reference: NaiveDate) -> String {
+fn bind_params(stmt: &str, year: FinYear, reference: NaiveDate) -> Bound {
     const CROSS: &str = "CROSS JOIN params p";
     if !stmt.contains(CROSS) {
-        return stmt.to_string();
+        return Bound {
+            sql: stmt.to_string(),
+            year_dependent: false,
+        };
     }
     let date = |d: NaiveDate| format!("CAST({} AS DATE)", epoch_days(d));
     let values = [
@@ -558,6 +660,7 @@ fn bind_params(stmt: &str, year: FinYear, reference: NaiveDate) -> String {
     let mut out = String::with_capacity(stmt.len() + 256);
     let mut rest = stmt;
     let mut all_bound = true;
+    let mut year_dependent = false;
     // The clause being read: a `p.` in a JOIN's ON condition is left for the join.
     let mut in_on = false;
     while let Some(i) = rest.find("p.") {
@@ -574,7 +677,8 @@ fn bind_params(stmt: &str, year: FinYear, reference: NaiveDate) -> String {
         let name_len = after.find(|c: char| !word(c)).unwrap_or(after.len());
         let starts_word = !out.chars().next_back().is_some_and(word);
         match values.iter().find(|(n, _)| *n == &after[..name_len]) {
-            Some((_, v)) if starts_word && !in_on => {
+            Some((n, v)) if starts_word && !in_on => {
+                year_dependent |= *n != "reference_date";
                 out.push_str(v);
                 rest = &after[name_len..];
             }
@@ -591,7 +695,18 @@ fn bind_params(stmt: &str, year: FinYear, reference: NaiveDate) -> String {
     if all_bound {
         out = out.replace(CROSS, "");
     }
-    out
+    Bound {
+        sql: out,
+        year_dependent: year_dependent || !all_bound,
+    }
+}
+
+/// A statement with the year's parameters bound ([`bind_params`]).
+struct Bound {
+    sql: String,
+    /// It read a parameter other than `reference_date` (or still reads `params`): its result
+    /// differs between years. (The reference date is the same for every year of a run.)
+    year_dependent: bool,
 }
 
 /// The table a `CREATE TABLE name AS ...` statement makes (lower case), if it is one.
