@@ -402,8 +402,10 @@ pub fn compute(
     // The views computed once for the run: Some(frame) to register again in each later year,
     // None when no later statement reads the view (it was read lazily, or has been dropped).
     let mut kept_views: BTreeMap<String, Option<DataFrame>> = BTreeMap::new();
-    // SAFEGUARD_TIMING=1: each statement's time (and a materialised view's size) on stderr.
+    // SAFEGUARD_TIMING=1: each statement's time (and a materialised view's size) on stderr;
+    // SAFEGUARD_TIMING=plans: each SELECT's optimised plan too.
     let timing = std::env::var_os("SAFEGUARD_TIMING").is_some_and(|v| v != "0");
+    let show_plans = std::env::var_os("SAFEGUARD_TIMING").is_some_and(|v| v == "plans");
     let time = |t: std::time::Instant, what: &str, file: &str, stmt: &str| {
         if timing {
             eprintln!(
@@ -425,7 +427,7 @@ pub fn compute(
         let period = year.to_string();
         for (i, st) in plan.statements.iter().enumerate() {
             let file = st.file;
-            let stmt = bind_params(&st.unbound, year, reference).sql;
+            let stmt = infallible_casts(&bind_params(&st.unbound, year, reference).sql);
             if let Some(name) = &st.created {
                 if let Some(kept) = kept_views.get(name) {
                     if let Some(df) = kept {
@@ -464,6 +466,9 @@ pub fn compute(
                     kept_views.insert(name.clone(), df);
                 }
             } else {
+                if show_plans {
+                    eprintln!("=== {file}: {}\n{}", first_line(&stmt), lf.explain(true)?);
+                }
                 let df = lf
                     .collect()
                     .map_err(anyhow::Error::from)
@@ -616,6 +621,7 @@ const DATA_QUALITY_SQL: &str = include_str!("../../queries/data_quality.sql");
 fn data_quality_counts(ctx: &mut SQLContext) -> Result<Vec<(String, String, u64)>> {
     let mut out = vec![];
     for stmt in statements(DATA_QUALITY_SQL) {
+        let stmt = infallible_casts(&stmt);
         let df = ctx
             .execute(&stmt)
             .and_then(|lf| lf.collect())
@@ -699,6 +705,46 @@ fn bind_params(stmt: &str, year: FinYear, reference: NaiveDate) -> Bound {
         sql: out,
         year_dependent: year_dependent || !all_bound,
     }
+}
+
+/// Writes `CAST(t.c AS DATE)` as `TRY_CAST(t.c AS DATE)` where `c` is a date or datetime column
+/// of the store (`received_at`, `decision_at`, ...): the same values (a datetime always has a
+/// date), but Polars takes a strict cast for one that may fail and will not push a filter on it
+/// below a projection or join. A filter such as `CAST(c.decision_at AS DATE) BETWEEN ...` then
+/// stayed above the calendar joins, which joined all 9M contacts of a national store.
+fn infallible_casts(stmt: &str) -> String {
+    let dated = |name: &str| {
+        let mut kinds = schema::TABLES
+            .iter()
+            .flat_map(|t| t.columns)
+            .filter(|c| c.name == name)
+            .map(|c| c.kind);
+        let mut any = false;
+        let all = kinds.all(|k| {
+            any = true;
+            matches!(k, schema::Kind::Date | schema::Kind::DateTime)
+        });
+        any && all
+    };
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut out = String::with_capacity(stmt.len() + 64);
+    let mut rest = stmt;
+    while let Some(i) = rest.find("CAST(") {
+        let (before, at) = rest.split_at(i);
+        out.push_str(before);
+        let inner = &at[5..];
+        let close = inner.find(')').unwrap_or(0);
+        let operand = inner[..close].strip_suffix(" AS DATE").unwrap_or("");
+        let column = operand.rsplit('.').next().unwrap_or("");
+        let simple = !operand.is_empty() && operand.chars().all(|c| word(c) || c == '.');
+        if !before.ends_with(word) && simple && dated(column) {
+            out.push_str("TRY_");
+        }
+        out.push_str("CAST(");
+        rest = inner;
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A statement with the year's parameters bound ([`bind_params`]).
