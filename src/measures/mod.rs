@@ -446,7 +446,12 @@ pub fn compute(
                 let df = if st.materialise {
                     let df = ctx
                         .execute(&format!("SELECT * FROM {name}"))
-                        .and_then(|lf| lf.collect())
+                        .and_then(|lf| {
+                            if show_plans {
+                                eprintln!("=== {file}: {name}\n{}", lf.explain(true)?);
+                            }
+                            lf.collect()
+                        })
                         .map_err(anyhow::Error::from)
                         .with_context(|| format!("queries/{file}: {}", first_line(&stmt)))?;
                     let what = format!(
