@@ -388,11 +388,16 @@ pub fn compute(
         .collect()?;
     // The CDOP deaths with their age band by birthday etc. (src/cdop/cases.rs), for cdop.sql.
     let cdop_base = crate::cdop::base_from_reviews(&store.read_table("cdop_reviews")?)?;
+    // The words of the SQL outside comments and string literals: every column it can name.
     let sql_words: HashSet<String> = QUERY_FILES
         .iter()
         .map(|(_, sql)| *sql)
         .chain([DATA_QUALITY_SQL])
-        .flat_map(identifiers)
+        .flat_map(statements)
+        .flat_map(|st| {
+            let code: String = st.split('\'').step_by(2).collect::<Vec<_>>().join(" ");
+            identifiers(&code).collect::<Vec<_>>()
+        })
         .collect();
     let tables = schema::TABLES
         .iter()
@@ -602,7 +607,7 @@ impl RunPlan {
 }
 
 /// A store table for the SQL: a lazy scan of only the columns whose names occur in the SQL
-/// (`words`: every word of the query files, comments included, so a superset). The bookkeeping
+/// (`words`: every word of the query files outside comments and string literals). The bookkeeping
 /// columns (`source_hash`, `source_file`, `source_pos`, `dq_flags`, ...) and unused ones are
 /// never read, and the views kept for the whole run (`referral_base` etc., built with `r.*`) hold
 /// only what some query can name. A `*` reaches a measure's output columns only through
@@ -615,6 +620,9 @@ fn table_scan(store: &Store, name: &str, words: &HashSet<String>) -> Result<Lazy
         .filter(|c| words.contains(&c.to_ascii_lowercase()))
         .map(|c| col(c.clone()))
         .collect();
+    if std::env::var_os("SAFEGUARD_TIMING").is_some_and(|v| v == "plans") {
+        eprintln!("=== {name}: {used:?}");
+    }
     // A table the SQL names no column of is left whole (never read unless a query names it).
     Ok(if used.is_empty() { lf } else { lf.select(used) })
 }
