@@ -420,6 +420,8 @@ pub fn compute(
             );
         }
     };
+    // The review chains, shared by the years whose `until` is the same (reviews::plan_chains).
+    let mut chains: Option<(NaiveDate, Vec<(String, Vec<reviews::Due>)>)> = None;
     for (y, &year) in years.iter().enumerate() {
         let last_year = y + 1 == years.len();
         let mut ctx = SQLContext::new();
@@ -505,7 +507,16 @@ pub fn compute(
             time(t, "data quality", "data_quality.sql", "");
         }
         let t = std::time::Instant::now();
-        let events = reviews::review_events(&plans, &revs, year.start(), year.end(), reference)?;
+        let until = year.end().max(reference);
+        if chains.as_ref().is_none_or(|(u, _)| *u != until) {
+            chains = Some((until, reviews::plan_chains(&plans, &revs, until)?));
+        }
+        let events = reviews::events_from_chains(
+            &chains.as_ref().expect("just made").1,
+            year.start(),
+            year.end(),
+            reference,
+        )?;
         out.rows.extend(aggregate::summarise(&events, &period)?);
         time(t, &format!("{period} review chain"), "reviews.rs", "");
         out.notes
