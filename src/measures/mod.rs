@@ -6,12 +6,18 @@
 //! [`aggregate`] turns into numerators and denominators. Working days come from a precomputed
 //! calendar table (a working-day ordinal per date), so `wd(a, b)` is a subtraction. Review
 //! timeliness, a chain SQL cannot express clearly, is in [`reviews`].
+//!
+//! For speed at national scale ([`compute`]): each store table is scanned with only the columns
+//! the SQL names; the year's parameters are bound as literals (`bind_params`); a view that does
+//! not depend on the year is computed once per run, a view read by several statements is
+//! materialised and let go after its last reader (`RunPlan`). `SAFEGUARD_TIMING=1` prints each
+//! statement's time on stderr (`=plans` adds the optimised plans).
 
 pub mod aggregate;
 pub mod period;
 pub mod reviews;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
@@ -150,17 +156,27 @@ pub fn reference_date(store: &Store, given: Option<NaiveDate>) -> Result<(NaiveD
         if spec.name == "population" || spec.name == "children" {
             continue;
         }
-        let df = store.read_table(spec.name)?;
-        for c in spec.columns {
-            if matches!(c.kind, schema::Kind::Date | schema::Kind::DateTime) {
-                let days = df
-                    .column(c.name)?
-                    .cast(&DataType::Date)?
-                    .cast(&DataType::Int32)?;
-                if let Some(max) = days.i32()?.max() {
-                    let d = from_epoch_days(max);
-                    latest = Some(latest.map_or(d, |l: NaiveDate| l.max(d)));
-                }
+        // The latest date of each date column, read lazily (only those columns, one row back).
+        let maxima: Vec<Expr> = spec
+            .columns
+            .iter()
+            .filter(|c| matches!(c.kind, schema::Kind::Date | schema::Kind::DateTime))
+            .map(|c| {
+                col(c.name)
+                    .cast(DataType::Date)
+                    .cast(DataType::Int32)
+                    .max()
+                    .alias(c.name)
+            })
+            .collect();
+        if maxima.is_empty() {
+            continue;
+        }
+        let df = store.scan(spec.name)?.select(maxima).collect()?;
+        for c in df.columns() {
+            if let Some(max) = c.i32()?.get(0) {
+                let d = from_epoch_days(max);
+                latest = Some(latest.map_or(d, |l: NaiveDate| l.max(d)));
             }
         }
     }
@@ -240,10 +256,15 @@ pub fn statements(sql: &str) -> Vec<String> {
 /// Decides which measures the data cannot support, and why (never a zero in their place).
 fn not_measurable(store: &Store) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
-    let height = |t: &str| -> Result<usize> { Ok(store.read_table(t)?.height()) };
+    // Counts read lazily: a table's height from the Parquet metadata, a column's nulls from that
+    // column alone (reading whole tables here cost seconds and gigabytes at national scale).
+    let count = |lf: LazyFrame, e: Expr| -> Result<u64> {
+        let df = lf.select([e.cast(DataType::UInt64).alias("n")]).collect()?;
+        Ok(df.column("n")?.u64()?.get(0).unwrap_or(0))
+    };
+    let height = |t: &str| -> Result<u64> { count(store.scan(t)?, len()) };
     let any = |t: &str, c: &str| -> Result<bool> {
-        let df = store.read_table(t)?;
-        Ok(df.height() > 0 && df.column(c)?.null_count() < df.height())
+        Ok(count(store.scan(t)?, col(c).is_not_null().sum())? > 0)
     };
     let mut set = |ids: &[&str], why: &str| {
         for id in ids {
@@ -343,6 +364,7 @@ pub fn compute(
     years: &[FinYear],
     given_reference: Option<NaiveDate>,
 ) -> Result<MeasuresOutput> {
+    limit_malloc_arenas();
     let (reference, reference_source) = reference_date(store, given_reference)?;
     let mut out = MeasuresOutput {
         reference_date: Some(reference),
@@ -352,65 +374,158 @@ pub fn compute(
     };
     let calendar = calendar_frame(cal)?;
     let population = store.read_table("population")?;
+    // The review chain's inputs, read once for every year, with only the columns it uses.
+    let plans = store
+        .scan("cp_plans")?
+        .select(
+            reviews::PLAN_COLUMNS
+                .iter()
+                .map(|c| col(*c))
+                .collect::<Vec<_>>(),
+        )
+        .collect()?;
+    let revs = store
+        .scan("cp_reviews")?
+        .select(
+            reviews::REVIEW_COLUMNS
+                .iter()
+                .map(|c| col(*c))
+                .collect::<Vec<_>>(),
+        )
+        .collect()?;
     // The CDOP deaths with their age band by birthday etc. (src/cdop/cases.rs), for cdop.sql.
     let cdop_base = crate::cdop::base_from_reviews(&store.read_table("cdop_reviews")?)?;
-    // Views that do not read `params` (directly or through another view) are the same for every
-    // year: computed once, on the first year, and kept (a trend otherwise rebuilt referral_base
-    // and the other clocks from the Parquet files for every SELECT of every year).
-    let mut per_year_views: std::collections::HashSet<String> = ["params".to_string()].into();
-    let mut kept_views: BTreeMap<String, DataFrame> = BTreeMap::new();
-    for &year in years {
+    // The words of the SQL outside comments and string literals: every column it can name.
+    let sql_words: HashSet<String> = QUERY_FILES
+        .iter()
+        .map(|(_, sql)| *sql)
+        .chain([DATA_QUALITY_SQL])
+        .flat_map(statements)
+        .flat_map(|st| {
+            let code: String = st.split('\'').step_by(2).collect::<Vec<_>>().join(" ");
+            identifiers(&code).collect::<Vec<_>>()
+        })
+        .collect();
+    let tables = schema::TABLES
+        .iter()
+        .map(|spec| Ok((spec.name, table_scan(store, spec.name, &sql_words)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let plan = RunPlan::new(years, reference);
+    // The views computed once for the run: Some(frame) to register again in each later year,
+    // None when no later statement reads the view (it was read lazily, or has been dropped).
+    let mut kept_views: BTreeMap<String, Option<DataFrame>> = BTreeMap::new();
+    // SAFEGUARD_TIMING=1: each statement's time (and a materialised view's size) on stderr;
+    // SAFEGUARD_TIMING=plans: each SELECT's optimised plan too.
+    let timing = std::env::var_os("SAFEGUARD_TIMING").is_some_and(|v| v != "0");
+    let show_plans = std::env::var_os("SAFEGUARD_TIMING").is_some_and(|v| v == "plans");
+    let time = |t: std::time::Instant, what: &str, file: &str, stmt: &str| {
+        if timing {
+            eprintln!(
+                "timing: {:>7.3} s  {what}  {file}: {}",
+                t.elapsed().as_secs_f64(),
+                first_line(stmt)
+            );
+        }
+    };
+    // The review chains, shared by the years whose `until` is the same (reviews::plan_chains).
+    let mut chains: Option<(NaiveDate, Vec<(String, Vec<reviews::Due>)>)> = None;
+    for (y, &year) in years.iter().enumerate() {
+        let last_year = y + 1 == years.len();
         let mut ctx = SQLContext::new();
-        for spec in schema::TABLES {
-            ctx.register(spec.name, store.scan(spec.name)?);
+        for (name, lf) in &tables {
+            ctx.register(name, lf.clone());
         }
         ctx.register("calendar", calendar.clone().lazy());
         ctx.register("params", params_frame(year, reference)?.lazy());
         ctx.register("cdop_base", cdop_base.clone().lazy());
         let period = year.to_string();
-        for (file, sql) in QUERY_FILES {
-            for unbound in statements(sql) {
-                let stmt = bind_params(&unbound, year, reference);
-                let created = created_table(&stmt);
-                if let Some(name) = &created {
-                    if let Some(df) = kept_views.get(name) {
+        for (i, st) in plan.statements.iter().enumerate() {
+            let file = st.file;
+            let stmt = infallible_casts(&bind_params(&st.unbound, year, reference).sql);
+            if let Some(name) = &st.created {
+                if let Some(kept) = kept_views.get(name) {
+                    if let Some(df) = kept {
                         ctx.register(name, df.clone().lazy());
-                        continue;
-                    }
-                }
-                let lf = ctx
-                    .execute(&stmt)
-                    .map_err(anyhow::Error::from)
-                    .with_context(|| format!("queries/{file}: {}", first_line(&stmt)))?;
-                if let Some(name) = created {
-                    if identifiers(&unbound).any(|w| per_year_views.contains(&w)) {
-                        per_year_views.insert(name);
-                    } else {
-                        // (`execute` of a CREATE returns a status frame: read the view back.)
-                        let df = ctx
-                            .execute(&format!("SELECT * FROM {name}"))
-                            .and_then(|lf| lf.collect())
-                            .map_err(anyhow::Error::from)
-                            .with_context(|| format!("queries/{file}: {}", first_line(&stmt)))?;
-                        ctx.register(&name, df.clone().lazy());
-                        kept_views.insert(name, df);
                     }
                     continue;
+                }
+            }
+            let t = std::time::Instant::now();
+            let lf = ctx
+                .execute(&stmt)
+                .map_err(anyhow::Error::from)
+                .with_context(|| format!("queries/{file}: {}", first_line(&stmt)))?;
+            if let Some(name) = &st.created {
+                // (`execute` of a CREATE registers the view lazily and returns a status frame.)
+                let df = if st.materialise {
+                    let df = ctx
+                        .execute(&format!("SELECT * FROM {name}"))
+                        .and_then(|lf| {
+                            if show_plans {
+                                eprintln!("=== {file}: {name}\n{}", lf.explain(true)?);
+                            }
+                            lf.collect()
+                        })
+                        .map_err(anyhow::Error::from)
+                        .with_context(|| format!("queries/{file}: {}", first_line(&stmt)))?;
+                    let what = format!(
+                        "{} {name}: {} rows x {} cols, {} MB",
+                        if st.per_year { "per-year" } else { "kept" },
+                        df.height(),
+                        df.width(),
+                        df.estimated_size() >> 20
+                    );
+                    time(t, &what, file, &stmt);
+                    ctx.register(name, df.clone().lazy());
+                    Some(df)
+                } else {
+                    None
+                };
+                if !st.per_year {
+                    kept_views.insert(name.clone(), df);
+                }
+            } else {
+                if show_plans {
+                    eprintln!("=== {file}: {}\n{}", first_line(&stmt), lf.explain(true)?);
                 }
                 let df = lf
                     .collect()
                     .map_err(anyhow::Error::from)
                     .with_context(|| format!("queries/{file}: {}", first_line(&stmt)))?;
+                time(t, &format!("{period} select"), file, &stmt);
+                let t = std::time::Instant::now();
                 out.rows.extend(aggregate::summarise(&df, &period)?);
+                time(t, &format!("{period} summarise"), file, &stmt);
+            }
+            // Views no later statement of the year reads are let go; a kept one is dropped for
+            // good when no later year needs it either.
+            for name in &plan.done_after[i] {
+                ctx.unregister(name);
+                if last_year || !plan.read_every_year.contains(name) {
+                    if let Some(kept) = kept_views.get_mut(name) {
+                        *kept = None;
+                    }
+                }
             }
         }
+        let t = std::time::Instant::now();
         if Some(&year) == years.last() {
             out.data_quality = data_quality_counts(&mut ctx)?;
+            time(t, "data quality", "data_quality.sql", "");
         }
-        let plans = store.read_table("cp_plans")?;
-        let revs = store.read_table("cp_reviews")?;
-        let events = reviews::review_events(&plans, &revs, year.start(), year.end(), reference)?;
+        let t = std::time::Instant::now();
+        let until = year.end().max(reference);
+        if chains.as_ref().is_none_or(|(u, _)| *u != until) {
+            chains = Some((until, reviews::plan_chains(&plans, &revs, until)?));
+        }
+        let events = reviews::events_from_chains(
+            &chains.as_ref().expect("just made").1,
+            year.start(),
+            year.end(),
+            reference,
+        )?;
         out.rows.extend(aggregate::summarise(&events, &period)?);
+        time(t, &format!("{period} review chain"), "reviews.rs", "");
         out.notes
             .extend(apply_population(&mut out.rows, &population, year)?);
     }
@@ -424,11 +539,139 @@ pub fn compute(
     Ok(out)
 }
 
+/// One statement of the query files, with what the run needs to know about it.
+struct PlannedStatement {
+    file: &'static str,
+    unbound: String,
+    /// The view a `CREATE TABLE` makes.
+    created: Option<String>,
+    /// Reads the year's parameters, directly or through a per-year view.
+    per_year: bool,
+    /// A view read more than once in the run: collected into a frame (else left lazy, computed
+    /// within the one statement that reads it).
+    materialise: bool,
+}
+
+/// The statements of [`QUERY_FILES`] in order, which views each year must compute, and when a
+/// view is last read.
+struct RunPlan {
+    statements: Vec<PlannedStatement>,
+    /// After statement i no later statement of the year reads these views.
+    done_after: Vec<Vec<String>>,
+    /// Year-independent views that a per-year statement reads (needed again in each year).
+    read_every_year: HashSet<String>,
+}
+
+impl RunPlan {
+    fn new(years: &[FinYear], reference: NaiveDate) -> RunPlan {
+        let any_year = years.first().copied().unwrap_or(FinYear(2000));
+        let mut planned = vec![];
+        let mut words: Vec<HashSet<String>> = vec![];
+        // `params` and the views that read it. A statement that reads only `p.reference_date`
+        // (the same in every year) is bound to a literal and so is year-independent.
+        let mut per_year_views: HashSet<String> = ["params".to_string()].into();
+        for (file, sql) in QUERY_FILES {
+            for unbound in statements(sql) {
+                let bound = bind_params(&unbound, any_year, reference);
+                let created = created_table(&unbound);
+                let per_year = bound.year_dependent
+                    || identifiers(&bound.sql).any(|w| per_year_views.contains(&w));
+                if let (true, Some(name)) = (per_year, &created) {
+                    per_year_views.insert(name.clone());
+                }
+                words.push(identifiers(&unbound).collect());
+                planned.push(PlannedStatement {
+                    file,
+                    unbound,
+                    created,
+                    per_year,
+                    materialise: false,
+                });
+            }
+        }
+        let mut statements = planned;
+        let mut done_after = vec![vec![]; statements.len()];
+        let mut read_every_year = HashSet::new();
+        for i in 0..statements.len() {
+            let Some(name) = statements[i].created.clone() else {
+                continue;
+            };
+            let readers: Vec<usize> = (i + 1..statements.len())
+                .filter(|&j| words[j].contains(&name))
+                .collect();
+            // How many times the view is read in the whole run: a per-year statement reads it
+            // in every year, a year-independent one once.
+            let reads: usize = readers
+                .iter()
+                .map(
+                    |&j| match (statements[i].per_year, statements[j].per_year) {
+                        (false, true) => years.len(),
+                        _ => 1,
+                    },
+                )
+                .sum();
+            statements[i].materialise = reads >= 2;
+            if !statements[i].per_year && readers.iter().any(|&j| statements[j].per_year) {
+                read_every_year.insert(name.clone());
+            }
+            done_after[readers.last().copied().unwrap_or(i)].push(name);
+        }
+        RunPlan {
+            statements,
+            done_after,
+            read_every_year,
+        }
+    }
+}
+
+/// A store table for the SQL: a lazy scan of only the columns whose names occur in the SQL
+/// (`words`: every word of the query files outside comments and string literals). The bookkeeping
+/// columns (`source_hash`, `source_file`, `source_pos`, `dq_flags`, ...) and unused ones are
+/// never read, and the views kept for the whole run (`referral_base` etc., built with `r.*`) hold
+/// only what some query can name. A `*` reaches a measure's output columns only through
+/// `cdop_base`, which is not a store table.
+fn table_scan(store: &Store, name: &str, words: &HashSet<String>) -> Result<LazyFrame> {
+    let mut lf = store.scan(name)?;
+    let used: Vec<Expr> = lf
+        .collect_schema()?
+        .iter_names()
+        .filter(|c| words.contains(&c.to_ascii_lowercase()))
+        .map(|c| col(c.clone()))
+        .collect();
+    if std::env::var_os("SAFEGUARD_TIMING").is_some_and(|v| v == "plans") {
+        eprintln!("=== {name}: {used:?}");
+    }
+    // A table the SQL names no column of is left whole (never read unless a query names it).
+    Ok(if used.is_empty() { lf } else { lf.select(used) })
+}
+
+/// queries/data_quality.sql, run on the last year's context.
+const DATA_QUALITY_SQL: &str = include_str!("../../queries/data_quality.sql");
+
+/// Caps glibc's malloc at two arenas. By default it makes up to 8 per core as Polars' threads
+/// allocate, and memory freed in one arena is not reused by the others: at national scale a
+/// 5-year run peaked ~420 MB higher and spent twice the system time in page faults. (Set before
+/// Polars' first use in the process for full effect; no-op elsewhere than Linux with glibc.)
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        extern "C" {
+            fn mallopt(param: i32, value: i32) -> i32;
+        }
+        const M_ARENA_MAX: i32 = -8;
+        // SAFETY: mallopt only sets an allocator parameter; glibc documents it as safe to call
+        // at any time.
+        unsafe {
+            mallopt(M_ARENA_MAX, 2);
+        }
+    }
+}
+
 /// Runs queries/data_quality.sql: each SELECT gives (subject, reason, rows).
 fn data_quality_counts(ctx: &mut SQLContext) -> Result<Vec<(String, String, u64)>> {
-    const SQL: &str = include_str!("../../queries/data_quality.sql");
     let mut out = vec![];
-    for stmt in statements(SQL) {
+    for stmt in statements(DATA_QUALITY_SQL) {
+        let stmt = infallible_casts(&stmt);
         let df = ctx
             .execute(&stmt)
             .and_then(|lf| lf.collect())
@@ -454,10 +697,13 @@ fn data_quality_counts(ctx: &mut SQLContext) -> Result<Vec<(String, String, u64)
 /// same rows result (`params` is one row), but Polars otherwise turns the cross join and a range
 /// predicate on it into an inequality join that sorts the whole table, where a literal range is
 /// a filter pushed down to the scan.
-fn bind_params(stmt: &str, year: FinYear, reference: NaiveDate) -> String {
+fn bind_params(stmt: &str, year: FinYear, reference: NaiveDate) -> Bound {
     const CROSS: &str = "CROSS JOIN params p";
     if !stmt.contains(CROSS) {
-        return stmt.to_string();
+        return Bound {
+            sql: stmt.to_string(),
+            year_dependent: false,
+        };
     }
     let date = |d: NaiveDate| format!("CAST({} AS DATE)", epoch_days(d));
     let values = [
@@ -470,6 +716,7 @@ fn bind_params(stmt: &str, year: FinYear, reference: NaiveDate) -> String {
     let mut out = String::with_capacity(stmt.len() + 256);
     let mut rest = stmt;
     let mut all_bound = true;
+    let mut year_dependent = false;
     // The clause being read: a `p.` in a JOIN's ON condition is left for the join.
     let mut in_on = false;
     while let Some(i) = rest.find("p.") {
@@ -486,7 +733,8 @@ fn bind_params(stmt: &str, year: FinYear, reference: NaiveDate) -> String {
         let name_len = after.find(|c: char| !word(c)).unwrap_or(after.len());
         let starts_word = !out.chars().next_back().is_some_and(word);
         match values.iter().find(|(n, _)| *n == &after[..name_len]) {
-            Some((_, v)) if starts_word && !in_on => {
+            Some((n, v)) if starts_word && !in_on => {
+                year_dependent |= *n != "reference_date";
                 out.push_str(v);
                 rest = &after[name_len..];
             }
@@ -503,7 +751,58 @@ fn bind_params(stmt: &str, year: FinYear, reference: NaiveDate) -> String {
     if all_bound {
         out = out.replace(CROSS, "");
     }
+    Bound {
+        sql: out,
+        year_dependent: year_dependent || !all_bound,
+    }
+}
+
+/// Writes `CAST(t.c AS DATE)` as `TRY_CAST(t.c AS DATE)` where `c` is a date or datetime column
+/// of the store (`received_at`, `decision_at`, ...): the same values (a datetime always has a
+/// date), but Polars takes a strict cast for one that may fail and will not push a filter on it
+/// below a projection or join. A filter such as `CAST(c.decision_at AS DATE) BETWEEN ...` then
+/// stayed above the calendar joins, which joined all 9M contacts of a national store.
+fn infallible_casts(stmt: &str) -> String {
+    let dated = |name: &str| {
+        let mut kinds = schema::TABLES
+            .iter()
+            .flat_map(|t| t.columns)
+            .filter(|c| c.name == name)
+            .map(|c| c.kind);
+        let mut any = false;
+        let all = kinds.all(|k| {
+            any = true;
+            matches!(k, schema::Kind::Date | schema::Kind::DateTime)
+        });
+        any && all
+    };
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut out = String::with_capacity(stmt.len() + 64);
+    let mut rest = stmt;
+    while let Some(i) = rest.find("CAST(") {
+        let (before, at) = rest.split_at(i);
+        out.push_str(before);
+        let inner = &at[5..];
+        let close = inner.find(')').unwrap_or(0);
+        let operand = inner[..close].strip_suffix(" AS DATE").unwrap_or("");
+        let column = operand.rsplit('.').next().unwrap_or("");
+        let simple = !operand.is_empty() && operand.chars().all(|c| word(c) || c == '.');
+        if !before.ends_with(word) && simple && dated(column) {
+            out.push_str("TRY_");
+        }
+        out.push_str("CAST(");
+        rest = inner;
+    }
+    out.push_str(rest);
     out
+}
+
+/// A statement with the year's parameters bound ([`bind_params`]).
+struct Bound {
+    sql: String,
+    /// It read a parameter other than `reference_date` (or still reads `params`): its result
+    /// differs between years. (The reference date is the same for every year of a run.)
+    year_dependent: bool,
 }
 
 /// The table a `CREATE TABLE name AS ...` statement makes (lower case), if it is one.

@@ -90,6 +90,11 @@ pub fn review_chain(
     out
 }
 
+/// The columns of `cp_plans` that [`review_events`] reads.
+pub const PLAN_COLUMNS: &[&str] = &["plan_id", "la_code", "start_date", "end_date"];
+/// The columns of `cp_reviews` that [`review_events`] reads.
+pub const REVIEW_COLUMNS: &[&str] = &["plan_id", "review_date"];
+
 /// Event rows (measure_id, la_code, outcome, month) for `cpp_review_timely`, in the same shape as
 /// the SQL measures.
 pub fn review_events(
@@ -99,28 +104,40 @@ pub fn review_events(
     period_end: NaiveDate,
     reference: NaiveDate,
 ) -> Result<DataFrame> {
-    let mut by_plan: HashMap<String, Vec<NaiveDate>> = HashMap::new();
+    let chains = plan_chains(plans, reviews, period_end.max(reference))?;
+    Ok(events_from_chains(
+        &chains,
+        period_start,
+        period_end,
+        reference,
+    )?)
+}
+
+/// Every plan's chain of due reviews up to `until`, with its LA, in the plans' order. A chain
+/// depends on the period only through `until` (the later of the period end and the reference
+/// date), so a trend's years up to the reference date share one.
+pub fn plan_chains(
+    plans: &DataFrame,
+    reviews: &DataFrame,
+    until: NaiveDate,
+) -> Result<Vec<(String, Vec<Due>)>> {
+    let mut by_plan: HashMap<&str, Vec<NaiveDate>> = HashMap::new();
+    let review_ids;
     if reviews.height() > 0 {
-        let ids = reviews.column("plan_id")?.str()?.clone();
+        review_ids = reviews.column("plan_id")?.str()?.clone();
         let dates = reviews.column("review_date")?.cast(&DataType::Int32)?;
-        for (id, d) in ids.iter().zip(dates.i32()?.iter()) {
+        for (id, d) in review_ids.iter().zip(dates.i32()?.iter()) {
             if let (Some(id), Some(d)) = (id, d) {
-                by_plan
-                    .entry(id.to_string())
-                    .or_default()
-                    .push(from_epoch_days(d));
+                by_plan.entry(id).or_default().push(from_epoch_days(d));
             }
         }
     }
-    let mut la_out = vec![];
-    let mut outcome_out = vec![];
-    let mut month_out: Vec<Option<String>> = vec![];
+    let mut out = vec![];
     if plans.height() > 0 {
         let ids = plans.column("plan_id")?.str()?.clone();
         let las = plans.column("la_code")?.str()?.clone();
         let starts = plans.column("start_date")?.cast(&DataType::Int32)?;
         let ends = plans.column("end_date")?.cast(&DataType::Int32)?;
-        let until = period_end.max(reference);
         for (((id, la), s), e) in ids
             .iter()
             .zip(las.iter())
@@ -137,28 +154,45 @@ pub fn review_events(
             }
             let empty = vec![];
             let chain = review_chain(start, end, by_plan.get(id).unwrap_or(&empty), until);
-            let in_period: Vec<&Due> = chain
-                .iter()
-                .filter(|d| d.due >= period_start && d.due <= period_end)
-                .collect();
-            if in_period.is_empty() {
-                continue;
-            }
-            let due_now: Vec<&&Due> = in_period.iter().filter(|d| d.due <= reference).collect();
-            let outcome = if due_now.is_empty() {
-                "pending"
-            } else if due_now.iter().all(|d| d.on_time) {
-                "num"
-            } else {
-                "den"
-            };
-            la_out.push(la.to_string());
-            outcome_out.push(outcome);
-            month_out.push(in_period.first().map(|d| d.due.format("%Y-%m").to_string()));
+            out.push((la.to_string(), chain));
         }
     }
+    Ok(out)
+}
+
+/// [`review_events`] from chains made by [`plan_chains`] with `until` = the later of
+/// `period_end` and `reference`.
+pub fn events_from_chains(
+    chains: &[(String, Vec<Due>)],
+    period_start: NaiveDate,
+    period_end: NaiveDate,
+    reference: NaiveDate,
+) -> PolarsResult<DataFrame> {
+    let mut la_out = vec![];
+    let mut outcome_out = vec![];
+    let mut month_out: Vec<Option<String>> = vec![];
+    for (la, chain) in chains {
+        let in_period: Vec<&Due> = chain
+            .iter()
+            .filter(|d| d.due >= period_start && d.due <= period_end)
+            .collect();
+        if in_period.is_empty() {
+            continue;
+        }
+        let due_now: Vec<&&Due> = in_period.iter().filter(|d| d.due <= reference).collect();
+        let outcome = if due_now.is_empty() {
+            "pending"
+        } else if due_now.iter().all(|d| d.on_time) {
+            "num"
+        } else {
+            "den"
+        };
+        la_out.push(la.as_str());
+        outcome_out.push(outcome);
+        month_out.push(in_period.first().map(|d| d.due.format("%Y-%m").to_string()));
+    }
     let n = la_out.len();
-    Ok(DataFrame::new(
+    DataFrame::new(
         n,
         vec![
             Series::new("measure_id".into(), vec!["cpp_review_timely"; n]).into(),
@@ -166,5 +200,5 @@ pub fn review_events(
             Series::new("outcome".into(), outcome_out).into(),
             Series::new("month".into(), month_out).into(),
         ],
-    )?)
+    )
 }
