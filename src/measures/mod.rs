@@ -364,7 +364,6 @@ pub fn compute(
     years: &[FinYear],
     given_reference: Option<NaiveDate>,
 ) -> Result<MeasuresOutput> {
-    limit_malloc_arenas();
     let (reference, reference_source) = reference_date(store, given_reference)?;
     let mut out = MeasuresOutput {
         reference_date: Some(reference),
@@ -647,25 +646,6 @@ fn table_scan(store: &Store, name: &str, words: &HashSet<String>) -> Result<Lazy
 
 /// queries/data_quality.sql, run on the last year's context.
 const DATA_QUALITY_SQL: &str = include_str!("../../queries/data_quality.sql");
-
-/// Caps glibc's malloc at two arenas. By default it makes up to 8 per core as Polars' threads
-/// allocate, and memory freed in one arena is not reused by the others: at national scale a
-/// 5-year run peaked ~420 MB higher and spent twice the system time in page faults. (Set before
-/// Polars' first use in the process for full effect; no-op elsewhere than Linux with glibc.)
-fn limit_malloc_arenas() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        extern "C" {
-            fn mallopt(param: i32, value: i32) -> i32;
-        }
-        const M_ARENA_MAX: i32 = -8;
-        // SAFETY: mallopt only sets an allocator parameter; glibc documents it as safe to call
-        // at any time.
-        unsafe {
-            mallopt(M_ARENA_MAX, 2);
-        }
-    }
-}
 
 /// Runs queries/data_quality.sql: each SELECT gives (subject, reason, rows).
 fn data_quality_counts(ctx: &mut SQLContext) -> Result<Vec<(String, String, u64)>> {
