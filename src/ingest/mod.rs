@@ -362,8 +362,9 @@ pub fn ingest_with_la(
     let timing = std::env::var_os("SAFEGUARD_TIMING").is_some();
     if timing {
         eprintln!(
-            "timing: read and validate {:.2} s, peak RSS {}",
+            "timing: read and validate {:.2} s, {} spill file(s), peak RSS {}",
             started.elapsed().as_secs_f64(),
+            sink.spilled_files(),
             peak_rss()
         );
     }

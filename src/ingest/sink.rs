@@ -165,6 +165,12 @@ impl Sink {
         });
     }
 
+    /// How many spill files this sink and the sinks merged into it wrote.
+    pub fn spilled_files(&self) -> usize {
+        self.spill.as_ref().map_or(0, |s| s.written)
+            + self.merged_spills.iter().map(|s| s.written).sum::<usize>()
+    }
+
     /// A failure to spill (a full disk...), reported once the reader returns.
     pub fn check(&mut self) -> anyhow::Result<()> {
         match self.spill_error.take() {

@@ -13,6 +13,11 @@ use crate::common::{bin, read_table, root, stderr, stdout, write};
 /// `safeguard ingest --config data-samples/safeguard.toml INPUTS... --store STORE` with extra
 /// environment; returns stdout.
 fn ingest(store: &Path, inputs: &[PathBuf], env: &[(&str, &str)]) -> String {
+    ingest_with_stderr(store, inputs, env).0
+}
+
+/// As [`ingest`], returning stdout and stderr.
+fn ingest_with_stderr(store: &Path, inputs: &[PathBuf], env: &[(&str, &str)]) -> (String, String) {
     let mut cmd = bin();
     cmd.arg("ingest")
         .arg("--config")
@@ -26,7 +31,7 @@ fn ingest(store: &Path, inputs: &[PathBuf], env: &[(&str, &str)]) -> String {
     }
     let o = cmd.output().expect("run safeguard");
     assert!(o.status.success(), "ingest failed: {}", stderr(&o));
-    stdout(&o)
+    (stdout(&o), stderr(&o))
 }
 
 fn current_gen(store: &Path) -> PathBuf {
@@ -59,8 +64,23 @@ fn rows_spilled_to_disk_are_stored_exactly_as_rows_held_in_memory() {
     let held = tmp.path().join("held");
     let spilled = tmp.path().join("spilled");
     let out_held = ingest(&held, &samples, &[]);
-    // A budget of 7 rows: the samples' ~20,000 rows go through thousands of spill files.
-    let out_spilled = ingest(&spilled, &samples, &[("SAFEGUARD_INGEST_BUFFER_ROWS", "7")]);
+    // A budget of 2,000 rows (500 per file being read): the samples' ~20,000 rows are spilled
+    // while files are read and again when their sinks are merged.
+    let (out_spilled, timing) = ingest_with_stderr(
+        &spilled,
+        &samples,
+        &[
+            ("SAFEGUARD_INGEST_BUFFER_ROWS", "2000"),
+            ("SAFEGUARD_TIMING", "1"),
+        ],
+    );
+    let files: usize = timing
+        .split(" spill file(s)")
+        .next()
+        .and_then(|t| t.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no spill count in: {timing}"));
+    assert!(files >= 20, "only {files} spill files: {timing}");
     assert_eq!(
         out_held,
         out_spilled.replace(&*spilled.to_string_lossy(), &held.to_string_lossy())
