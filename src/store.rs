@@ -97,12 +97,9 @@ pub enum Chunk {
     File(PathBuf),
     /// Rows still in memory.
     Frame(DataFrame),
-    /// (A marker used while coalescing; never stored.)
-    End,
 }
 
 /// One ingest run's rows of one partition of one table, in ingest order.
-#[derive(Default)]
 pub struct NewRows {
     pub chunks: Vec<Chunk>,
 }
@@ -114,7 +111,6 @@ impl NewRows {
             match c {
                 Chunk::File(f) => append(&mut acc, read_parquet(&f)?)?,
                 Chunk::Frame(df) => append(&mut acc, df)?,
-                Chunk::End => {}
             }
         }
         Ok(acc)
@@ -341,19 +337,13 @@ impl Store {
         // 1. The LA partitions: those that received rows are merged, superseded, cascaded and
         //    link-checked on their own (in parallel); the others are carried over by hard links.
         let mut by_part: BTreeMap<String, BTreeMap<&'static str, NewRows>> = BTreeMap::new();
-        let whole_keys: Vec<(&'static str, String)> = new_rows
-            .keys()
-            .filter(|(t, _)| !is_partitioned(t))
-            .cloned()
-            .collect();
         let mut whole_rows: BTreeMap<&'static str, NewRows> = BTreeMap::new();
-        for k in whole_keys {
-            if let Some(r) = new_rows.remove(&k) {
-                whole_rows.insert(k.0, r);
-            }
-        }
         for ((t, part), rows) in new_rows {
-            by_part.entry(part).or_default().insert(t, rows);
+            if is_partitioned(t) {
+                by_part.entry(part).or_default().insert(t, rows);
+            } else {
+                whole_rows.insert(t, rows);
+            }
         }
         let mut parts: BTreeSet<String> = by_part.keys().cloned().collect();
         if let Some(gen) = &old {
@@ -496,7 +486,6 @@ impl Store {
                 let df = match c {
                     Chunk::File(f) => read_parquet(&f)?,
                     Chunk::Frame(df) => df,
-                    Chunk::End => continue,
                 };
                 write_appended(&tmp, RAW, generation, &format!("{i:05}"), vec![df])?;
             }

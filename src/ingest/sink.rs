@@ -278,18 +278,19 @@ impl Sink {
         for chunks in self.pending.values_mut() {
             let mut out: Vec<Chunk> = Vec::with_capacity(chunks.len());
             let mut run: Vec<DataFrame> = vec![];
-            for c in std::mem::take(chunks).into_iter().chain([Chunk::End]) {
+            for c in std::mem::take(chunks) {
                 match c {
                     Chunk::Frame(df) => run.push(df),
-                    other => {
+                    file @ Chunk::File(_) => {
                         if !run.is_empty() {
                             out.push(Chunk::File(spill.write(std::mem::take(&mut run))?));
                         }
-                        if !matches!(other, Chunk::End) {
-                            out.push(other);
-                        }
+                        out.push(file);
                     }
                 }
+            }
+            if !run.is_empty() {
+                out.push(Chunk::File(spill.write(run)?));
             }
             *chunks = out;
         }
