@@ -247,14 +247,6 @@ impl Store {
         self.manifest.sources.iter().any(|s| s.hash == hash)
     }
 
-    /// The Parquet file of a bookkeeping table (rejects, data_quality...) in the live generation.
-    pub fn table_path(&self, name: &str) -> Option<PathBuf> {
-        self.current
-            .as_ref()
-            .map(|d| d.join(format!("{name}.parquet")))
-            .filter(|p| p.exists())
-    }
-
     /// The Parquet files of a table in the live generation, in partition order.
     pub fn table_files(&self, name: &str) -> Result<Vec<PathBuf>> {
         match &self.current {
@@ -455,11 +447,11 @@ impl Store {
 
         // 3. Bookkeeping. Rejects and value-level flags accumulate; the link checks' flags are
         //    those of the partitions as they now stand.
-        let mut rejects = self.read_bookkeeping("rejects")?;
+        let mut rejects = self.read_table("rejects")?;
         append(&mut rejects, issues_frame(&sink.rejects)?)?;
         write_both(&tmp, "rejects", &mut rejects)?;
 
-        let mut value_flags = self.read_bookkeeping("data_quality_values")?;
+        let mut value_flags = self.read_table("data_quality_values")?;
         append(&mut value_flags, issues_frame(&sink.flags)?)?;
         write_parquet(&tmp.join("data_quality_values.parquet"), &mut value_flags)?;
         let mut dq = value_flags;
@@ -514,20 +506,12 @@ impl Store {
             parts_kept,
         })
     }
-
-    fn read_bookkeeping(&self, name: &str) -> Result<DataFrame> {
-        match self.table_path(name) {
-            Some(p) => read_parquet(&p),
-            None => Ok(DataFrame::empty()),
-        }
-    }
 }
 
 /// What committing one LA partition produced.
 #[derive(Default)]
 struct PartOutcome {
     superseded: usize,
-    supersessions: Vec<DataFrame>,
     plans_changed: bool,
 }
 
@@ -636,6 +620,7 @@ fn commit_part(
     generation: u64,
 ) -> Result<PartOutcome> {
     let mut out = PartOutcome::default();
+    let mut supersessions: Vec<DataFrame> = vec![];
     let mut merged: BTreeMap<&'static str, DataFrame> = BTreeMap::new();
     let mut changed: BTreeSet<&'static str> = BTreeSet::new();
     for spec in schema::TABLES.iter().filter(|t| is_partitioned(t.name)) {
@@ -656,7 +641,7 @@ fn commit_part(
                 let (kept, dropped) = supersede(spec, combined)?;
                 out.superseded += dropped.height();
                 if dropped.height() > 0 {
-                    out.supersessions.push(dropped);
+                    supersessions.push(dropped);
                 }
                 merged.insert(spec.name, kept);
                 changed.insert(spec.name);
@@ -668,13 +653,7 @@ fn commit_part(
         changed.insert(table);
     }
     out.plans_changed = changed.contains("cp_plans");
-    write_appended(
-        tmp,
-        SUPERSESSIONS,
-        generation,
-        part,
-        std::mem::take(&mut out.supersessions),
-    )?;
+    write_appended(tmp, SUPERSESSIONS, generation, part, supersessions)?;
     let mut links = issues_frame(&link_checks(&merged)?)?;
     write_parquet(&part_path(tmp, LINKS, part), &mut links)?;
     for (name, df) in merged.iter_mut() {

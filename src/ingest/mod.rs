@@ -226,6 +226,9 @@ pub fn ingest_with_la(
         .and_then(|v| v.trim().parse::<usize>().ok())
         .unwrap_or(sink::DEFAULT_SPILL_ROWS);
     let threads = rayon::current_num_threads().max(1);
+    // Files are read `window` at a time in parallel and merged in order, so that finished
+    // files' rows wait for the merge in memory only a window at a time.
+    let window = threads * 2;
     let staging = store.staging_dir();
     let mut sink = Sink::new(pseudo.clone());
     sink.enable_spill(staging.clone(), budget);
@@ -306,7 +309,7 @@ pub fn ingest_with_la(
         one.enable_spill(
             staging.join(format!("{:06}", job.seq)),
             // A window's files together hold at most the budget.
-            (budget / (threads * 2)).max(1),
+            (budget / window).max(1),
         );
         one.begin_source(Source {
             file_name: job.file_name.clone(),
@@ -323,18 +326,16 @@ pub fn ingest_with_la(
         bar.inc(1);
         Ok(one)
     };
-    // Files are read WINDOW at a time in parallel and merged in order, so that finished
-    // files' rows wait for the merge in memory only a window at a time.
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .stack_size(READER_STACK)
         .build()
         .context("starting the reader threads")?;
     let mut new_sources: Vec<SourceEntry> = vec![];
-    for window in jobs.chunks(threads * 2) {
+    for batch in jobs.chunks(window) {
         let sinks: Vec<anyhow::Result<Sink>> =
-            pool.install(|| window.par_iter().map(read_one).collect());
-        for (job, one) in window.iter().zip(sinks) {
+            pool.install(|| batch.par_iter().map(read_one).collect());
+        for (job, one) in batch.iter().zip(sinks) {
             let one = one?;
             new_sources.push(SourceEntry {
                 file_name: job.file_name.clone(),

@@ -24,13 +24,6 @@ use crate::store::{Chunk, NewRows};
 /// `SAFEGUARD_INGEST_BUFFER_ROWS` says otherwise (about 200 bytes a row).
 pub const DEFAULT_SPILL_ROWS: usize = 1_000_000;
 
-fn add_counts(acc: &mut Counts, c: &Counts) {
-    acc.read += c.read;
-    acc.stored += c.stored;
-    acc.rejected += c.rejected;
-    acc.flagged += c.flagged;
-}
-
 /// Where spilled rows go: a staging folder inside the store, removed when the sink is dropped
 /// (after the commit, or when the run fails).
 struct Spill {
@@ -183,7 +176,7 @@ impl Sink {
     pub fn counts(&self) -> BTreeMap<&'static str, Counts> {
         let mut out = self.merged_counts.clone();
         for ((table, _), b) in &self.builders {
-            add_counts(out.entry(table).or_default(), &b.counts);
+            out.entry(table).or_default().add(&b.counts);
         }
         out
     }
@@ -195,7 +188,7 @@ impl Sink {
     pub fn merge(&mut self, mut other: Sink) -> anyhow::Result<()> {
         other.check()?;
         for (table, c) in other.counts() {
-            add_counts(self.merged_counts.entry(table).or_default(), &c);
+            self.merged_counts.entry(table).or_default().add(&c);
         }
         for (k, chunks) in std::mem::take(&mut other.pending) {
             self.pending.entry(k).or_default().extend(chunks);
@@ -231,11 +224,7 @@ impl Sink {
 
     /// The stored rows of the run, per (table, partition), in ingest order.
     pub fn take_rows(&mut self) -> anyhow::Result<BTreeMap<(&'static str, String), NewRows>> {
-        self.check()?;
-        self.hold_builders()?;
-        for b in self.builders.values_mut() {
-            b.forget_keys();
-        }
+        self.finish_file()?;
         self.pending_rows = 0;
         Ok(std::mem::take(&mut self.pending)
             .into_iter()

@@ -166,6 +166,16 @@ pub struct Counts {
     pub flagged: u64,
 }
 
+impl Counts {
+    /// Adds another file's or partition's counts.
+    pub fn add(&mut self, other: &Counts) {
+        self.read += other.read;
+        self.stored += other.stored;
+        self.rejected += other.rejected;
+        self.flagged += other.flagged;
+    }
+}
+
 /// The validated rows a [`TableBuilder`] holds until they are taken ([`TableBuilder::take`]):
 /// typed column buffers plus the source columns.
 struct Rows {
