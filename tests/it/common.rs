@@ -126,3 +126,76 @@ pub fn issues(store: &Path, name: &str) -> Vec<Issue> {
         })
         .collect()
 }
+
+/// Every file below `dir` (recursively; symlinks not followed), sorted.
+pub fn files_below(dir: &Path) -> Vec<PathBuf> {
+    let mut out = vec![];
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let Ok(ft) = e.file_type() else { continue };
+            if ft.is_dir() {
+                stack.push(e.path());
+            } else if ft.is_file() {
+                out.push(e.path());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The text of a file as a scan for planted values sees it: a Parquet file decoded (column
+/// names and every cell, whatever its type), anything else as (lossy) UTF-8.
+pub fn scannable_text(path: &Path) -> String {
+    use polars::prelude::*;
+    let is_parquet = path.extension().is_some_and(|e| e == "parquet");
+    if is_parquet {
+        let file = std::fs::File::open(path).expect("open parquet");
+        let df = ParquetReader::new(file)
+            .finish()
+            .unwrap_or_else(|e| panic!("{} does not decode: {e}", path.display()));
+        let mut s = String::new();
+        for c in df.columns() {
+            s.push_str(c.name());
+            s.push('\n');
+            for v in c.as_materialized_series().iter() {
+                s.push_str(&format!("{v}"));
+                s.push('\n');
+            }
+        }
+        s
+    } else {
+        String::from_utf8_lossy(&std::fs::read(path).expect("read file")).into_owned()
+    }
+}
+
+/// Asserts that none of `planted` (compared case-insensitively) appears in any file below each
+/// of `dirs` (Parquet decoded) nor in any of `texts` (stdout, stderr...). The promise that a
+/// planted identifier never reaches the store, an output, or a message.
+pub fn assert_nothing_planted(dirs: &[&Path], texts: &[&str], planted: &[&str]) {
+    let planted: Vec<String> = planted.iter().map(|p| p.to_lowercase()).collect();
+    let mut found = vec![];
+    for dir in dirs {
+        for f in files_below(dir) {
+            let text = scannable_text(&f).to_lowercase();
+            for p in &planted {
+                if text.contains(p.as_str()) {
+                    found.push(format!("{p:?} in {}", f.display()));
+                }
+            }
+        }
+    }
+    for (i, t) in texts.iter().enumerate() {
+        let t = t.to_lowercase();
+        for p in &planted {
+            if t.contains(p.as_str()) {
+                found.push(format!("{p:?} in text #{i}"));
+            }
+        }
+    }
+    assert!(found.is_empty(), "planted values found:\n{}", found.join("\n"));
+}
