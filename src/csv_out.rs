@@ -90,8 +90,7 @@ pub fn create(path: &Path) -> Result<File> {
     if path.is_dir() {
         return Err(UserError::file(path, "is a folder; give a file name to write".into()).into());
     }
-    File::create(path)
-        .map_err(|e| UserError::file(path, format!("cannot write: {e}")).into())
+    File::create(path).map_err(|e| UserError::file(path, format!("cannot write: {e}")).into())
 }
 
 /// Creates the folder `dir` (and its parents) for outputs; a file in the way, or a folder that
@@ -110,7 +109,8 @@ pub fn create_dir(dir: &Path) -> Result<()> {
 pub fn writable_dir(dir: &Path) -> Result<()> {
     create_dir(dir)?;
     let probe = dir.join(format!(".safeguard-write-check-{}", std::process::id()));
-    File::create(&probe).map_err(|e| UserError::file(dir, format!("cannot write into the folder: {e}")))?;
+    File::create(&probe)
+        .map_err(|e| UserError::file(dir, format!("cannot write into the folder: {e}")))?;
     let _ = std::fs::remove_file(&probe);
     Ok(())
 }

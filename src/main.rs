@@ -416,10 +416,7 @@ fn run(cli: Cli) -> Result<()> {
             };
             if let Some(n) = las {
                 if !(1..=255).contains(&n) {
-                    return Err(UserError::Message(format!(
-                        "--las {n}: give 1 to 255 LAs"
-                    ))
-                    .into());
+                    return Err(UserError::Message(format!("--las {n}: give 1 to 255 LAs")).into());
                 }
                 opts = opts.with_la_count(n);
             }

@@ -518,9 +518,8 @@ pub fn write_return(
     for (name, _) in &files {
         let tmp = out_dir.join(format!(".{name}.tmp"));
         let path = out_dir.join(name);
-        fs::rename(&tmp, &path).map_err(|e| {
-            crate::error::UserError::file(&path, format!("cannot write: {e}"))
-        })?;
+        fs::rename(&tmp, &path)
+            .map_err(|e| crate::error::UserError::file(&path, format!("cannot write: {e}")))?;
         written.push(path);
     }
     Ok(ReturnSummary {
