@@ -20,7 +20,7 @@ const SOURCE_CDOP: &str = "Source: the Child Death Overview Panel's reviews (saf
 /// Fewest events a chart needs before it describes a distribution.
 const MIN_EVENTS: u64 = 10;
 /// What a reading says in place of a suppressed number.
-const NOT_PUBLISHED: &str = "not published (small numbers)";
+const NOT_PUBLISHED: &str = "withheld to protect small numbers";
 
 fn pct(v: f64) -> String {
     format!("{:.0}%", v * 100.0)
@@ -1330,9 +1330,13 @@ fn cdop_time_to_review(d: &ReportData) -> Figure {
         (Some(a), Some(b), Some(t)) => said_pct(suppress::share(add_cells(a.num, b.num), t)),
         _ => None,
     };
-    c.reading = match within {
-        Some(p) if described => format!(
+    c.reading = match (within, total.and_then(said)) {
+        (Some(p), _) if described => format!(
             "{p} of reviews completed in {} were completed within a year of the death.",
+            d.year
+        ),
+        (None, Some(t)) if described => format!(
+            "{t} reviews were completed in {}; how long they took is {NOT_PUBLISHED}.",
             d.year
         ),
         _ => "Too few reviews to describe the time to review.".into(),
