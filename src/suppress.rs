@@ -16,6 +16,11 @@
 //! measure's denominator minus another's) are outside its reach: a publication should not print
 //! two tables whose difference is a small count.
 //!
+//! Tables printed beside one already published (the report's charts beside its `measures.csv`)
+//! start from that table's suppressed cells ([`SuppressedFrame::cells`]): a cell suppressed there,
+//! or summed from one that is, is hidden from the start, with the totals of its lines
+//! ([`Suppressor::suppress_grid_hidden`]), so the second table shows nothing the first hides.
+//!
 //! [`Suppressor::suppress_grid`] works on a plain table of counts; [`Suppressor::suppress_measures`]
 //! on the tidy measures table (measures.md section 5), where each (measure, period, breakdown) is a
 //! grid of LAs by breakdown values whose row totals are the LAs' `NONE` rows and whose column
