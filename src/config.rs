@@ -106,7 +106,7 @@ impl Config {
         // the report's LA breakdowns.
         let mut seen = std::collections::HashSet::new();
         for (i, la) in cfg.las.iter().enumerate() {
-            let code = la.code.trim();
+            let code = la.code.as_str();
             if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(UserError::file(
                     &path,

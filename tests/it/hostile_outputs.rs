@@ -304,7 +304,7 @@ fn the_report_suppresses_its_text_with_the_configured_threshold() {
         }
     }
     assert_eq!(
-        published.get("referral_to_s47").map(|r| r.clone()),
+        published.get("referral_to_s47").cloned(),
         Some(["c".to_string(), "40".to_string(), "c".to_string()]),
         "measures.csv: referral_to_s47 [numerator, denominator, value]"
     );
