@@ -102,6 +102,28 @@ impl Config {
                 .unwrap_or_default();
             UserError::Message(format!("{}{at}: {}", path.display(), e.message()))
         })?;
+        // Each LA once, by its DfE three-digit code: a duplicate would double its figures in
+        // the report's LA breakdowns.
+        let mut seen = std::collections::HashSet::new();
+        for (i, la) in cfg.las.iter().enumerate() {
+            let code = la.code.as_str();
+            if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(UserError::file(
+                    &path,
+                    format!(
+                        "[[la]] entry {}: code {:?} is not a DfE three-digit LA number",
+                        i + 1,
+                        la.code
+                    ),
+                ));
+            }
+            if !seen.insert(code.to_string()) {
+                return Err(UserError::file(
+                    &path,
+                    format!("[[la]] entry {}: LA code {code} is given twice", i + 1),
+                ));
+            }
+        }
         if cfg.suppression_threshold < 1 {
             return Err(UserError::file(
                 &path,

@@ -4,6 +4,7 @@
 pub mod calendar;
 pub mod cdop;
 pub mod config;
+pub mod csv_out;
 pub mod error;
 pub mod ingest;
 pub mod measures;

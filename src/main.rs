@@ -294,15 +294,12 @@ fn run(cli: Cli) -> Result<()> {
             writeln!(out, "store: {}", store.display())?;
             let st = Store::open_existing(&store)?;
             let cal = calendar_for(&cfg)?;
-            let (reference, _) = measures::reference_date(&st, cfg.reference_date)?;
-            let year = match &cfg.reporting_year {
-                Some(y) => y.parse::<FinYear>().map_err(UserError::Message)?,
-                None => FinYear::latest_complete(reference),
-            };
-            let years = [year.previous().previous(), year.previous(), year];
-            let m = measures::compute(&st, &cal, &years, cfg.reference_date)?;
+            let reference = checked_reference(&st, cfg.reference_date)?;
+            let year = choose_year(cfg.reporting_year.clone(), reference)?;
+            let years = trend_years(year);
             let dir = reports.join(year.to_string());
-            std::fs::create_dir_all(&dir)?;
+            safeguard::csv_out::writable_dir(&dir)?;
+            let m = measures::compute(&st, &cal, &years, cfg.reference_date)?;
             let path = dir.join("measures-unsuppressed.csv");
             write_table(&path, &mut m.frame()?)?;
             writeln!(
@@ -329,11 +326,9 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let st = Store::open_existing(&store)?;
             let given = reference_date.or(cfg.reference_date);
-            let (reference, _) = measures::reference_date(&st, given)?;
-            let year: FinYear = match year.or(cfg.reporting_year.clone()) {
-                Some(y) => y.parse().map_err(UserError::Message)?,
-                None => FinYear::latest_complete(reference),
-            };
+            let reference = checked_reference(&st, given)?;
+            let year = choose_year(year.or(cfg.reporting_year.clone()), reference)?;
+            safeguard::csv_out::writable_dir(&dir)?;
             let summary = safeguard::cdop::write_return(&st, year, reference, &dir)?;
             write!(out, "{}", summary.render())?;
             writeln!(out, "national return: {}", dir.display())?;
@@ -348,18 +343,15 @@ fn run(cli: Cli) -> Result<()> {
             let st = Store::open_existing(&store)?;
             let cal = calendar_for(&cfg)?;
             let given = reference_date.or(cfg.reference_date);
-            let (reference, _) = measures::reference_date(&st, given)?;
-            let year: FinYear = match year.or(cfg.reporting_year.clone()) {
-                Some(y) => y.parse().map_err(UserError::Message)?,
-                None => FinYear::latest_complete(reference),
-            };
+            let reference = checked_reference(&st, given)?;
+            let year = choose_year(year.or(cfg.reporting_year.clone()), reference)?;
             let bench = match benchmarks {
                 Some(p) => Benchmarks::load(&p)?,
                 None => Benchmarks::shipped(),
             };
-            let years = [year.previous().previous(), year.previous(), year];
-            let m = measures::compute(&st, &cal, &years, given)?;
             let dir = dir.unwrap_or_else(|| PathBuf::from("reports").join(year.to_string()));
+            safeguard::csv_out::writable_dir(&dir)?;
+            let m = measures::compute(&st, &cal, &trend_years(year), given)?;
             let rep = report::write_report(&st, &cfg, &m, year, &bench, &dir)?;
             write!(out, "{}", m.render_summary())?;
             writeln!(
@@ -379,7 +371,7 @@ fn run(cli: Cli) -> Result<()> {
             let st = Store::open_existing(&store)?;
             let cal = calendar_for(&cfg)?;
             let given = reference_date.or(cfg.reference_date);
-            let (reference, _) = measures::reference_date(&st, given)?;
+            let reference = checked_reference(&st, given)?;
             let years: Vec<FinYear> = match (year, years, cfg.reporting_year.clone()) {
                 (_, Some(r), _) => period::parse_year_range(&r).map_err(UserError::Message)?,
                 (Some(y), None, _) | (None, None, Some(y)) => {
@@ -387,6 +379,10 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 (None, None, None) => vec![FinYear::latest_complete(reference)],
             };
+            for y in &years {
+                y.in_calendar().map_err(UserError::Message)?;
+            }
+            safeguard::csv_out::writable_file(&path)?;
             let m = measures::compute(&st, &cal, &years, given)?;
             write_table(&path, &mut m.frame()?)?;
             write!(out, "{}", m.render_summary())?;
@@ -419,6 +415,9 @@ fn run(cli: Cli) -> Result<()> {
                 ..Default::default()
             };
             if let Some(n) = las {
+                if !(1..=255).contains(&n) {
+                    return Err(UserError::Message(format!("--las {n}: give 1 to 255 LAs")).into());
+                }
                 opts = opts.with_la_count(n);
             }
             if !la.is_empty() {
@@ -472,18 +471,56 @@ fn run(cli: Cli) -> Result<()> {
     Ok(())
 }
 
-/// Writes a table as CSV, or Parquet when the name ends `.parquet`.
+/// Writes a table as CSV (through the one CSV writer, safeguard::csv_out), or Parquet when the
+/// name ends `.parquet`. A folder where the file should be, or a folder that can't be written,
+/// is a user error naming the path.
 fn write_table(path: &std::path::Path, df: &mut polars::prelude::DataFrame) -> Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| UserError::file(dir, format!("cannot create folder: {e}")))?;
-    }
+    safeguard::csv_out::writable_file(path)?;
     if path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
     {
         safeguard::store::write_parquet(path, df)
     } else {
-        safeguard::store::write_csv(path, df)
+        safeguard::csv_out::write_frame(path, df)
     }
+}
+
+/// The reporting year asked for (or the latest complete one at the reference date), checked to
+/// lie inside the calendar.
+fn choose_year(asked: Option<String>, reference: NaiveDate) -> Result<FinYear> {
+    let year = match asked {
+        Some(y) => y.parse::<FinYear>().map_err(UserError::Message)?,
+        None => FinYear::latest_complete(reference),
+    };
+    Ok(year.in_calendar().map_err(UserError::Message)?)
+}
+
+/// The report's years: the year and, for trends, the two before it that lie in the calendar.
+fn trend_years(year: FinYear) -> Vec<FinYear> {
+    [year.previous().previous(), year.previous(), year]
+        .into_iter()
+        .filter(|y| y.in_calendar().is_ok())
+        .collect()
+}
+
+/// The data's reference date ([`measures::reference_date`]), which must lie inside the calendar.
+fn checked_reference(st: &Store, given: Option<NaiveDate>) -> Result<NaiveDate> {
+    let (reference, source) = measures::reference_date(st, given)?;
+    let (first, last) = (
+        NaiveDate::from_ymd_opt(safeguard::calendar::FIRST_YEAR, 1, 1).expect("valid"),
+        NaiveDate::from_ymd_opt(safeguard::calendar::LAST_YEAR, 12, 31).expect("valid"),
+    );
+    if reference < first || reference > last {
+        let how = if source == "given" {
+            "--reference-date or the config's reference_date".to_string()
+        } else {
+            source
+        };
+        return Err(UserError::Message(format!(
+            "reference date {reference} ({how}) is outside the calendar ({first} to {last}); give --reference-date"
+        ))
+        .into());
+    }
+    Ok(reference)
 }

@@ -699,14 +699,10 @@ pub fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<()> {
     Ok(())
 }
 
+/// Writes `df` as CSV through the one CSV writer (crate::csv_out): text cells that a spreadsheet
+/// would run as a formula are written with a `'` in front.
 pub fn write_csv(path: &Path, df: &mut DataFrame) -> Result<()> {
-    let mut f = File::create(path).with_context(|| format!("creating {}", path.display()))?;
-    CsvWriter::new(&mut f)
-        .include_header(true)
-        .finish(df)
-        .map_err(anyhow::Error::from)
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    crate::csv_out::write_frame(path, df)
 }
 
 fn write_both(dir: &Path, name: &str, df: &mut DataFrame) -> Result<()> {

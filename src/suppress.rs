@@ -16,6 +16,11 @@
 //! measure's denominator minus another's) are outside its reach: a publication should not print
 //! two tables whose difference is a small count.
 //!
+//! Tables printed beside one already published (the report's charts beside its `measures.csv`)
+//! start from that table's suppressed cells ([`SuppressedFrame::cells`]): a cell suppressed there,
+//! or summed from one that is, is hidden from the start, with the totals of its lines
+//! ([`Suppressor::suppress_grid_hidden`]), so the second table shows nothing the first hides.
+//!
 //! [`Suppressor::suppress_grid`] works on a plain table of counts; [`Suppressor::suppress_measures`]
 //! on the tidy measures table (measures.md section 5), where each (measure, period, breakdown) is a
 //! grid of LAs by breakdown values whose row totals are the LAs' `NONE` rows and whose column
@@ -122,6 +127,9 @@ pub struct SuppressedFrame {
     pub frame: DataFrame,
     pub applied: bool,
     pub threshold: u32,
+    /// Per input row, as published: numerator, denominator, excluded, pending. Whatever else is
+    /// printed from the table (the report's charts and text) starts from these cells.
+    pub cells: Vec<[Cell; 4]>,
 }
 
 impl SuppressedFrame {
@@ -178,7 +186,23 @@ impl Suppressor {
         lines: &[Vec<usize>],
         is_total: &[bool],
     ) -> Vec<bool> {
-        let mut sup: Vec<bool> = values.iter().map(|&v| self.is_small(v)).collect();
+        self.suppress_lines_from(values, &vec![false; values.len()], lines, is_total)
+    }
+
+    /// [`Suppressor::suppress_lines`] where the cells marked in `hidden` are suppressed from the
+    /// start (they are suppressed in another published table, or derived from a cell that is).
+    pub fn suppress_lines_from(
+        &self,
+        values: &[u64],
+        hidden: &[bool],
+        lines: &[Vec<usize>],
+        is_total: &[bool],
+    ) -> Vec<bool> {
+        let mut sup: Vec<bool> = values
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| self.is_small(v) || hidden.get(i).copied().unwrap_or(false))
+            .collect();
         loop {
             let mut changed = false;
             for line in lines {
@@ -207,6 +231,21 @@ impl Suppressor {
     pub fn suppress_grid(
         &self,
         cells: &[Vec<u64>],
+        row_totals: bool,
+        col_totals: bool,
+    ) -> SuppressedGrid {
+        self.suppress_grid_hidden(cells, &[], row_totals, col_totals)
+    }
+
+    /// [`Suppressor::suppress_grid`] where `hidden[r][c]` marks inner cells suppressed from the
+    /// start: cells suppressed in another published table (the measures table the report
+    /// publishes beside its charts), or sums with such a cell in them. A total with a hidden
+    /// cell in its line is hidden too (it would give the cell away), before the secondary rule
+    /// runs. So whatever the grid shows can be worked out from what the other table shows.
+    pub fn suppress_grid_hidden(
+        &self,
+        cells: &[Vec<u64>],
+        hidden: &[Vec<bool>],
         row_totals: bool,
         col_totals: bool,
     ) -> SuppressedGrid {
@@ -278,7 +317,35 @@ impl Suppressor {
             }
             lines.push(l);
         }
-        let sup = self.suppress_lines(&values, &lines, &is_total);
+        let hid = |r: usize, c: usize| {
+            hidden
+                .get(r)
+                .and_then(|h| h.get(c))
+                .copied()
+                .unwrap_or(false)
+        };
+        let mut pre = vec![false; grand + 1];
+        for r in 0..nrows {
+            for c in 0..ncols {
+                if hid(r, c) {
+                    pre[inner(r, c)] = true;
+                    pre[rt0 + r] = true;
+                    pre[ct0 + c] = true;
+                    pre[grand] = true;
+                }
+            }
+        }
+        // Totals not shown are not part of any line: nothing to hide.
+        if !row_totals {
+            pre[rt0..ct0].iter_mut().for_each(|p| *p = false);
+        }
+        if !col_totals {
+            pre[ct0..grand].iter_mut().for_each(|p| *p = false);
+        }
+        if !(row_totals && col_totals) {
+            pre[grand] = false;
+        }
+        let sup = self.suppress_lines_from(&values, &pre, &lines, &is_total);
         let cell = |i: usize| {
             if sup[i] {
                 Cell::Suppressed
@@ -374,7 +441,11 @@ impl Suppressor {
         let mut columns: Vec<Column> = vec![];
         let mut suppressed_cols: BTreeMap<&str, Vec<bool>> = BTreeMap::new();
         let mut shown_cols: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-        for name in ["numerator", "denominator", "excluded", "pending"] {
+        let mut cells = vec![[Cell::Shown(0); 4]; n];
+        for (k, name) in ["numerator", "denominator", "excluded", "pending"]
+            .into_iter()
+            .enumerate()
+        {
             let vals: Vec<u64> = df
                 .column(name)?
                 .cast(&DataType::Float64)?
@@ -384,6 +455,13 @@ impl Suppressor {
                 .collect();
             let sup = self.suppress_lines(&vals, &lines, &is_total);
             applied |= sup.iter().any(|&s| s);
+            for (i, (v, s)) in vals.iter().zip(&sup).enumerate() {
+                cells[i][k] = if *s {
+                    Cell::Suppressed
+                } else {
+                    Cell::Shown(*v)
+                };
+            }
             shown_cols.insert(
                 name,
                 vals.iter()
@@ -428,6 +506,7 @@ impl Suppressor {
             frame: DataFrame::new(n, columns)?,
             applied,
             threshold: self.threshold,
+            cells,
         })
     }
 }

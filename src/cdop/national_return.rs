@@ -19,7 +19,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::{Datelike, NaiveDate};
 
 use super::age::AgeBand;
@@ -321,13 +321,9 @@ pub fn category_by_modifiable(returned: &[Case]) -> Vec<(&'static str, [u64; 3])
         .collect()
 }
 
+/// The return's CSV text, through the one CSV writer (formula-like cells escaped).
 fn csv_bytes(header: &[&str], rows: &[Vec<String>]) -> Result<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(vec![]);
-    w.write_record(header)?;
-    for r in rows {
-        w.write_record(r)?;
-    }
-    w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))
+    crate::csv_out::rows_to_bytes(header, rows)
 }
 
 /// Writes the national return for `year` into `out_dir` (created if needed). `reference` is the
@@ -502,17 +498,28 @@ pub fn write_return(
             )?,
         ),
     ];
-    fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    crate::csv_out::create_dir(out_dir)?;
     // Write every file aside first, then rename them into place.
     let mut written = vec![];
+    for (name, _) in &files {
+        let path = out_dir.join(name);
+        if path.is_dir() {
+            return Err(crate::error::UserError::file(
+                &path,
+                "is a folder; the return writes a file of that name".into(),
+            )
+            .into());
+        }
+    }
     for (name, bytes) in &files {
         let tmp = out_dir.join(format!(".{name}.tmp"));
-        fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+        crate::csv_out::write_bytes(&tmp, bytes)?;
     }
     for (name, _) in &files {
         let tmp = out_dir.join(format!(".{name}.tmp"));
         let path = out_dir.join(name);
-        fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+        fs::rename(&tmp, &path)
+            .map_err(|e| crate::error::UserError::file(&path, format!("cannot write: {e}")))?;
         written.push(path);
     }
     Ok(ReturnSummary {

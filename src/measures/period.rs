@@ -39,6 +39,19 @@ impl FinYear {
     pub fn previous(self) -> FinYear {
         FinYear(self.0 - 1)
     }
+    /// An error (for the user) unless the whole year lies inside the working-day calendar
+    /// (1 January 1990 to 31 December 2040): the years 1990-91 to 2039-40.
+    pub fn in_calendar(self) -> Result<FinYear, String> {
+        use crate::calendar::{FIRST_YEAR, LAST_YEAR};
+        if self.0 < FIRST_YEAR || self.0 + 1 > LAST_YEAR {
+            return Err(format!(
+                "year {self} is outside the calendar ({FIRST_YEAR}-01-01 to {LAST_YEAR}-12-31): give a year from {} to {}",
+                FinYear(FIRST_YEAR),
+                FinYear(LAST_YEAR - 1)
+            ));
+        }
+        Ok(self)
+    }
 }
 
 impl fmt::Display for FinYear {

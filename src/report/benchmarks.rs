@@ -15,6 +15,28 @@ pub struct Benchmarks {
     values: BTreeMap<(String, String), (f64, String)>,
 }
 
+/// A benchmark value: a finite number, a share (0 to 1, e.g. 0.219 for 21.9%) for every measure
+/// but the rates per 10,000 children (`rate_per_10k`, 0 or more). NaN, infinities, negative
+/// values and shares above 1 would draw meaningless reference lines: they are errors.
+fn check_value(measure: &str, text: &str) -> Result<f64, String> {
+    let t = text.trim();
+    let v: f64 = t
+        .parse()
+        .map_err(|_| format!("value '{t}' is not a number"))?;
+    if !v.is_finite() {
+        return Err(format!("value '{t}' is not a finite number"));
+    }
+    if v < 0.0 {
+        return Err(format!("value {t} is negative"));
+    }
+    if measure != "rate_per_10k" && v > 1.0 {
+        return Err(format!(
+            "value {t} for {measure} is above 1: shares are fractions (0.219 for 21.9%)"
+        ));
+    }
+    Ok(v)
+}
+
 impl Benchmarks {
     /// The shipped England figures.
     pub fn shipped() -> Benchmarks {
@@ -40,17 +62,18 @@ impl Benchmarks {
                     "expected measure_id,period,value,source".into(),
                 ));
             };
-            let v: f64 = v.trim().parse().map_err(|_| {
-                UserError::at(
+            let line = i + 2;
+            let at = |col: usize| format!("{line}:{col}");
+            let v = check_value(m, v).map_err(|e| UserError::at(path, &at(3), e))?;
+            let key = (m.to_string(), p.to_string());
+            if values.contains_key(&key) {
+                return Err(UserError::at(
                     path,
-                    &format!("{}:3", i + 2),
-                    format!("'{v}' is not a number"),
-                )
-            })?;
-            values.insert(
-                (m.to_string(), p.to_string()),
-                (v, rec.get(3).unwrap_or("").to_string()),
-            );
+                    &at(1),
+                    format!("{m} {p} is given twice"),
+                ));
+            }
+            values.insert(key, (v, rec.get(3).unwrap_or("").to_string()));
         }
         Ok(Benchmarks { values })
     }

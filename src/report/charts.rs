@@ -1,25 +1,125 @@
 //! The report's charts (report.md, charts 1-12), each built from the measures table with the
 //! table behind it and a one-line reading computed from the numbers.
 //!
-//! Counts of 1 to the suppression threshold are published as `c`: they get no bar and no number
-//! (cdop.md section 4). A chart with too little data says so instead of drawing bars.
+//! Every number starts from the published (suppressed) measures table (`ReportData::row` gives
+//! each row with its published cells, see the module comment of `report`): counts of 1 to the
+//! suppression threshold, and the cells suppressed with them, are published as `c` and get no
+//! bar and no number; a sum with a suppressed count in it is suppressed too, and each chart's
+//! table gets its own secondary suppression (cdop.md section 4). The readings are written from
+//! the same cells: a clause whose count or share is suppressed is left out, so a reading never
+//! shows `c` nor a share of a suppressed count. A chart with too little data says so instead of
+//! drawing bars.
 
 use super::chart::{Chart, Kind, Series};
-use super::{Figure, ReportData, Table};
-use crate::measures::{FinYear, MeasureRow, ALL};
-use crate::suppress::{self, Share};
+use super::{Figure, Published, ReportData, Table};
+use crate::measures::{FinYear, ALL};
+use crate::suppress::{self, Cell, Share, SuppressedGrid};
 
 const SOURCE_CSC: &str = "Source: the partnership's case records (safeguard measures).";
 const SOURCE_CDOP: &str = "Source: the Child Death Overview Panel's reviews (safeguard measures).";
-/// Fewest events a percentage chart needs before it draws bars.
-const MIN_EVENTS: f64 = 10.0;
+/// Fewest events a chart needs before it describes a distribution.
+const MIN_EVENTS: u64 = 10;
+/// What a reading says in place of a suppressed number.
+const NOT_PUBLISHED: &str = "withheld to protect small numbers";
 
 fn pct(v: f64) -> String {
     format!("{:.0}%", v * 100.0)
 }
 
-fn footnote(source: &str, period: &str) -> String {
-    format!("{source} Period: {period}. Counts of 1-5 are suppressed (c).")
+fn pct1(v: f64) -> String {
+    format!("{:.1}%", v * 100.0)
+}
+
+/// The footnote: source, period, and the suppression rule with the configured threshold.
+fn footnote(d: &ReportData, source: &str, period: &str) -> String {
+    format!(
+        "{source} Period: {period}. Counts of 1 to {} are suppressed (c).",
+        d.threshold
+    )
+}
+
+/// A published count for a sentence: None when suppressed (the clause is left out).
+fn said(c: Cell) -> Option<u64> {
+    c.shown()
+}
+
+/// A published share as a whole percent for a sentence: None when suppressed or not defined.
+fn said_pct(s: Share) -> Option<String> {
+    match s {
+        Share::Shown(v) => Some(pct(v)),
+        _ => None,
+    }
+}
+
+/// The sum of two published counts: suppressed when either is.
+fn add_cells(a: Cell, b: Cell) -> Cell {
+    match (a, b) {
+        (Cell::Shown(x), Cell::Shown(y)) => Cell::Shown(x + y),
+        _ => Cell::Suppressed,
+    }
+}
+
+/// Enough events to describe: the published count is shown and at least MIN_EVENTS.
+fn enough(c: Option<Cell>) -> bool {
+    matches!(c, Some(Cell::Shown(n)) if n >= MIN_EVENTS)
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn join_clauses(parts: &[String]) -> String {
+    match parts {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+/// A count a chart may use: its value and whether it is hidden (suppressed in the published
+/// measures table, or summed from a count that is).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Num {
+    v: u64,
+    hidden: bool,
+}
+
+impl Num {
+    fn of(cell: Cell, raw: f64) -> Num {
+        Num {
+            v: raw.max(0.0).round() as u64,
+            hidden: cell.is_suppressed(),
+        }
+    }
+    fn plus(self, o: Num) -> Num {
+        Num {
+            v: self.v + o.v,
+            hidden: self.hidden || o.hidden,
+        }
+    }
+}
+
+fn num(p: &Published) -> Num {
+    Num::of(p.num, p.row.numerator)
+}
+
+fn den(p: &Published) -> Num {
+    Num::of(p.den, p.row.denominator)
+}
+
+fn pending(p: &Published) -> Num {
+    Num::of(p.pending, p.row.pending as f64)
+}
+
+/// A fraction a chart may use: numerator and denominator.
+#[derive(Debug, Clone, Copy, Default)]
+struct Frac {
+    num: Num,
+    den: Num,
+}
+
+fn frac(p: &Published) -> Frac {
+    Frac {
+        num: num(p),
+        den: den(p),
+    }
 }
 
 fn month_labels(year: FinYear) -> Vec<(String, String)> {
@@ -38,34 +138,37 @@ fn month_labels(year: FinYear) -> Vec<(String, String)> {
 
 /// A fraction series and its table rows from `rows` (one per category). Numerators and
 /// denominators each go through the suppressor as a line with its total (so a suppressed cell
-/// can't be recovered from the others), and a share is suppressed with its numerator or
-/// denominator (cdop.md section 4).
+/// can't be recovered from the others), starting from the cells hidden in the published
+/// measures table, and a share is suppressed with its numerator or denominator (cdop.md
+/// section 4).
 fn fraction_series(
     d: &ReportData,
     name: &str,
-    rows: &[Option<&MeasureRow>],
+    rows: &[Option<Frac>],
     table: &mut Table,
     cats: &[String],
 ) -> Series {
-    let nums: Vec<u64> = rows
+    let nums: Vec<u64> = rows.iter().map(|r| r.map_or(0, |r| r.num.v)).collect();
+    let dens: Vec<u64> = rows.iter().map(|r| r.map_or(0, |r| r.den.v)).collect();
+    let hn: Vec<bool> = rows
         .iter()
-        .map(|r| r.map_or(0, |r| r.numerator.round() as u64))
+        .map(|r| r.is_some_and(|r| r.num.hidden))
         .collect();
-    let dens: Vec<u64> = rows
+    let hd: Vec<bool> = rows
         .iter()
-        .map(|r| r.map_or(0, |r| r.denominator.round() as u64))
+        .map(|r| r.is_some_and(|r| r.den.hidden))
         .collect();
-    let gn = d.sup.suppress_grid(&[nums], true, false);
-    let gd = d.sup.suppress_grid(&[dens], true, false);
+    let gn = d.sup.suppress_grid_hidden(&[nums], &[hn], true, false);
+    let gd = d.sup.suppress_grid_hidden(&[dens], &[hd], true, false);
     table.suppressed |= gn.applied || gd.applied;
     let mut values = vec![];
     let mut labels = vec![];
     for (i, r) in rows.iter().enumerate() {
-        let Some(r) = r else {
+        if r.is_none() {
             values.push(None);
             labels.push(None);
             continue;
-        };
+        }
         let share = suppress::share(gn.cells[0][i], gd.cells[0][i]);
         match share {
             Share::Shown(v) => {
@@ -74,7 +177,7 @@ fn fraction_series(
             }
             Share::Suppressed => {
                 values.push(None);
-                labels.push(Some("c".into()));
+                labels.push(Some(suppress::SUPPRESSED.into()));
             }
             Share::Undefined => {
                 values.push(None);
@@ -82,11 +185,10 @@ fn fraction_series(
             }
         }
         let shown = match share {
-            Share::Shown(v) => format!("{:.1}%", v * 100.0),
-            Share::Suppressed => "c".into(),
+            Share::Shown(v) => pct1(v),
+            Share::Suppressed => suppress::SUPPRESSED.into(),
             Share::Undefined => String::new(),
         };
-        let _ = r;
         table.rows.push(vec![
             cats.get(i).cloned().unwrap_or_default(),
             name.to_string(),
@@ -125,51 +227,49 @@ fn count_table() -> Table {
 }
 
 /// Count series over the same categories, suppressed together as a grid (categories x series)
-/// with its row and column totals, and the table behind them (totals included).
+/// with its row and column totals, starting from the cells hidden in the published measures
+/// table, and the table behind them (column totals included). Also gives the suppressed grid.
 fn count_series(
     d: &ReportData,
-    named: Vec<(String, Vec<Option<f64>>)>,
+    named: Vec<(String, Vec<Option<Num>>)>,
     table: &mut Table,
     cats: &[String],
-) -> Vec<Series> {
+) -> (Vec<Series>, Option<SuppressedGrid>) {
     if named.is_empty() {
-        return vec![];
+        return (vec![], None);
     }
+    let at = |i: usize, j: usize| named[j].1.get(i).copied().flatten().unwrap_or_default();
     let grid: Vec<Vec<u64>> = (0..cats.len())
-        .map(|i| {
-            named
-                .iter()
-                .map(|(_, v)| v.get(i).copied().flatten().map_or(0, |x| x.round() as u64))
-                .collect()
-        })
+        .map(|i| (0..named.len()).map(|j| at(i, j).v).collect())
         .collect();
-    let g = d.sup.suppress_grid(&grid, true, true);
+    let hidden: Vec<Vec<bool>> = (0..cats.len())
+        .map(|i| (0..named.len()).map(|j| at(i, j).hidden).collect())
+        .collect();
+    let g = d.sup.suppress_grid_hidden(&grid, &hidden, true, true);
     table.suppressed |= g.applied;
     let mut out = vec![];
     for (j, (name, vals)) in named.iter().enumerate() {
         let mut values = vec![];
         let mut labels = vec![];
-        for i in 0..cats.len() {
+        for (i, cat) in cats.iter().enumerate() {
             if vals.get(i).copied().flatten().is_none() {
                 values.push(None);
                 labels.push(None);
                 continue;
             }
             match g.cells[i][j] {
-                suppress::Cell::Shown(v) => {
+                Cell::Shown(v) => {
                     values.push(Some(v as f64));
                     labels.push(Some(v.to_string()));
                 }
-                suppress::Cell::Suppressed => {
+                Cell::Suppressed => {
                     values.push(None);
-                    labels.push(Some("c".into()));
+                    labels.push(Some(suppress::SUPPRESSED.into()));
                 }
             }
-            table.rows.push(vec![
-                cats[i].clone(),
-                name.clone(),
-                g.cells[i][j].to_string(),
-            ]);
+            table
+                .rows
+                .push(vec![cat.clone(), name.clone(), g.cells[i][j].to_string()]);
         }
         if let Some(t) = g.col_totals.as_ref().and_then(|t| t.get(j)) {
             table
@@ -184,7 +284,7 @@ fn count_series(
             colour: None,
         });
     }
-    out
+    (out, Some(g))
 }
 
 fn chart(
@@ -260,40 +360,57 @@ fn front_door(d: &ReportData) -> Figure {
         "Front door: contacts and referrals by month",
         "Month received",
         "Number",
-        footnote(SOURCE_CSC, &y.to_string()),
+        footnote(d, SOURCE_CSC, &y.to_string()),
         Kind::Bars,
         false,
     );
-    let contacts: Vec<Option<f64>> = months
+    let contacts: Vec<Option<Num>> = months
         .iter()
         .map(|(k, _)| {
             d.row("contact_to_referral", y, ALL, "month", k)
-                .map(|r| r.denominator + r.pending as f64)
+                .map(|r| den(&r).plus(pending(&r)))
         })
         .collect();
-    let referrals: Vec<Option<f64>> = months
+    let referrals: Vec<Option<Num>> = months
         .iter()
-        .map(|(k, _)| {
-            d.row("referral_nfa", y, ALL, "month", k)
-                .map(|r| r.denominator)
-        })
+        .map(|(k, _)| d.row("referral_nfa", y, ALL, "month", k).map(|r| den(&r)))
         .collect();
     let mut named = vec![];
     if contacts.iter().any(|c| c.is_some()) {
-        named.push(("Contacts".to_string(), contacts.clone()));
+        named.push(("Contacts".to_string(), contacts));
     }
-    named.push(("Referrals".to_string(), referrals.clone()));
-    c.series = count_series(d, named, &mut table, &cats);
+    named.push(("Referrals".to_string(), referrals));
+    c.series = count_series(d, named, &mut table, &cats).0;
     c.categories = cats;
-    let total_ref: f64 = referrals.iter().flatten().sum();
+    // The year's referrals: the published headline row (the sum of the months).
+    let refs = d.all("referral_nfa", y).map(|r| r.den);
+    let refs_said = refs.and_then(said);
     c.reading = match d.all("contact_to_referral", y) {
-        Some(r) if r.value.is_some() => format!(
-            "{} contacts and {} referrals were received in {y}; {} of contacts with an outcome became referrals.",
-            d.count(r.denominator + r.pending as f64), d.count(total_ref), d.pct(r)
-        ),
-        _ => format!("{} referrals were received in {y} (no contact data: the front door before referral is not recorded).", d.count(total_ref)),
+        Some(r) if r.row.value.is_some() => {
+            let contacts = said(add_cells(r.den, r.pending));
+            let counts = match (contacts, refs_said) {
+                (Some(k), Some(n)) => format!("{k} contacts and {n} referrals were received in {y}"),
+                (Some(k), None) => format!(
+                    "{k} contacts were received in {y} (the number of referrals is {NOT_PUBLISHED})"
+                ),
+                (None, Some(n)) => format!(
+                    "{n} referrals were received in {y} (the number of contacts is {NOT_PUBLISHED})"
+                ),
+                (None, None) => format!(
+                    "The numbers of contacts and referrals in {y} are {NOT_PUBLISHED}"
+                ),
+            };
+            match said_pct(r.share()) {
+                Some(p) => format!("{counts}; {p} of contacts with an outcome became referrals."),
+                None => format!("{counts}."),
+            }
+        }
+        _ => match refs_said {
+            Some(n) => format!("{n} referrals were received in {y} (no contact data: the front door before referral is not recorded)."),
+            None => format!("The number of referrals received in {y} is {NOT_PUBLISHED} (no contact data: the front door before referral is not recorded)."),
+        },
     };
-    if total_ref < 1.0 {
+    if refs.is_none_or(|r| r == Cell::Shown(0)) {
         c.too_little = Some("No referrals in this year".into());
     }
     Figure {
@@ -322,6 +439,7 @@ fn funnel(d: &ReportData) -> Figure {
         "Stage reached",
         "Number",
         footnote(
+            d,
             SOURCE_CSC,
             &format!("{y}; referrals received in the year, followed to the reference date"),
         ),
@@ -330,14 +448,14 @@ fn funnel(d: &ReportData) -> Figure {
     );
     let mut named = vec![];
     for (la, name) in &d.las {
-        let counts: Vec<Option<f64>> = steps
+        let counts: Vec<Option<Num>> = steps
             .iter()
-            .map(|(_, m, num)| {
+            .map(|(_, m, is_num)| {
                 d.row(m, y, la, "NONE", "").map(|r| {
-                    if *num {
-                        r.numerator
+                    if *is_num {
+                        num(&r)
                     } else {
-                        r.denominator + r.pending as f64
+                        den(&r).plus(pending(&r))
                     }
                 })
             })
@@ -346,19 +464,46 @@ fn funnel(d: &ReportData) -> Figure {
             named.push((name.clone(), counts));
         }
     }
-    c.series = count_series(d, named, &mut table, &cats);
+    c.series = count_series(d, named, &mut table, &cats).0;
     c.categories = cats;
-    let all: Vec<Option<f64>> = steps
-        .iter()
-        .map(|(_, m, num)| {
-            d.all(m, y)
-                .map(|r| if *num { r.numerator } else { r.denominator })
-        })
-        .collect();
-    c.reading = match (all[1], all[2], all[3], all[5]) {
-        (Some(r), Some(a), Some(s), Some(p)) if r > 0.0 => format!(
-            "Of {} referrals received in {y}, {} led to an assessment, {} to an s47 enquiry and {} to a child protection plan.",
-            d.count(r), pct(a / r), pct(s / r), pct(p / r)
+    // The reading: the partnership's published cells; a share only where both its counts are
+    // published (3 assessments of 40 referrals, with 3 suppressed, gives no share).
+    let step = |m: &str, is_num: bool| d.all(m, y).map(|r| if is_num { r.num } else { r.den });
+    let referrals = step("referral_to_assessment", false);
+    c.reading = match referrals {
+        Some(Cell::Shown(r)) if r > 0 => {
+            let shares: Vec<(String, &str)> = [
+                (step("referral_to_assessment", true), "an assessment"),
+                (step("referral_to_s47", true), "an s47 enquiry"),
+                (step("referral_to_cpp", true), "a child protection plan"),
+            ]
+            .into_iter()
+            .filter_map(|(n, what)| {
+                said_pct(suppress::share(n?, Cell::Shown(r))).map(|p| (p, what))
+            })
+            .collect();
+            let clauses: Vec<String> = shares
+                .iter()
+                .enumerate()
+                .map(|(i, (p, what))| {
+                    if i == 0 {
+                        format!("{p} led to {what}")
+                    } else {
+                        format!("{p} to {what}")
+                    }
+                })
+                .collect();
+            if clauses.is_empty() {
+                format!("{r} referrals were received in {y}; the numbers reaching later stages are {NOT_PUBLISHED}.")
+            } else {
+                format!(
+                    "Of {r} referrals received in {y}, {}.",
+                    join_clauses(&clauses)
+                )
+            }
+        }
+        Some(Cell::Suppressed) => format!(
+            "The number of referrals received in {y} is {NOT_PUBLISHED}: the funnel is not described."
         ),
         _ => "Too few referrals to follow through the funnel.".into(),
     };
@@ -370,6 +515,17 @@ fn funnel(d: &ReportData) -> Figure {
         heading: "Threshold funnel".into(),
         chart: c,
         table,
+    }
+}
+
+/// "82.0% ..., up from 77.0% the year before" and its variants, from two published values.
+fn change_from(now: f64, before: f64) -> String {
+    if now > before {
+        format!("up from {} the year before", pct1(before))
+    } else if now < before {
+        format!("down from {} the year before", pct1(before))
+    } else {
+        format!("the same as the year before ({})", pct1(before))
     }
 }
 
@@ -398,6 +554,7 @@ fn timeliness(d: &ReportData) -> Figure {
         "Quarter (financial year)",
         "Within the limit",
         footnote(
+            d,
             SOURCE_CSC,
             &format!(
                 "{} to {}; England: DfE Children in need statistics",
@@ -421,29 +578,28 @@ fn timeliness(d: &ReportData) -> Figure {
     ];
     let mut any = false;
     for (m, name) in measures {
-        let rows: Vec<Option<MeasureRow>> = keys
+        // A quarter is the sum of its months: hidden when any month's count is.
+        let rows: Vec<Option<Frac>> = keys
             .iter()
             .map(|(y, months)| {
-                let rs: Vec<&MeasureRow> = months
+                let rs: Vec<Frac> = months
                     .iter()
                     .filter_map(|k| d.row(m, *y, ALL, "month", k))
+                    .map(|r| frac(&r))
                     .collect();
-                if rs.is_empty() {
-                    return None;
-                }
-                let mut sum = rs[0].clone();
-                sum.numerator = rs.iter().map(|r| r.numerator).sum();
-                sum.denominator = rs.iter().map(|r| r.denominator).sum();
-                sum.value = (sum.denominator > 0.0).then(|| sum.numerator / sum.denominator);
-                Some(sum)
+                (!rs.is_empty()).then(|| {
+                    rs.iter().fold(Frac::default(), |a, f| Frac {
+                        num: a.num.plus(f.num),
+                        den: a.den.plus(f.den),
+                    })
+                })
             })
             .collect();
         if rows.iter().all(|r| r.is_none()) {
             continue;
         }
         any = true;
-        let refs: Vec<Option<&MeasureRow>> = rows.iter().map(|r| r.as_ref()).collect();
-        let mut s = fraction_series(d, name, &refs, &mut table, &cats);
+        let mut s = fraction_series(d, name, &rows, &mut table, &cats);
         s.labels = vec![None; s.values.len()];
         c.series.push(s);
     }
@@ -458,26 +614,24 @@ fn timeliness(d: &ReportData) -> Figure {
         }
     }
     let now = d.all("icpc_15wd", d.year);
-    let before = d.all("icpc_15wd", d.year.previous());
-    c.reading = match (now, before) {
-        (Some(n), Some(b)) if n.value.is_some() && b.value.is_some() => format!(
-            "{} of ICPCs were held within 15 working days in {}, {} from {} the year before.",
-            d.pct(n),
+    let before = d
+        .all("icpc_15wd", d.year.previous())
+        .and_then(|b| b.value());
+    c.reading = match (now.and_then(|n| n.value()), before) {
+        (Some(n), Some(b)) => format!(
+            "{} of ICPCs were held within 15 working days in {}, {}.",
+            pct1(n),
             d.year,
-            if n.value > b.value {
-                "up"
-            } else if n.value < b.value {
-                "down"
-            } else {
-                "the same as"
-            },
-            d.pct(b)
+            change_from(n, b)
         ),
-        (Some(n), _) if n.value.is_some() => format!(
+        (Some(n), None) => format!(
             "{} of ICPCs were held within 15 working days in {}.",
-            d.pct(n),
+            pct1(n),
             d.year
         ),
+        (None, _) if now.is_some_and(|n| n.share() == Share::Suppressed) => {
+            format!("ICPC timeliness in {} is {NOT_PUBLISHED}.", d.year)
+        }
         _ => "Too few conferences to report timeliness.".into(),
     };
     if !any {
@@ -508,37 +662,48 @@ fn duration_bands(
         title,
         x,
         "Share of those completed",
-        footnote(SOURCE_CSC, &format!("{} and {}", d.year.previous(), d.year)),
+        footnote(
+            d,
+            SOURCE_CSC,
+            &format!("{} and {}", d.year.previous(), d.year),
+        ),
         Kind::Bars,
         true,
     );
     for y in [d.year.previous(), d.year] {
-        let rows: Vec<Option<&MeasureRow>> =
-            bands.iter().map(|b| d.row(m, y, ALL, "band", b)).collect();
+        let rows: Vec<Option<Frac>> = bands
+            .iter()
+            .map(|b| d.row(m, y, ALL, "band", b).map(|r| frac(&r)))
+            .collect();
         if rows.iter().any(|r| r.is_some()) {
             c.series
                 .push(fraction_series(d, &y.to_string(), &rows, &mut table, &cats));
         }
     }
     c.categories = cats;
-    let total = d.all(m, d.year).map_or(0.0, |r| r.denominator);
+    let total = d.all(m, d.year).map(|r| r.den);
+    // The median's row is published with its n: suppressed with it.
     let median = d
         .row(m, d.year, ALL, "statistic", "median")
-        .and_then(|r| r.value);
-    c.reading = match median {
-        Some(md) if total >= MIN_EVENTS => format!(
-            "{} completed in {}; the median took {md:.0} working days.",
-            d.count(total),
+        .and_then(|r| r.value());
+    let described = enough(total);
+    c.reading = match (described, total.and_then(said), median) {
+        (true, Some(n), Some(md)) => format!(
+            "{n} completed in {}; the median took {md:.0} working days.",
             d.year
         ),
+        (true, Some(n), None) => format!("{n} completed in {}.", d.year),
         _ => "Too few completed in the year to describe the distribution.".into(),
     };
-    if total < MIN_EVENTS {
-        c.too_little = Some(format!(
-            "Too little data: {} completed in {}",
-            d.count(total),
-            d.year
-        ));
+    if !described {
+        c.too_little = Some(match total {
+            Some(Cell::Shown(n)) => format!("Too little data: {n} completed in {}", d.year),
+            Some(Cell::Suppressed) => format!(
+                "Too little data: the number completed in {} is {NOT_PUBLISHED}",
+                d.year
+            ),
+            None => format!("Too little data: none completed in {}", d.year),
+        });
     }
     let heading = if section == 4 {
         "Assessment duration"
@@ -567,6 +732,7 @@ fn rereferrals_and_repeat_plans(d: &ReportData) -> Figure {
         "Financial year",
         "Share",
         footnote(
+            d,
             SOURCE_CSC,
             &format!("{} to {}; England: DfE C1 and D3", years[0], years[2]),
         ),
@@ -577,7 +743,10 @@ fn rereferrals_and_repeat_plans(d: &ReportData) -> Figure {
         ("rereferral_12m", "Re-referrals within 12 months"),
         ("cpp_second_or_subsequent", "Second or subsequent plans"),
     ] {
-        let rows: Vec<Option<&MeasureRow>> = years.iter().map(|y| d.all(m, *y)).collect();
+        let rows: Vec<Option<Frac>> = years
+            .iter()
+            .map(|y| d.all(m, *y).map(|r| frac(&r)))
+            .collect();
         // England's line shares the colour of the partnership's line it compares with.
         let partner = c.series.len();
         if rows.iter().any(|r| r.is_some()) {
@@ -603,28 +772,30 @@ fn rereferrals_and_repeat_plans(d: &ReportData) -> Figure {
                         format!("England: {name}"),
                         String::new(),
                         String::new(),
-                        format!("{:.1}%", v * 100.0),
+                        pct1(*v),
                     ]);
                 }
             }
         }
     }
     c.categories = cats;
-    c.reading = match (
-        d.all("rereferral_12m", d.year),
-        d.benchmarks.get("rereferral_12m", &d.year.to_string()),
-    ) {
-        (Some(r), Some(e)) if r.value.is_some() => format!(
+    let row = d.all("rereferral_12m", d.year);
+    let england = d.benchmarks.get("rereferral_12m", &d.year.to_string());
+    c.reading = match (row.and_then(|r| r.value()), england) {
+        (Some(v), Some(e)) => format!(
             "{} of referrals in {} were re-referrals within 12 months (England {}).",
-            d.pct(r),
+            pct1(v),
             d.year,
             pct(e)
         ),
-        (Some(r), None) if r.value.is_some() => format!(
+        (Some(v), None) => format!(
             "{} of referrals in {} were re-referrals within 12 months.",
-            d.pct(r),
+            pct1(v),
             d.year
         ),
+        (None, _) if row.is_some_and(|r| r.share() == Share::Suppressed) => {
+            format!("Re-referrals in {} are {NOT_PUBLISHED}.", d.year)
+        }
         _ => "Too few referrals to report re-referrals.".into(),
     };
     Figure {
@@ -653,41 +824,45 @@ fn plans_by_category(d: &ReportData) -> Figure {
         "New child protection plans by initial category of abuse",
         "Initial category",
         "Plans started",
-        footnote(SOURCE_CSC, &format!("{} and {}", d.year.previous(), d.year)),
+        footnote(
+            d,
+            SOURCE_CSC,
+            &format!("{} and {}", d.year.previous(), d.year),
+        ),
         Kind::Bars,
         false,
     );
     let mut named = vec![];
     for y in [d.year.previous(), d.year] {
-        let counts: Vec<Option<f64>> = cats_codes
+        let counts: Vec<Option<Num>> = cats_codes
             .iter()
             .map(|k| {
                 d.row("cpp_by_category", y, ALL, "category", k)
-                    .map(|r| r.numerator)
+                    .map(|r| num(&r))
             })
             .collect();
         if counts.iter().any(|c| c.is_some()) {
             named.push((y.to_string(), counts));
         }
     }
-    c.series = count_series(d, named, &mut table, &cats);
+    c.series = count_series(d, named, &mut table, &cats).0;
     c.categories = cats;
-    let total = d
-        .all("cpp_by_category", d.year)
-        .map_or(0.0, |r| r.numerator);
+    let total = d.all("cpp_by_category", d.year).map(|r| r.num);
     let neg = d
         .row("cpp_by_category", d.year, ALL, "category", "NEG")
-        .map_or(0.0, |r| r.numerator);
-    c.reading = if total >= MIN_EVENTS {
-        format!(
-            "{} plans started in {}; neglect was the initial category for {}.",
-            d.count(total),
-            d.year,
-            pct(neg / total)
-        )
-    } else {
-        c.too_little = Some("Too few plans started to chart".into());
-        "Too few plans started to describe.".into()
+        .map_or(Cell::Shown(0), |r| r.num);
+    c.reading = match total.and_then(said) {
+        Some(t) if enough(total) => match said_pct(suppress::share(neg, Cell::Shown(t))) {
+            Some(p) => format!(
+                "{t} plans started in {}; neglect was the initial category for {p}.",
+                d.year
+            ),
+            None => format!("{t} plans started in {}.", d.year),
+        },
+        _ => {
+            c.too_little = Some("Too few plans started to chart".into());
+            "Too few plans started to describe.".into()
+        }
     };
     Figure {
         section: 7,
@@ -721,14 +896,21 @@ fn plans_duration(d: &ReportData) -> Figure {
         "Length of child protection plans that ended (DfE D7 bands)",
         "Length of plan",
         "Share of plans ended",
-        footnote(SOURCE_CSC, &format!("{} and {}", d.year.previous(), d.year)),
+        footnote(
+            d,
+            SOURCE_CSC,
+            &format!("{} and {}", d.year.previous(), d.year),
+        ),
         Kind::Bars,
         true,
     );
     for y in [d.year.previous(), d.year] {
-        let rows: Vec<Option<&MeasureRow>> = bands
+        let rows: Vec<Option<Frac>> = bands
             .iter()
-            .map(|b| d.row("cpp_duration_ended", y, ALL, "band", b))
+            .map(|b| {
+                d.row("cpp_duration_ended", y, ALL, "band", b)
+                    .map(|r| frac(&r))
+            })
             .collect();
         if rows.iter().any(|r| r.is_some()) {
             c.series
@@ -736,22 +918,23 @@ fn plans_duration(d: &ReportData) -> Figure {
         }
     }
     c.categories = cats;
-    let total = d
-        .all("cpp_duration_ended", d.year)
-        .map_or(0.0, |r| r.denominator);
+    let total = d.all("cpp_duration_ended", d.year).map(|r| r.den);
     let long = d.row("cpp_duration_ended", d.year, ALL, "band", "2 years or more");
-    c.reading = match long {
-        Some(l) if total >= MIN_EVENTS => format!(
-            "{} plans ended in {}; {} had lasted 2 years or more.",
-            d.count(total),
-            d.year,
-            d.pct(l)
-        ),
-        _ if total >= MIN_EVENTS => format!(
-            "{} plans ended in {}; none had lasted 2 years or more.",
-            d.count(total),
-            d.year
-        ),
+    c.reading = match total.and_then(said) {
+        Some(t) if enough(total) => match long {
+            Some(l) => match l.value().filter(|_| l.share() != Share::Suppressed) {
+                Some(v) => format!(
+                    "{t} plans ended in {}; {} had lasted 2 years or more.",
+                    d.year,
+                    pct1(v)
+                ),
+                None => format!("{t} plans ended in {}.", d.year),
+            },
+            None => format!(
+                "{t} plans ended in {}; none had lasted 2 years or more.",
+                d.year
+            ),
+        },
         _ => {
             c.too_little = Some("Too few plans ended to chart".into());
             "Too few plans ended to describe.".into()
@@ -777,19 +960,20 @@ fn levels_of_need(d: &ReportData) -> Figure {
         "Levels of need at the front door: contacts that became referrals",
         "Level of need recorded at contact",
         "Contacts becoming referrals",
-        footnote(SOURCE_CSC, &d.year.to_string()),
+        footnote(d, SOURCE_CSC, &d.year.to_string()),
         Kind::Bars,
         true,
     );
-    let rows: Vec<Option<&MeasureRow>> = levels
+    let rows: Vec<Option<Published>> = levels
         .iter()
         .map(|l| d.row("contact_to_referral", d.year, ALL, "level_of_need", l))
         .collect();
+    let fracs: Vec<Option<Frac>> = rows.iter().map(|r| r.as_ref().map(frac)).collect();
     if rows.iter().any(|r| r.is_some()) {
         c.series.push(fraction_series(
             d,
             "Contacts becoming referrals",
-            &rows,
+            &fracs,
             &mut table,
             &cats,
         ));
@@ -797,13 +981,20 @@ fn levels_of_need(d: &ReportData) -> Figure {
         c.too_little = Some("No levels of need recorded at the front door".into());
     }
     c.categories = cats;
-    c.reading = match rows[3].zip(rows[1]) {
-        Some((hi, lo)) => format!(
+    let hi = rows[3].and_then(|r| r.value());
+    let lo = rows[1].and_then(|r| r.value());
+    c.reading = match (hi, lo) {
+        (Some(h), Some(l)) => format!(
             "{} of level-4 contacts became referrals, against {} at level 2.",
-            d.pct(hi),
-            d.pct(lo)
+            pct1(h),
+            pct1(l)
         ),
-        None => "Levels of need are not recorded for enough contacts.".into(),
+        (Some(h), None) => format!("{} of level-4 contacts became referrals.", pct1(h)),
+        (None, Some(l)) => format!("{} of level-2 contacts became referrals.", pct1(l)),
+        (None, None) if rows[3].is_some() || rows[1].is_some() => {
+            format!("Conversion by level of need is {NOT_PUBLISHED} for levels 2 and 4.")
+        }
+        (None, None) => "Levels of need are not recorded for enough contacts.".into(),
     };
     Figure {
         section: 8,
@@ -822,7 +1013,7 @@ fn early_help_flows(d: &ReportData) -> Figure {
         "Step-up from early help and step-down after assessment",
         "Financial year",
         "Share",
-        footnote(SOURCE_CSC, &format!("{} to {}", years[0], years[2])),
+        footnote(d, SOURCE_CSC, &format!("{} to {}", years[0], years[2])),
         Kind::Bars,
         true,
     );
@@ -836,16 +1027,24 @@ fn early_help_flows(d: &ReportData) -> Figure {
             "Assessments closed to early help (RC9)",
         ),
     ] {
-        let rows: Vec<Option<&MeasureRow>> = years.iter().map(|y| d.all(m, *y)).collect();
+        let rows: Vec<Option<Frac>> = years
+            .iter()
+            .map(|y| d.all(m, *y).map(|r| frac(&r)))
+            .collect();
         if rows.iter().any(|r| r.is_some()) {
             c.series
                 .push(fraction_series(d, name, &rows, &mut table, &cats));
         }
     }
     c.categories = cats;
-    c.reading = match d.all("early_help_step_up", d.year) {
-        Some(r) if r.value.is_some() => format!("{} of early help episodes that ended in {} stepped up to children's social care within 3 months.", d.pct(r), d.year),
-        _ => "No early help episodes ended in the year.".into(),
+    let row = d.all("early_help_step_up", d.year);
+    c.reading = match row.and_then(|r| r.value()) {
+        Some(v) => format!("{} of early help episodes that ended in {} stepped up to children's social care within 3 months.", pct1(v), d.year),
+        None if row.is_some_and(|r| r.share() == Share::Suppressed) => format!(
+            "Step-up from early help in {} is {NOT_PUBLISHED}.",
+            d.year
+        ),
+        None => "No early help episodes ended in the year.".into(),
     };
     if c.series.is_empty() {
         c.too_little = Some("No early help data".into());
@@ -884,7 +1083,11 @@ fn cdop_by_category(d: &ReportData) -> Figure {
         "Child deaths reviewed: category of death by modifiable factors",
         "Category of death",
         "Reviews completed",
-        footnote(SOURCE_CDOP, &format!("{} to {} pooled", years[0], years[2])),
+        footnote(
+            d,
+            SOURCE_CDOP,
+            &format!("{} to {} pooled", years[0], years[2]),
+        ),
         Kind::StackedBars,
         false,
     );
@@ -897,11 +1100,12 @@ fn cdop_by_category(d: &ReportData) -> Figure {
         // A category with no review of this outcome is a zero (shown), not missing.
         // Pooled over the three years (reviews are counted in the year they are completed, so
         // the years are disjoint): one panel's single year is too small to publish by category.
-        let counts: Vec<Option<f64>> = CDOP_CATEGORIES
+        // A pooled count with a year suppressed in the measures table is suppressed too.
+        let counts: Vec<Option<Num>> = CDOP_CATEGORIES
             .iter()
             .map(|(k, _)| {
                 Some(
-                    trend_years(d)
+                    years
                         .iter()
                         .filter_map(|y| {
                             d.row(
@@ -912,23 +1116,29 @@ fn cdop_by_category(d: &ReportData) -> Figure {
                                 &format!("{k}|{outcome}"),
                             )
                         })
-                        .map(|r| r.numerator)
-                        .sum(),
+                        .map(|r| num(&r))
+                        .fold(Num::default(), Num::plus),
                 )
             })
             .collect();
         named.push((name.to_string(), counts));
     }
-    c.series = count_series(d, named, &mut table, &cats);
+    c.series = count_series(d, named, &mut table, &cats).0;
     c.categories = cats;
     let total = d
         .all("cdop_reviews_completed", d.year)
-        .map_or(0.0, |r| r.numerator.max(r.denominator));
-    c.reading = match d.all("cdop_modifiable_all", d.year) {
-        Some(r) if total >= MIN_EVENTS => format!("The panel completed {} reviews in {}; modifiable factors were identified in {} of them.", d.count(total), d.year, d.pct(r)),
+        .map(|r| match (r.num, r.den) {
+            (Cell::Shown(a), Cell::Shown(b)) => Cell::Shown(a.max(b)),
+            _ => Cell::Suppressed,
+        });
+    let described = enough(total);
+    let modifiable = d.all("cdop_modifiable_all", d.year).and_then(|r| r.value());
+    c.reading = match (described, total.and_then(said), modifiable) {
+        (true, Some(t), Some(v)) => format!("The panel completed {t} reviews in {}; modifiable factors were identified in {} of them.", d.year, pct1(v)),
+        (true, Some(t), None) => format!("The panel completed {t} reviews in {}.", d.year),
         _ => "Too few reviews completed in the year to chart without identifying families.".into(),
     };
-    if total < MIN_EVENTS {
+    if !described {
         c.too_little = Some("Too few reviews completed to chart".into());
     } else if c
         .series
@@ -971,6 +1181,7 @@ fn cdop_modifiable_by_age(d: &ReportData) -> Figure {
         "Age at death / expectedness",
         "Modifiable (of reviews with sufficient information)",
         footnote(
+            d,
             SOURCE_CDOP,
             &if m == pooled {
                 format!("5 years to {} pooled", d.year)
@@ -981,18 +1192,28 @@ fn cdop_modifiable_by_age(d: &ReportData) -> Figure {
         Kind::Bars,
         true,
     );
-    let mut rows: Vec<Option<&MeasureRow>> = bands
+    let mut rows: Vec<Option<Frac>> = bands
         .iter()
-        .map(|b| d.row(m, d.year, ALL, "age_band", b))
+        .map(|b| d.row(m, d.year, ALL, "age_band", b).map(|r| frac(&r)))
         .collect();
-    rows.push(d.row(m, d.year, ALL, "expected", "expected"));
-    rows.push(d.row(m, d.year, ALL, "expected", "unexpected"));
+    rows.push(
+        d.row(m, d.year, ALL, "expected", "expected")
+            .map(|r| frac(&r)),
+    );
+    rows.push(
+        d.row(m, d.year, ALL, "expected", "unexpected")
+            .map(|r| frac(&r)),
+    );
     c.series
         .push(fraction_series(d, "Modifiable", &rows, &mut table, &cats));
     c.categories = cats;
-    c.reading = match d.all(m, d.year) {
-        Some(r) if r.value.is_some() => format!("Across these years {} of reviews with sufficient information found modifiable factors.", d.pct(r)),
-        _ => "Too few reviews to show modifiable factors by age.".into(),
+    let row = d.all(m, d.year);
+    c.reading = match row.and_then(|r| r.value()) {
+        Some(v) => format!("Across these years {} of reviews with sufficient information found modifiable factors.", pct1(v)),
+        None if row.is_some_and(|r| r.share() == Share::Suppressed) => format!(
+            "The share of reviews with modifiable factors is {NOT_PUBLISHED}."
+        ),
+        None => "Too few reviews to show modifiable factors by age.".into(),
     };
     if c.series[0].values.iter().all(|v| v.is_none()) {
         c.too_little = Some("Too few reviews to chart without identifying families".into());
@@ -1015,6 +1236,7 @@ fn cdop_trend(d: &ReportData) -> Figure {
         "Financial year",
         "Modifiable (of all completed reviews)",
         footnote(
+            d,
             SOURCE_CDOP,
             &format!(
                 "{} to {}; England: national child death review statistics",
@@ -1024,12 +1246,13 @@ fn cdop_trend(d: &ReportData) -> Figure {
         Kind::Lines,
         true,
     );
-    let rows: Vec<Option<&MeasureRow>> = years
+    let rows: Vec<Option<Published>> = years
         .iter()
         .map(|y| d.all("cdop_modifiable_all", *y))
         .collect();
+    let fracs: Vec<Option<Frac>> = rows.iter().map(|r| r.as_ref().map(frac)).collect();
     c.series
-        .push(fraction_series(d, "Partnership", &rows, &mut table, &cats));
+        .push(fraction_series(d, "Partnership", &fracs, &mut table, &cats));
     if let Some((p, v)) = d
         .benchmarks
         .latest("cdop_modifiable_all", &d.year.to_string())
@@ -1038,16 +1261,22 @@ fn cdop_trend(d: &ReportData) -> Figure {
             .push((format!("England {} ({p})", pct(v)), v));
     }
     c.categories = cats;
-    c.reading = match (rows[2], rows[1]) {
-        (Some(n), Some(b)) if n.value.is_some() && b.value.is_some() => format!(
+    let now = rows[2].and_then(|r| r.value());
+    let before = rows[1].and_then(|r| r.value());
+    c.reading = match (now, before) {
+        (Some(n), Some(b)) => format!(
             "{} of reviews completed in {} found modifiable factors, against {} the year before.",
-            d.pct(n),
+            pct1(n),
             d.year,
-            d.pct(b)
+            pct1(b)
         ),
-        (Some(n), _) if n.value.is_some() => format!(
+        (Some(n), None) => format!(
             "{} of reviews completed in {} found modifiable factors.",
-            d.pct(n),
+            pct1(n),
+            d.year
+        ),
+        (None, _) if rows[2].is_some_and(|r| r.share() == Share::Suppressed) => format!(
+            "The share of reviews completed in {} that found modifiable factors is {NOT_PUBLISHED}.",
             d.year
         ),
         _ => "Too few reviews to show a trend.".into(),
@@ -1077,34 +1306,42 @@ fn cdop_time_to_review(d: &ReportData) -> Figure {
         "Child deaths: time from death to completion of the review",
         "Time from death",
         "Share of reviews completed",
-        footnote(SOURCE_CDOP, &d.year.to_string()),
+        footnote(d, SOURCE_CDOP, &d.year.to_string()),
         Kind::Bars,
         true,
     );
-    let rows: Vec<Option<&MeasureRow>> = bands
+    let rows: Vec<Option<Published>> = bands
         .iter()
         .map(|b| d.row("cdop_time_to_review", d.year, ALL, "band", b))
         .collect();
+    let fracs: Vec<Option<Frac>> = rows.iter().map(|r| r.as_ref().map(frac)).collect();
     c.series.push(fraction_series(
         d,
         &d.year.to_string(),
-        &rows,
+        &fracs,
         &mut table,
         &cats,
     ));
     c.categories = cats;
-    let total = d
-        .all("cdop_time_to_review", d.year)
-        .map_or(0.0, |r| r.denominator);
-    c.reading = match rows[0].zip(rows[1]) {
-        Some((a, b)) if total >= MIN_EVENTS && a.value.is_some() && b.value.is_some() => format!(
-            "{} of reviews completed in {} were completed within a year of the death.",
-            pct(a.value.unwrap_or(0.0) + b.value.unwrap_or(0.0)),
+    let total = d.all("cdop_time_to_review", d.year).map(|r| r.den);
+    let described = enough(total);
+    // Within a year = the first two bands over all completed: each count published.
+    let within = match (rows[0], rows[1], total) {
+        (Some(a), Some(b), Some(t)) => said_pct(suppress::share(add_cells(a.num, b.num), t)),
+        _ => None,
+    };
+    c.reading = match (within, total.and_then(said)) {
+        (Some(p), _) if described => format!(
+            "{p} of reviews completed in {} were completed within a year of the death.",
+            d.year
+        ),
+        (None, Some(t)) if described => format!(
+            "{t} reviews were completed in {}; how long they took is {NOT_PUBLISHED}.",
             d.year
         ),
         _ => "Too few reviews to describe the time to review.".into(),
     };
-    if total < MIN_EVENTS {
+    if !described {
         c.too_little = Some("Too few reviews completed to chart".into());
     }
     Figure {

@@ -86,25 +86,23 @@ pub fn summary_table(d: &ReportData) -> Table {
         if now.is_none() && before.is_none() {
             continue;
         }
-        let fmt = |r: Option<&crate::measures::MeasureRow>| {
-            r.map_or_else(|| "-".to_string(), |r| d.pct(r))
-        };
-        let change = match (now, before) {
-            (Some(n), Some(b)) if d.pct(n) != "c" && d.pct(b) != "c" => match (n.value, b.value) {
-                (Some(x), Some(y)) => {
-                    let pp = (x - y) * 100.0;
-                    if pp.abs() < 0.05 {
-                        "no change".to_string()
-                    } else {
-                        format!(
-                            "{} {:.1} points",
-                            if pp > 0.0 { "up" } else { "down" },
-                            pp.abs()
-                        )
-                    }
+        // Both years as published in measures.csv: a share suppressed there is `c` here, and
+        // the change is given only between two published values.
+        let fmt =
+            |r: Option<super::Published>| r.map_or_else(|| "-".to_string(), |r| d.pct_cell(&r));
+        let change = match (now.and_then(|n| n.value()), before.and_then(|b| b.value())) {
+            (Some(x), Some(y)) => {
+                let pp = (x - y) * 100.0;
+                if pp.abs() < 0.05 {
+                    "no change".to_string()
+                } else {
+                    format!(
+                        "{} {:.1} points",
+                        if pp > 0.0 { "up" } else { "down" },
+                        pp.abs()
+                    )
                 }
-                _ => "-".into(),
-            },
+            }
             _ => "-".into(),
         };
         let england = d.benchmarks.latest(id, &d.year.to_string()).map_or_else(

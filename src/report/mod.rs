@@ -5,6 +5,15 @@
 //! The report reads only the measures table (this year and the two before, for trends) and the
 //! store's data-quality table: it never recomputes a figure, so every number in it is the
 //! measures table's.
+//!
+//! Suppression (src/suppress.rs, the one piece): the measures table is suppressed first, as the
+//! report publishes it (`measures.csv`), and every other number the report prints - chart bars
+//! and labels, the tables behind the charts, the summary table, the one-line readings - starts
+//! from those published cells. A number derived from a suppressed cell (a quarter's sum of
+//! months, a share) is suppressed too, and the charts' own tables then get their own secondary
+//! suppression (`Suppressor::suppress_grid_hidden`). So every number in the report can be worked
+//! out from what `measures.csv` shows, and nothing it hides can be recovered from the rest.
+//! A reading never prints `c`: a clause whose number is suppressed is left out.
 
 pub mod benchmarks;
 pub mod chart;
@@ -13,12 +22,13 @@ pub mod html;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use polars::prelude::*;
 
 use crate::config::Config;
 use crate::measures::{FinYear, MeasureRow, MeasuresOutput, ALL};
-use crate::store::{write_csv, Store};
+use crate::store::Store;
+use crate::suppress::{Cell, Share};
 use benchmarks::Benchmarks;
 use chart::Chart;
 
@@ -32,15 +42,9 @@ pub struct Table {
 }
 
 impl Table {
+    /// Writes the table through the one CSV writer (formula-like cells escaped).
     pub fn write_csv(&self, path: &Path) -> Result<()> {
-        let mut w =
-            csv::Writer::from_path(path).with_context(|| format!("creating {}", path.display()))?;
-        w.write_record(&self.header)?;
-        for r in &self.rows {
-            w.write_record(r)?;
-        }
-        w.flush()?;
-        Ok(())
+        crate::csv_out::write_rows(path, &self.header, &self.rows)
     }
 }
 
@@ -57,6 +61,9 @@ pub struct Figure {
 /// Everything the report needs, looked up by measure id.
 pub struct ReportData<'a> {
     pub rows: &'a [MeasureRow],
+    /// The published cells of each row (numerator, denominator, excluded, pending), as in the
+    /// report's `measures.csv`; aligned with `rows`.
+    pub cells: &'a [[Cell; 4]],
     pub year: FinYear,
     pub las: Vec<(String, String)>,
     pub benchmarks: &'a Benchmarks,
@@ -66,49 +73,76 @@ pub struct ReportData<'a> {
     pub sup: crate::suppress::Suppressor,
 }
 
+/// One row of the measures table as published: the row and its cells after suppression.
+#[derive(Debug, Clone, Copy)]
+pub struct Published<'a> {
+    pub row: &'a MeasureRow,
+    pub num: Cell,
+    pub den: Cell,
+    pub excluded: Cell,
+    pub pending: Cell,
+}
+
+impl Published<'_> {
+    /// The row's value as published: None when it is suppressed (with its numerator or
+    /// denominator) or not defined.
+    pub fn value(&self) -> Option<f64> {
+        if self.num.is_suppressed() || self.den.is_suppressed() {
+            None
+        } else {
+            self.row.value
+        }
+    }
+    /// The share numerator / denominator as published.
+    pub fn share(&self) -> Share {
+        crate::suppress::share(self.num, self.den)
+    }
+}
+
 impl ReportData<'_> {
-    /// The row for (measure, period, la, breakdown, value).
-    pub fn row(&self, m: &str, period: FinYear, la: &str, b: &str, v: &str) -> Option<&MeasureRow> {
-        let p = period.to_string();
-        self.rows.iter().find(|r| {
-            r.measure_id == m
-                && r.period == p
-                && r.la_code == la
-                && r.breakdown == b
-                && r.breakdown_value == v
-        })
-    }
-    /// The partnership's headline row.
-    pub fn all(&self, m: &str, period: FinYear) -> Option<&MeasureRow> {
-        self.row(m, period, ALL, "NONE", "")
-    }
-    /// Rows of one breakdown for the partnership.
-    pub fn breakdown(&self, m: &str, period: FinYear, b: &str) -> Vec<&MeasureRow> {
+    /// The row for (measure, period, la, breakdown, value), as published.
+    pub fn row(
+        &self,
+        m: &str,
+        period: FinYear,
+        la: &str,
+        b: &str,
+        v: &str,
+    ) -> Option<Published<'_>> {
         let p = period.to_string();
         self.rows
             .iter()
-            .filter(|r| r.measure_id == m && r.period == p && r.la_code == ALL && r.breakdown == b)
-            .collect()
+            .position(|r| {
+                r.measure_id == m
+                    && r.period == p
+                    && r.la_code == la
+                    && r.breakdown == b
+                    && r.breakdown_value == v
+            })
+            .map(|i| self.published(i))
     }
-    /// True when a count is small enough to identify (1..=threshold).
-    pub fn small(&self, n: f64) -> bool {
-        n >= 1.0 && n <= self.threshold as f64
-    }
-    /// A count as published: `c` when small.
-    pub fn count(&self, n: f64) -> String {
-        if self.small(n) {
-            "c".into()
-        } else {
-            format!("{}", n.round() as i64)
+    fn published(&self, i: usize) -> Published<'_> {
+        let [num, den, excluded, pending] = self.cells[i];
+        Published {
+            row: &self.rows[i],
+            num,
+            den,
+            excluded,
+            pending,
         }
     }
-    /// A fraction as published: suppressed with its numerator or denominator.
-    pub fn pct(&self, r: &MeasureRow) -> String {
-        if self.small(r.numerator) || self.small(r.denominator) {
-            return "c".into();
+    /// The partnership's headline row.
+    pub fn all(&self, m: &str, period: FinYear) -> Option<Published<'_>> {
+        self.row(m, period, ALL, "NONE", "")
+    }
+    /// A share as the report prints it (`82.4%`), or `c` when suppressed, `-` when not defined.
+    pub fn pct_cell(&self, r: &Published) -> String {
+        match r.share() {
+            Share::Suppressed => crate::suppress::SUPPRESSED.into(),
+            _ => r
+                .value()
+                .map_or_else(|| "-".into(), |v| format!("{:.1}%", v * 100.0)),
         }
-        r.value
-            .map_or_else(|| "-".into(), |v| format!("{:.1}%", v * 100.0))
     }
 }
 
@@ -130,9 +164,14 @@ pub fn write_report(
     benchmarks: &Benchmarks,
     out_dir: &Path,
 ) -> Result<ReportSummary> {
-    std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    crate::csv_out::writable_dir(out_dir)?;
+    let sup = crate::suppress::Suppressor::new(cfg.suppression_threshold)?;
+    // The measures table as published: suppressed (the analyst's own copy is unsuppressed).
+    // Every other number of the report starts from its cells.
+    let published = sup.suppress_measures(&measures.frame()?)?;
     let data = ReportData {
         rows: &measures.rows,
+        cells: &published.cells,
         year,
         las: cfg
             .las
@@ -142,31 +181,34 @@ pub fn write_report(
         benchmarks,
         threshold: cfg.suppression_threshold as u64,
         partnership: cfg.partnership.clone(),
-        sup: crate::suppress::Suppressor::new(cfg.suppression_threshold)?,
+        sup,
     };
     let figures = charts::all(&data);
     let mut files = vec![];
     for f in &figures {
         let png = out_dir.join(format!("{}.png", f.chart.id));
-        chart::render_png(&f.chart, &png)?;
         let svg = out_dir.join(format!("{}.svg", f.chart.id));
-        std::fs::write(&svg, chart::render_svg(&f.chart)?)?;
         let csv = out_dir.join(format!("{}.csv", f.chart.id));
+        for p in [&png, &svg, &csv] {
+            crate::csv_out::writable_file(p)?;
+        }
+        chart::render_png(&f.chart, &png)?;
+        crate::csv_out::write_bytes(&svg, chart::render_svg(&f.chart)?.as_bytes())?;
         f.table.write_csv(&csv)?;
         files.extend([png, svg, csv]);
     }
-    // The measures table as published: suppressed (the analyst's own copy is unsuppressed).
-    let published = data.sup.suppress_measures(&measures.frame()?)?;
     let mpath = out_dir.join("measures.csv");
-    let mut frame = published.frame;
-    write_csv(&mpath, &mut frame)?;
+    crate::csv_out::write_frame(&mpath, &published.frame)?;
     files.push(mpath);
     let dq = out_dir.join("data-quality.csv");
-    data_quality(store, measures, year)?.write_csv(&dq)?;
+    data_quality(store, measures, &data)?.write_csv(&dq)?;
     files.push(dq);
     let summary = html::summary_table(&data);
     let index = out_dir.join("index.html");
-    std::fs::write(&index, html::page(&data, measures, &summary, &figures)?)?;
+    crate::csv_out::write_bytes(
+        &index,
+        html::page(&data, measures, &summary, &figures)?.as_bytes(),
+    )?;
     files.push(index);
     Ok(ReportSummary {
         dir: out_dir.to_path_buf(),
@@ -177,7 +219,12 @@ pub fn write_report(
 
 /// `data-quality.csv`: rows excluded from each measure this year, and the store's data-quality
 /// flags by table and reason.
-fn data_quality(store: &Store, measures: &MeasuresOutput, year: FinYear) -> Result<Table> {
+///
+/// Its counts are published too: a measure's exclusions are the published measures table's
+/// cells (suppressed there with their lines), and the other counts, which add up to no total
+/// printed anywhere, go through primary suppression on their own.
+fn data_quality(store: &Store, measures: &MeasuresOutput, d: &ReportData) -> Result<Table> {
+    let year = d.year;
     let mut t = Table {
         header: vec![
             "kind".into(),
@@ -188,26 +235,24 @@ fn data_quality(store: &Store, measures: &MeasuresOutput, year: FinYear) -> Resu
         ..Default::default()
     };
     let p = year.to_string();
-    for r in measures
-        .rows
-        .iter()
-        .filter(|r| r.period == p && r.la_code == ALL && r.breakdown == "NONE")
-    {
-        if r.excluded > 0 {
-            t.rows.push(vec![
-                "measure exclusion".into(),
-                r.measure_id.clone(),
-                "left out of numerator and denominator (a broken clock or link, or out of scope; see the measure's definition)".into(),
-                r.excluded.to_string(),
-            ]);
+    for (i, r) in measures.rows.iter().enumerate() {
+        if !(r.period == p && r.la_code == ALL && r.breakdown == "NONE") || r.excluded == 0 {
+            continue;
         }
+        t.rows.push(vec![
+            "measure exclusion".into(),
+            r.measure_id.clone(),
+            "left out of numerator and denominator (a broken clock or link, or out of scope; see the measure's definition)".into(),
+            d.published(i).excluded.to_string(),
+        ]);
     }
+    let count = |n: u64| d.sup.cell(n).to_string();
     for (subject, reason, n) in &measures.data_quality {
         t.rows.push(vec![
             "data quality".into(),
             subject.clone(),
             reason.clone(),
-            n.to_string(),
+            count(*n),
         ]);
     }
     for (m, why) in &measures.not_measurable {
@@ -240,7 +285,7 @@ fn data_quality(store: &Store, measures: &MeasuresOutput, year: FinYear) -> Resu
                 "store flag".into(),
                 format!("{}.{}", tb.unwrap_or(""), c.unwrap_or("")),
                 fl.unwrap_or("").to_string(),
-                n.unwrap_or(0).to_string(),
+                count(n.unwrap_or(0).max(0) as u64),
             ]);
         }
     }
@@ -250,13 +295,14 @@ fn data_quality(store: &Store, measures: &MeasuresOutput, year: FinYear) -> Resu
             "rejected rows".into(),
             "all tables".into(),
             "could not be stored (see the store's rejects.csv)".into(),
-            rejects.height().to_string(),
+            count(rejects.height() as u64),
         ]);
     }
+    t.suppressed = t.rows.iter().any(|r| r[3] == crate::suppress::SUPPRESSED);
     Ok(t)
 }
 
-/// Writes a DataFrame as CSV (re-exported for callers that publish frames).
+/// Writes a DataFrame as CSV through the one CSV writer (for callers that publish frames).
 pub fn write_frame(path: &Path, df: &mut DataFrame) -> Result<()> {
-    write_csv(path, df)
+    crate::csv_out::write_frame(path, df)
 }

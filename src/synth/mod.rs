@@ -42,11 +42,12 @@ mod population;
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::calendar::Calendar;
+use crate::error::UserError;
 use cin_xml::CinXmlLa;
 use csv_out::{CsvTables, Tbl};
 use dates::{Clock, Window};
@@ -165,31 +166,66 @@ const CONTACT_ONLY_PER_REFERRED_CHILD: f64 = 1.0;
 /// Movers per in-window referral (~11% of referrals lead to a plan; ~1% of those move).
 const MOVERS_PER_REFERRAL: f64 = 0.0011;
 
-fn validate(opts: &SynthOptions) -> Result<()> {
+/// The most financial years a run may span (the calendar allows 1994-2035).
+pub const MAX_YEARS: u32 = 40;
+/// The most referrals a year (England has about 650,000).
+pub const MAX_REFERRALS_PER_YEAR: u64 = 5_000_000;
+/// The most child deaths a year (England has about 3,500).
+pub const MAX_DEATHS_PER_YEAR: u32 = 100_000;
+/// The simulation's window: journeys start three years before the first year and the calendar
+/// (1990-2040) must cover them and the last year's follow-up.
+pub const FIRST_SIMULATED_YEAR: i32 = 1994;
+pub const LAST_SIMULATED_YEAR: i32 = 2035;
+
+/// Checks the options: every problem is a user error (exit 1) naming the argument.
+pub fn validate(opts: &SynthOptions) -> Result<()> {
+    let err = |m: String| -> anyhow::Error { UserError::Message(m).into() };
     if opts.las.is_empty() {
-        bail!("synth needs at least one LA");
+        return Err(err("synth needs at least one LA".into()));
     }
     if opts.las.len() > 255 {
-        bail!("synth supports at most 255 LAs, got {}", opts.las.len());
+        return Err(err(format!(
+            "--la: synth supports at most 255 LAs, got {}",
+            opts.las.len()
+        )));
     }
     let mut seen = HashSet::new();
-    for (code, name) in &opts.las {
+    for (code, _) in &opts.las {
         if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
-            bail!("la_code {code:?} ({name}) is not a DfE three-digit LA number");
+            return Err(err(format!(
+                "--la: {code:?} is not a DfE three-digit LA number"
+            )));
         }
         if !seen.insert(code) {
-            bail!("la_code {code} is given twice");
+            return Err(err(format!("--la: la_code {code} is given twice")));
         }
     }
-    if opts.years == 0 {
-        bail!("synth needs at least one year");
+    if opts.years == 0 || opts.years > MAX_YEARS {
+        return Err(err(format!(
+            "--years {}: give 1 to {MAX_YEARS} financial years",
+            opts.years
+        )));
     }
-    if opts.first_year < 1994 || opts.first_year + opts.years as i32 > 2035 {
-        bail!(
-            "years {}-{} are outside what the calendar (1990-2040) can simulate: use 1994-2035",
-            opts.first_year,
-            opts.first_year + opts.years as i32
-        );
+    let last = i32::try_from(opts.years)
+        .ok()
+        .and_then(|y| opts.first_year.checked_add(y));
+    if opts.first_year < FIRST_SIMULATED_YEAR || last.is_none_or(|l| l > LAST_SIMULATED_YEAR) {
+        return Err(err(format!(
+            "--first-year {} with --years {}: the years simulated must lie in {FIRST_SIMULATED_YEAR}-{LAST_SIMULATED_YEAR} (the calendar covers 1990-2040 and journeys start three years early), so --first-year must be at least {FIRST_SIMULATED_YEAR} and --first-year + --years at most {LAST_SIMULATED_YEAR}",
+            opts.first_year, opts.years
+        )));
+    }
+    if opts.referrals_per_year == 0 || opts.referrals_per_year > MAX_REFERRALS_PER_YEAR {
+        return Err(err(format!(
+            "--referrals-per-year {} (or --children): give 1 to {MAX_REFERRALS_PER_YEAR} referrals a year",
+            opts.referrals_per_year
+        )));
+    }
+    if opts.cdop_deaths_per_year > MAX_DEATHS_PER_YEAR {
+        return Err(err(format!(
+            "--deaths-per-year {}: give at most {MAX_DEATHS_PER_YEAR}",
+            opts.cdop_deaths_per_year
+        )));
     }
     Ok(())
 }
@@ -258,8 +294,7 @@ impl Emitter<'_> {
 /// Generates the partnership described by `opts` into `opts.out_dir`.
 pub fn run(opts: &SynthOptions) -> Result<SynthSummary> {
     validate(opts)?;
-    std::fs::create_dir_all(&opts.out_dir)
-        .with_context(|| format!("creating {}", opts.out_dir.display()))?;
+    crate::csv_out::writable_dir(&opts.out_dir)?;
     let win = Window::new(opts.first_year, opts.years)?;
     let cal = Calendar::england_and_wales();
     let clock = Clock { cal: &cal };
