@@ -196,6 +196,8 @@ pub struct Catalogue {
     pub data_quality: SqlFile,
     /// Where it was read from: `queries` (compiled in) or the `SAFEGUARD_QUERIES` folder.
     pub origin: PathBuf,
+    /// Compiled in (a fault in it is internal), or the user's folder (a fault is theirs).
+    pub embedded: bool,
 }
 
 impl Catalogue {
@@ -220,6 +222,17 @@ impl Catalogue {
             .collect();
         h.sort_by_key(|m| m.headline.as_ref().map_or(0, |h| h.order));
         h
+    }
+
+    /// An error met running this catalogue's SQL: the user's (exit 1, on one line) when the
+    /// SQL is theirs (`SAFEGUARD_QUERIES`), else internal (exit 2).
+    pub fn fault(&self, e: anyhow::Error) -> anyhow::Error {
+        if self.embedded {
+            return e;
+        }
+        let text = format!("{e:#}");
+        let one_line: Vec<&str> = text.split_whitespace().collect();
+        UserError::Message(one_line.join(" ")).into()
     }
 
     /// The measure computed by the named Rust computation, if the catalogue has one.
@@ -259,7 +272,9 @@ pub fn load_embedded() -> Result<Catalogue> {
             .find(|(n, _)| *n == name)
             .map(|(_, t)| t.to_string())
     };
-    load_from(Path::new("queries"), &read).map_err(|e| anyhow::anyhow!("{e}"))
+    let mut c = load_from(Path::new("queries"), &read).map_err(|e| anyhow::anyhow!("{e}"))?;
+    c.embedded = true;
+    Ok(c)
 }
 
 /// The catalogue and SQL of a folder (`SAFEGUARD_QUERIES`). A fault is the user's: exit 1.
@@ -277,10 +292,13 @@ pub fn load_dir(dir: &Path) -> Result<Catalogue> {
 
 /// Reads and checks a catalogue, its SQL files read through `read` (None: no such file). The
 /// error names the file (under `dir`) and, for TOML syntax, the line and column.
-pub fn load_from(dir: &Path, read: &dyn Fn(&str) -> Option<String>) -> Result<Catalogue, UserError> {
+pub fn load_from(
+    dir: &Path,
+    read: &dyn Fn(&str) -> Option<String>,
+) -> Result<Catalogue, UserError> {
     let cat_path = dir.join(CATALOGUE_FILE);
-    let text = read(CATALOGUE_FILE)
-        .ok_or_else(|| UserError::file(&cat_path, "cannot be read".into()))?;
+    let text =
+        read(CATALOGUE_FILE).ok_or_else(|| UserError::file(&cat_path, "cannot be read".into()))?;
     let toml: CatalogueToml = toml::from_str(&text).map_err(|e| {
         let msg = e.message().trim().replace('\n', " ");
         match e.span() {
@@ -302,7 +320,10 @@ pub fn load_from(dir: &Path, read: &dyn Fn(&str) -> Option<String>) -> Result<Ca
             )));
         }
         let text = read(name).ok_or_else(|| {
-            UserError::file(&dir.join(name), "named in catalogue.toml but cannot be read".into())
+            UserError::file(
+                &dir.join(name),
+                "named in catalogue.toml but cannot be read".into(),
+            )
         })?;
         let statements = sql::statements(&text)
             .into_iter()
@@ -393,7 +414,13 @@ pub fn load_from(dir: &Path, read: &dyn Fn(&str) -> Option<String>) -> Result<Ca
         }
         let quartile = m.quartiles.as_ref().map(|q| q.column.as_str());
         let mut columns = HashSet::new();
-        for c in m.breakdowns.iter().chain(&m.distributions).map(String::as_str).chain(quartile) {
+        for c in m
+            .breakdowns
+            .iter()
+            .chain(&m.distributions)
+            .map(String::as_str)
+            .chain(quartile)
+        {
             if RESERVED.contains(&c) || c == "NONE" || c == "statistic" {
                 return Err(at(format!("'{c}' cannot be a breakdown (a reserved name)")));
             }
@@ -415,10 +442,7 @@ pub fn load_from(dir: &Path, read: &dyn Fn(&str) -> Option<String>) -> Result<Ca
         }
         if let Some(h) = &m.headline {
             if let Some(other) = orders.insert(h.order, id.clone()) {
-                return Err(at(format!(
-                    "headline order {} is also {other}'s",
-                    h.order
-                )));
+                return Err(at(format!("headline order {} is also {other}'s", h.order)));
             }
         }
         if m.rate.is_some() != (m.unit == Unit::Per10000Children) {
@@ -449,7 +473,9 @@ pub fn load_from(dir: &Path, read: &dyn Fn(&str) -> Option<String>) -> Result<Ca
                 Some(_) => {
                     return Err(UserError::file(
                         &dir.join(&f.name),
-                        format!("measure '{id}' is computed here, but catalogue.toml gives it another file"),
+                        format!(
+                        "measure '{id}' is computed here, but catalogue.toml gives it another file"
+                    ),
                     ))
                 }
                 None => {
@@ -486,6 +512,7 @@ pub fn load_from(dir: &Path, read: &dyn Fn(&str) -> Option<String>) -> Result<Ca
         files,
         data_quality,
         origin: dir.to_path_buf(),
+        embedded: false,
     })
 }
 

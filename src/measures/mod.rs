@@ -199,11 +199,21 @@ pub fn compute(
         Some(_) => (
             store
                 .scan("cp_plans")?
-                .select(reviews::PLAN_COLUMNS.iter().map(|c| col(*c)).collect::<Vec<_>>())
+                .select(
+                    reviews::PLAN_COLUMNS
+                        .iter()
+                        .map(|c| col(*c))
+                        .collect::<Vec<_>>(),
+                )
                 .collect()?,
             store
                 .scan("cp_reviews")?
-                .select(reviews::REVIEW_COLUMNS.iter().map(|c| col(*c)).collect::<Vec<_>>())
+                .select(
+                    reviews::REVIEW_COLUMNS
+                        .iter()
+                        .map(|c| col(*c))
+                        .collect::<Vec<_>>(),
+                )
                 .collect()?,
         ),
         None => (DataFrame::empty(), DataFrame::empty()),
@@ -268,7 +278,8 @@ pub fn compute(
             let lf = ctx
                 .execute(&stmt)
                 .map_err(anyhow::Error::from)
-                .with_context(|| format!("{file}: {}", sql::first_line(&stmt)))?;
+                .with_context(|| format!("{file}: {}", sql::first_line(&stmt)))
+                .map_err(|e| cat.fault(e))?;
             if let Some(name) = &st.created {
                 // (`execute` of a CREATE registers the view lazily and returns a status frame.)
                 let df = if st.materialise {
@@ -281,7 +292,8 @@ pub fn compute(
                             lf.collect()
                         })
                         .map_err(anyhow::Error::from)
-                        .with_context(|| format!("{file}: {}", sql::first_line(&stmt)))?;
+                        .with_context(|| format!("{file}: {}", sql::first_line(&stmt)))
+                        .map_err(|e| cat.fault(e))?;
                     let what = format!(
                         "{} {name}: {} rows x {} cols, {} MB",
                         if st.per_year { "per-year" } else { "kept" },
@@ -300,16 +312,25 @@ pub fn compute(
                 }
             } else if let Some(id) = &st.measure {
                 if show_plans {
-                    eprintln!("=== {file}: {}\n{}", sql::first_line(&stmt), lf.explain(true)?);
+                    eprintln!(
+                        "=== {file}: {}\n{}",
+                        sql::first_line(&stmt),
+                        lf.explain(true)?
+                    );
                 }
                 let df = lf
                     .collect()
                     .map_err(anyhow::Error::from)
-                    .with_context(|| format!("{file}: {}", sql::first_line(&stmt)))?;
+                    .with_context(|| format!("{file}: {}", sql::first_line(&stmt)))
+                    .map_err(|e| cat.fault(e))?;
                 time(t, &format!("{period} select"), &file, &stmt);
                 let t = std::time::Instant::now();
-                let measure = cat.measure(id).expect("checked when the catalogue was loaded");
-                summary.add(&df, measure, &format!("{file}: {}", sql::first_line(&stmt)))?;
+                let measure = cat
+                    .measure(id)
+                    .expect("checked when the catalogue was loaded");
+                summary
+                    .add(&df, measure, &format!("{file}: {}", sql::first_line(&stmt)))
+                    .map_err(|e| cat.fault(e))?;
                 time(t, &format!("{period} summarise"), &file, &stmt);
             }
             // Views no later statement of the year reads are let go; a kept one is dropped for
@@ -352,7 +373,8 @@ pub fn compute(
     // unlike counts: rates exist only per count.
     out.rows.retain(|r| {
         !out.not_measurable.contains_key(&r.measure_id)
-            && !(r.breakdown == "NONE" && cat.measure(&r.measure_id).is_some_and(|m| m.rate.is_some()))
+            && !(r.breakdown == "NONE"
+                && cat.measure(&r.measure_id).is_some_and(|m| m.rate.is_some()))
     });
     sort_rows(&mut out.rows, cat);
     Ok(out)
@@ -470,7 +492,10 @@ fn table_scan(store: &Store, name: &str, words: &HashSet<String>) -> Result<Lazy
 
 /// The catalogue's data-quality file (queries/data_quality.sql), run on the last year's
 /// context: each SELECT gives (subject, reason, rows).
-fn data_quality_counts(ctx: &mut SQLContext, cat: &Catalogue) -> Result<Vec<(String, String, u64)>> {
+fn data_quality_counts(
+    ctx: &mut SQLContext,
+    cat: &Catalogue,
+) -> Result<Vec<(String, String, u64)>> {
     let mut out = vec![];
     let file = format!("{}/{}", cat.origin.display(), cat.data_quality.name);
     for st in &cat.data_quality.statements {
@@ -479,7 +504,8 @@ fn data_quality_counts(ctx: &mut SQLContext, cat: &Catalogue) -> Result<Vec<(Str
             .execute(&stmt)
             .and_then(|lf| lf.collect())
             .map_err(anyhow::Error::from)
-            .with_context(|| format!("{file}: {}", sql::first_line(&stmt)))?;
+            .with_context(|| format!("{file}: {}", sql::first_line(&stmt)))
+            .map_err(|e| cat.fault(e))?;
         let subject = df.column("subject")?.str()?.clone();
         let reason = df.column("reason")?.str()?.clone();
         let rows = df.column("rows")?.cast(&DataType::UInt64)?;

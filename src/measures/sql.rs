@@ -123,7 +123,9 @@ pub fn measure_ids(stmt: &str) -> Vec<String> {
         let mut words = next.split(|c: char| !is_word(c)).filter(|w| !w.is_empty());
         let follows = next.starts_with(char::is_whitespace)
             && words.next().is_some_and(|w| w.eq_ignore_ascii_case("AS"))
-            && words.next().is_some_and(|w| w.eq_ignore_ascii_case("measure_id"));
+            && words
+                .next()
+                .is_some_and(|w| w.eq_ignore_ascii_case("measure_id"));
         let id = lit.trim_matches('\'').replace("''", "'");
         if follows && !out.contains(&id) {
             out.push(id);

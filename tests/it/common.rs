@@ -197,7 +197,11 @@ pub fn assert_nothing_planted(dirs: &[&Path], texts: &[&str], planted: &[&str]) 
             }
         }
     }
-    assert!(found.is_empty(), "planted values found:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "planted values found:\n{}",
+        found.join("\n")
+    );
 }
 
 /// The key of a measures row: (measure_id, period, la_code, breakdown, breakdown_value).
@@ -218,7 +222,12 @@ pub struct MeasureValues {
 impl MeasureValues {
     /// [numerator, denominator, excluded, pending].
     pub fn counts(&self) -> [i64; 4] {
-        [self.numerator, self.denominator, self.excluded, self.pending]
+        [
+            self.numerator,
+            self.denominator,
+            self.excluded,
+            self.pending,
+        ]
     }
 }
 
@@ -289,8 +298,7 @@ pub fn parse_measure_line(line: &str) -> Result<(MeasureKey, MeasureValues), Str
 /// `measures-unsuppressed.csv`), row by row in file order. Panics (a test failure) on a wrong
 /// header, a malformed row or a key twice.
 pub fn read_measure_rows(path: &Path) -> Vec<(MeasureKey, MeasureValues)> {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut lines = text.lines();
     assert_eq!(
         lines.next(),
@@ -301,8 +309,8 @@ pub fn read_measure_rows(path: &Path) -> Vec<(MeasureKey, MeasureValues)> {
     let mut seen = std::collections::BTreeSet::new();
     let mut rows = vec![];
     for line in lines {
-        let (key, row) = parse_measure_line(line)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let (key, row) =
+            parse_measure_line(line).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert!(
             seen.insert(key.clone()),
             "{}: row {key:?} twice",

@@ -105,7 +105,8 @@ fn read_expected(path: &Path) -> Result<ExpectedFile, String> {
             return Err(at(format!("{} fields, not 10", f.len())));
         }
         let int = |s: &str| -> Result<i64, String> {
-            s.parse().map_err(|_| at(format!("'{s}' is not an integer")))
+            s.parse()
+                .map_err(|_| at(format!("'{s}' is not an integer")))
         };
         file.rows.push(ExpectedRow {
             comments: std::mem::take(&mut comments),
@@ -221,7 +222,11 @@ pub fn run_case(case: &Path, queries: Option<&Path>, bless: bool) -> Vec<String>
         }
         let o = cmd.output().expect("the binary runs");
         if !o.status.success() {
-            problems.push(format!("{what}: measures failed:\n{}{}", stdout(&o), stderr(&o)));
+            problems.push(format!(
+                "{what}: measures failed:\n{}{}",
+                stdout(&o),
+                stderr(&o)
+            ));
             continue;
         }
         let summary = stdout(&o);
@@ -287,7 +292,11 @@ pub fn run_case(case: &Path, queries: Option<&Path>, bless: bool) -> Vec<String>
         }
         if bless {
             write_blessed(&expected_path, &expected, &got);
-            eprintln!("rewrote {} ({} differences)", expected_path.display(), diffs.len());
+            eprintln!(
+                "rewrote {} ({} differences)",
+                expected_path.display(),
+                diffs.len()
+            );
         } else {
             problems.push(format!(
                 "{what}: {} differs from the output (SAFEGUARD_BLESS=1 rewrites it):\n{}",
@@ -393,7 +402,10 @@ fn the_harness_fails_a_case_whose_expected_rows_are_wrong() {
         "unexpected: rereferral_12m,2024-25,941,NONE,",
         "missing: rereferral_12m,2024-25,999,NONE,",
     ] {
-        assert!(problems.contains(what), "{what:?} not reported:\n{problems}");
+        assert!(
+            problems.contains(what),
+            "{what:?} not reported:\n{problems}"
+        );
     }
     // Blessing rewrites it back to the output, keeping the comments.
     assert!(run_case(&case, None, true).is_empty());
@@ -496,7 +508,11 @@ fn every_catalogue_measure_is_computed_on_a_full_fixture() {
     let cat = safeguard::measures::catalogue::load_embedded().expect("the catalogue loads");
     let ids: BTreeSet<&str> = t.keys().map(|k| k.0.as_str()).collect();
     for m in cat.measures.iter().filter(|m| !m.id.starts_with("cdop_")) {
-        assert!(ids.contains(m.id.as_str()), "no rows for {}; summary:\n{summary}", m.id);
+        assert!(
+            ids.contains(m.id.as_str()),
+            "no rows for {}; summary:\n{summary}",
+            m.id
+        );
     }
     assert!(
         !summary
@@ -508,12 +524,21 @@ fn every_catalogue_measure_is_computed_on_a_full_fixture() {
     // December and 1 January skipped): within 15.
     assert_eq!(headline(&t, "icpc_15wd", "2024-25", "ALL"), [1, 1, 0, 0]);
     // P1: started Fri 3 Jan 2025, core group Fri 10 Jan = 5 WD; P0 has no date: excluded.
-    assert_eq!(headline(&t, "core_group_10wd", "2024-25", "ALL"), [1, 1, 1, 0]);
+    assert_eq!(
+        headline(&t, "core_group_10wd", "2024-25", "ALL"),
+        [1, 1, 1, 0]
+    );
     // P0: started 1 May 2024, first review due 1 Aug 2024, held that day; ended 1 Oct 2024
     // before the next was due. P1: first due 3 Apr 2025, after the year: owes none in it.
-    assert_eq!(headline(&t, "cpp_review_timely", "2024-25", "ALL"), [1, 1, 0, 0]);
+    assert_eq!(
+        headline(&t, "cpp_review_timely", "2024-25", "ALL"),
+        [1, 1, 0, 0]
+    );
     // E1 ended 1 May 2024 with outcome STEP_UP.
-    assert_eq!(headline(&t, "early_help_step_up", "2024-25", "941"), [1, 1, 0, 0]);
+    assert_eq!(
+        headline(&t, "early_help_step_up", "2024-25", "941"),
+        [1, 1, 0, 0]
+    );
 }
 
 #[test]
@@ -530,15 +555,32 @@ fn a_multi_year_run_gives_each_year_as_its_own_single_year_run_does() {
         assert!(o.status.success(), "{}", stderr(&o));
         read_measures(&tmp.path().join("m.csv"))
     };
-    let both = run(&["--years", "2023-24..2024-25", "--reference-date", "2025-03-31"]);
+    let both = run(&[
+        "--years",
+        "2023-24..2024-25",
+        "--reference-date",
+        "2025-03-31",
+    ]);
     let y23 = run(&["--year", "2023-24", "--reference-date", "2025-03-31"]);
     let y24 = run(&["--year", "2024-25", "--reference-date", "2025-03-31"]);
     let periods: BTreeSet<&str> = both.keys().map(|k| k.1.as_str()).collect();
-    assert_eq!(periods.into_iter().collect::<Vec<_>>(), ["2023-24", "2024-25"]);
+    assert_eq!(
+        periods.into_iter().collect::<Vec<_>>(),
+        ["2023-24", "2024-25"]
+    );
     let mut single = y23.clone();
     single.extend(y24);
-    assert_eq!(both, single, "the two-year table is the two one-year tables together");
+    assert_eq!(
+        both, single,
+        "the two-year table is the two one-year tables together"
+    );
     // A figure from each year (tests/measures/s47_conferences/expected.csv).
-    assert_eq!(headline(&both, "s47_to_icpc", "2023-24", "941"), [1, 1, 0, 0]);
-    assert_eq!(headline(&both, "s47_to_icpc", "2024-25", "ALL"), [6, 9, 1, 2]);
+    assert_eq!(
+        headline(&both, "s47_to_icpc", "2023-24", "941"),
+        [1, 1, 0, 0]
+    );
+    assert_eq!(
+        headline(&both, "s47_to_icpc", "2024-25", "ALL"),
+        [6, 9, 1, 2]
+    );
 }
