@@ -9,7 +9,8 @@
 --   actual start date to its authorisation, in bands same day, 1-10, 11-20, 21-30, 31-40, 41-45,
 --   46-50, 51-60, 61+ -> assessment_45wd_from_start and assessment_duration_band.
 --   DfE C1: referrals assessed as not in need (episode closed RC8 or RC9).
--- Output columns as in front_door.sql; `wd` carries the working days for bands and quartiles.
+-- Output columns as in front_door.sql; `wd` carries the working days for bands and quartiles
+-- (the catalogue's `quartiles`).
 
 -- referral_to_assessment: the cohort of referrals received in the period, followed to the
 -- reference date: those with an assessment / all.
@@ -21,7 +22,7 @@ WHERE a.start_date <= p.reference_date;
 SELECT
     'referral_to_assessment' AS measure_id,
     r.la_code,
-    CASE WHEN x.referral_id IS NOT NULL THEN 'num' ELSE 'den' END AS outcome,
+    CASE WHEN x.referral_id IS NOT NULL THEN 'met' ELSE 'not_met' END AS outcome,
     r.month, r.age_band, r.sex, r.ethnicity_group, r.source
 FROM referral_base r
 CROSS JOIN params p
@@ -52,8 +53,8 @@ SELECT
     a.la_code,
     CASE
         WHEN a.referral_date IS NULL THEN 'excluded'
-        WHEN a.closure_reason IN ('RC8', 'RC9') AND a.closure_date <= p.reference_date THEN 'num'
-        ELSE 'den'
+        WHEN a.closure_reason IN ('RC8', 'RC9') AND a.closure_date <= p.reference_date THEN 'met'
+        ELSE 'not_met'
     END AS outcome,
     a.month, a.age_band, a.sex, a.ethnicity_group
 FROM assessment_clock a
@@ -66,8 +67,8 @@ SELECT
     a.la_code,
     CASE
         WHEN a.referral_date IS NULL THEN 'excluded'
-        WHEN a.closure_reason = 'RC9' AND a.closure_date <= p.reference_date THEN 'num'
-        ELSE 'den'
+        WHEN a.closure_reason = 'RC9' AND a.closure_date <= p.reference_date THEN 'met'
+        ELSE 'not_met'
     END AS outcome,
     a.month
 FROM assessment_clock a
@@ -83,17 +84,16 @@ SELECT
     a.la_code,
     CASE
         WHEN a.wd_from_referral IS NULL OR a.wd_from_referral < 0 THEN 'excluded'
-        WHEN a.wd_from_referral <= 45 THEN 'num'
-        ELSE 'den'
+        WHEN a.wd_from_referral <= 45 THEN 'met'
+        ELSE 'not_met'
     END AS outcome,
     a.month, a.age_band, a.sex, a.ethnicity_group
 FROM assessment_clock a
 CROSS JOIN params p
-WHERE a.authorisation_date BETWEEN p.period_start AND p.period_end
-UNION ALL
-SELECT 'assessment_45wd_from_referral' AS measure_id, a.la_code, 'pending' AS outcome,
-    CAST(NULL AS VARCHAR) AS month, CAST(NULL AS VARCHAR) AS age_band,
-    CAST(NULL AS VARCHAR) AS sex, CAST(NULL AS VARCHAR) AS ethnicity_group
+WHERE a.authorisation_date BETWEEN p.period_start AND p.period_end;
+
+-- ... its pending assessments: open at `as_at` and still inside 45 working days from the referral.
+SELECT 'assessment_45wd_from_referral' AS measure_id, a.la_code, 'pending' AS outcome
 FROM assessment_clock a
 CROSS JOIN params p
 JOIN calendar cr ON cr.date = p.as_at
@@ -108,17 +108,16 @@ SELECT
     a.la_code,
     CASE
         WHEN a.wd_from_start IS NULL OR a.wd_from_start < 0 THEN 'excluded'
-        WHEN a.wd_from_start <= 45 THEN 'num'
-        ELSE 'den'
+        WHEN a.wd_from_start <= 45 THEN 'met'
+        ELSE 'not_met'
     END AS outcome,
     a.month, a.age_band, a.sex, a.ethnicity_group
 FROM assessment_clock a
 CROSS JOIN params p
-WHERE a.authorisation_date BETWEEN p.period_start AND p.period_end
-UNION ALL
-SELECT 'assessment_45wd_from_start' AS measure_id, a.la_code, 'pending' AS outcome,
-    CAST(NULL AS VARCHAR) AS month, CAST(NULL AS VARCHAR) AS age_band,
-    CAST(NULL AS VARCHAR) AS sex, CAST(NULL AS VARCHAR) AS ethnicity_group
+WHERE a.authorisation_date BETWEEN p.period_start AND p.period_end;
+
+-- ... its pending assessments: open at `as_at` and still inside 45 working days from the start.
+SELECT 'assessment_45wd_from_start' AS measure_id, a.la_code, 'pending' AS outcome
 FROM assessment_clock a
 CROSS JOIN params p
 JOIN calendar cr ON cr.date = p.as_at
@@ -132,7 +131,7 @@ WHERE (a.authorisation_date IS NULL OR a.authorisation_date > p.as_at)
 SELECT
     'assessment_duration_band' AS measure_id,
     a.la_code,
-    CASE WHEN a.wd_from_start IS NULL OR a.wd_from_start < 0 THEN 'excluded' ELSE 'num' END AS outcome,
+    CASE WHEN a.wd_from_start IS NULL OR a.wd_from_start < 0 THEN 'excluded' ELSE 'counted' END AS outcome,
     a.wd_from_start AS wd,
     CASE
         WHEN a.wd_from_start IS NULL OR a.wd_from_start < 0 THEN CAST(NULL AS VARCHAR)

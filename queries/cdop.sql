@@ -32,10 +32,12 @@
 --   event (or 'not recorded'), scr_or_lcspr and died_outside_area (Y/N/not known), category and
 --   modifiable as stored (null when not recorded).
 --
--- Breakdown names: `category`, `band`, `modifiable`, `category_modifiable`, `domain` and
--- `factor` are distributions (numerator = the rows with that value, denominator = all rows
--- counted); `category_of_death` and every other breakdown split a fraction (numerator and
--- denominator both within the value). la_code is the LA of the child's usual residence.
+-- Each measure's catalogue entry (queries/catalogue.toml) says which of its columns are
+-- distributions (`category`, `band`, `modifiable`, `category_modifiable`, `domain`, `factor`:
+-- numerator = the rows with that value, denominator = all rows counted) and which split a
+-- fraction (`category_of_death` and the rest: numerator and denominator both within the value).
+-- Outcomes: 'met' / 'not_met' for a fraction, 'counted' for a count or distribution.
+-- la_code is the LA of the child's usual residence.
 
 -- The pooling windows: the period's year and the 2 (or 4) years before it.
 CREATE TABLE cdop_window AS
@@ -70,7 +72,7 @@ SELECT * FROM cdop_completed_pool WHERE in_period;
 SELECT
     'cdop_reviews_completed' AS measure_id,
     la_code,
-    CASE WHEN countable THEN 'num' ELSE 'excluded' END AS outcome,
+    CASE WHEN countable THEN 'counted' ELSE 'excluded' END AS outcome,
     category_shown AS category,
     modifiable_shown AS modifiable,
     category_shown || '|' || modifiable_shown AS category_modifiable
@@ -84,8 +86,8 @@ SELECT
     la_code,
     CASE
         WHEN NOT countable OR modifiable IS NULL THEN 'excluded'
-        WHEN modifiable = 'IDENTIFIED' THEN 'num'
-        ELSE 'den'
+        WHEN modifiable = 'IDENTIFIED' THEN 'met'
+        ELSE 'not_met'
     END AS outcome,
     age_band, sex, ethnicity_group, imd_quintile, expected, place_of_death, event,
     category_shown AS category_of_death, scr_or_lcspr
@@ -99,8 +101,8 @@ SELECT
     la_code,
     CASE
         WHEN NOT countable OR modifiable IS NULL OR modifiable = 'INSUFFICIENT' THEN 'excluded'
-        WHEN modifiable = 'IDENTIFIED' THEN 'num'
-        ELSE 'den'
+        WHEN modifiable = 'IDENTIFIED' THEN 'met'
+        ELSE 'not_met'
     END AS outcome,
     age_band, sex, ethnicity_group, imd_quintile, expected, place_of_death, event,
     category_shown AS category_of_death, scr_or_lcspr
@@ -114,8 +116,8 @@ SELECT
     la_code,
     CASE
         WHEN NOT countable OR modifiable IS NULL OR modifiable = 'INSUFFICIENT' THEN 'excluded'
-        WHEN modifiable = 'IDENTIFIED' THEN 'num'
-        ELSE 'den'
+        WHEN modifiable = 'IDENTIFIED' THEN 'met'
+        ELSE 'not_met'
     END AS outcome,
     category_shown AS category_of_death, age_band, expected
 FROM cdop_completed_pool
@@ -126,22 +128,22 @@ SELECT
     la_code,
     CASE
         WHEN NOT countable OR modifiable IS NULL OR modifiable = 'INSUFFICIENT' THEN 'excluded'
-        WHEN modifiable = 'IDENTIFIED' THEN 'num'
-        ELSE 'den'
+        WHEN modifiable = 'IDENTIFIED' THEN 'met'
+        ELSE 'not_met'
     END AS outcome,
     category_shown AS category_of_death, age_band, expected
 FROM cdop_completed_pool;
 
 -- cdop_time_to_review: reviews completed in the period by time from death to completion in
 -- whole calendar months (band; a review completed exactly 6 months after the death is in
--- '6 to under 12 months'). The `wd` column carries CALENDAR DAYS here, so the `statistic` rows
--- (p25, median, p75) are in days. Out of scope, completed before death: excluded.
+-- '6 to under 12 months'); the `statistic` rows (p25, median, p75) are of days_to_review,
+-- in calendar days (the catalogue's `quartiles`). Out of scope, completed before death: excluded.
 SELECT
     'cdop_time_to_review' AS measure_id,
     la_code,
-    CASE WHEN countable THEN 'num' ELSE 'excluded' END AS outcome,
+    CASE WHEN countable THEN 'counted' ELSE 'excluded' END AS outcome,
     review_time_band AS band,
-    days_to_review AS wd
+    days_to_review
 FROM cdop_completed;
 
 -- cdop_open_at_year_end: deaths notified (notified_on) by the period end, died by then, with no
@@ -150,7 +152,7 @@ FROM cdop_completed;
 SELECT
     'cdop_open_at_year_end' AS measure_id,
     b.la_code,
-    CASE WHEN b.in_scope THEN 'num' ELSE 'excluded' END AS outcome,
+    CASE WHEN b.in_scope THEN 'counted' ELSE 'excluded' END AS outcome,
     b.age_band AS band
 FROM cdop_base b
 CROSS JOIN params p
@@ -164,7 +166,7 @@ WHERE b.notified_on <= p.period_end
 SELECT
     'cdop_deaths_notified' AS measure_id,
     b.la_code,
-    CASE WHEN b.in_scope THEN 'num' ELSE 'excluded' END AS outcome,
+    CASE WHEN b.in_scope THEN 'counted' ELSE 'excluded' END AS outcome,
     b.age_band AS band,
     COALESCE(b.category, 'not yet categorised') AS category
 FROM cdop_base b
@@ -195,7 +197,7 @@ WHERE grade = 2;
 CREATE TABLE cdop_factor_rows AS
 SELECT
     c.la_code,
-    CASE WHEN c.countable THEN 'num' ELSE 'excluded' END AS outcome,
+    CASE WHEN c.countable THEN 'counted' ELSE 'excluded' END AS outcome,
     f.domain_name AS domain,
     f.domain || '|' || f.factor AS factor,
     c.category_shown AS category,
@@ -243,8 +245,8 @@ SELECT
     c.la_code,
     CASE
         WHEN NOT c.countable THEN 'excluded'
-        WHEN kr.case_id IS NOT NULL OR kp.case_id IS NOT NULL OR ks.case_id IS NOT NULL THEN 'num'
-        ELSE 'den'
+        WHEN kr.case_id IS NOT NULL OR kp.case_id IS NOT NULL OR ks.case_id IS NOT NULL THEN 'met'
+        ELSE 'not_met'
     END AS outcome,
     c.age_band,
     c.category_shown AS category_of_death

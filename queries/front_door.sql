@@ -8,9 +8,10 @@
 --   previous referral, referrals with no further action.
 --   24 clock hours for a MASH decision: Northamptonshire 2013 local standard.
 --
--- Every SELECT returns one row per event with: measure_id, la_code, outcome ('num' = in the
--- numerator and denominator, 'den' = denominator only, 'excluded', 'pending') and breakdown
--- columns. The program sums them per LA and for the partnership (measures.md section 5).
+-- Every SELECT returns one row per event with: measure_id, la_code, outcome ('met' = in the
+-- numerator and denominator, 'not_met' = denominator only, 'excluded', 'pending') and the
+-- breakdown columns its catalogue entry declares (queries/catalogue.toml). The program sums them
+-- per LA and for the partnership (measures.md section 5), across the statements of a measure.
 -- wd(a, b) = cal_b.wd - cal_a.wd (see _views.sql).
 
 -- contact_decision_1wd: contacts decided in the period (by decision date) within 1 working day
@@ -25,17 +26,18 @@ SELECT
         WHEN CAST(c.decision_at AS DATE) < CAST(c.received_at AS DATE)
           OR (c.decision_at_has_time AND c.received_at_has_time AND c.decision_at < c.received_at)
           THEN 'excluded'
-        WHEN cd.wd - cr.wd <= 1 THEN 'num'
-        ELSE 'den'
+        WHEN cd.wd - cr.wd <= 1 THEN 'met'
+        ELSE 'not_met'
     END AS outcome,
     STRFTIME(c.decision_at, '%Y-%m') AS month
 FROM contacts c
 CROSS JOIN params p
 JOIN calendar cr ON cr.date = CAST(c.received_at AS DATE)
 JOIN calendar cd ON cd.date = CAST(c.decision_at AS DATE)
-WHERE CAST(c.decision_at AS DATE) BETWEEN p.period_start AND p.period_end
-UNION ALL
-SELECT 'contact_decision_1wd' AS measure_id, c.la_code, 'pending' AS outcome, CAST(NULL AS VARCHAR) AS month
+WHERE CAST(c.decision_at AS DATE) BETWEEN p.period_start AND p.period_end;
+
+-- ... its pending contacts (no breakdown: counted in the NONE row only).
+SELECT 'contact_decision_1wd' AS measure_id, c.la_code, 'pending' AS outcome
 FROM contacts c
 CROSS JOIN params p
 JOIN calendar cr ON cr.date = CAST(c.received_at AS DATE)
@@ -52,8 +54,8 @@ SELECT
     CASE
         WHEN NOT (c.received_at_has_time AND c.decision_at_has_time) THEN 'excluded'
         WHEN c.decision_at < c.received_at THEN 'excluded'
-        WHEN c.decision_at <= c.received_at + INTERVAL '24 hours' THEN 'num'
-        ELSE 'den'
+        WHEN c.decision_at <= c.received_at + INTERVAL '24 hours' THEN 'met'
+        ELSE 'not_met'
     END AS outcome,
     STRFTIME(c.decision_at, '%Y-%m') AS month
 FROM contacts c
@@ -68,8 +70,8 @@ SELECT
         WHEN r.decision_date < r.received_date
           OR (r.decision_at_has_time AND r.received_at_has_time AND r.decision_at < r.received_at)
           THEN 'excluded'
-        WHEN cd.wd - cr.wd <= 1 THEN 'num'
-        ELSE 'den'
+        WHEN cd.wd - cr.wd <= 1 THEN 'met'
+        ELSE 'not_met'
     END AS outcome,
     STRFTIME(r.decision_at, '%Y-%m') AS month,
     r.source, r.age_band, r.sex, r.ethnicity_group
@@ -77,12 +79,10 @@ FROM referral_base r
 CROSS JOIN params p
 JOIN calendar cr ON cr.date = r.received_date
 JOIN calendar cd ON cd.date = r.decision_date
-WHERE r.decision_date BETWEEN p.period_start AND p.period_end
-UNION ALL
-SELECT 'referral_decision_1wd' AS measure_id, r.la_code, 'pending' AS outcome,
-    CAST(NULL AS VARCHAR) AS month, CAST(NULL AS VARCHAR) AS source,
-    CAST(NULL AS VARCHAR) AS age_band, CAST(NULL AS VARCHAR) AS sex,
-    CAST(NULL AS VARCHAR) AS ethnicity_group
+WHERE r.decision_date BETWEEN p.period_start AND p.period_end;
+
+-- ... its pending referrals: undecided at `as_at` and still inside 1 working day then.
+SELECT 'referral_decision_1wd' AS measure_id, r.la_code, 'pending' AS outcome
 FROM referral_base r
 CROSS JOIN params p
 JOIN calendar cr ON cr.date = r.received_date
@@ -98,8 +98,8 @@ SELECT
     c.la_code,
     CASE
         WHEN c.outcome IS NULL THEN 'pending'
-        WHEN c.outcome = 'REFERRAL' THEN 'num'
-        ELSE 'den'
+        WHEN c.outcome = 'REFERRAL' THEN 'met'
+        ELSE 'not_met'
     END AS outcome,
     STRFTIME(c.received_at, '%Y-%m') AS month,
     CAST(c.level_of_need AS VARCHAR) AS level_of_need,
@@ -112,7 +112,7 @@ WHERE CAST(c.received_at AS DATE) BETWEEN p.period_start AND p.period_end;
 SELECT
     'referral_nfa' AS measure_id,
     r.la_code,
-    CASE WHEN r.referral_nfa THEN 'num' ELSE 'den' END AS outcome,
+    CASE WHEN r.referral_nfa THEN 'met' ELSE 'not_met' END AS outcome,
     r.month, r.age_band, r.sex, r.ethnicity_group, r.source
 FROM referral_base r
 CROSS JOIN params p
@@ -132,7 +132,7 @@ WHERE e.received_date < r.received_date
 SELECT
     'rereferral_12m' AS measure_id,
     r.la_code,
-    CASE WHEN x.referral_id IS NOT NULL THEN 'num' ELSE 'den' END AS outcome,
+    CASE WHEN x.referral_id IS NOT NULL THEN 'met' ELSE 'not_met' END AS outcome,
     r.month, r.age_band, r.sex, r.ethnicity_group, r.source
 FROM referral_base r
 CROSS JOIN params p
@@ -157,9 +157,9 @@ SELECT
     e.la_code,
     CASE
         WHEN e.end_date < e.start_date THEN 'excluded'
-        WHEN e.outcome = 'STEP_UP' OR s.episode_id IS NOT NULL THEN 'num'
+        WHEN e.outcome = 'STEP_UP' OR s.episode_id IS NOT NULL THEN 'met'
         WHEN e.end_date + INTERVAL '3 months' > p.reference_date THEN 'pending'
-        ELSE 'den'
+        ELSE 'not_met'
     END AS outcome,
     STRFTIME(e.end_date, '%Y-%m') AS month
 FROM early_help e

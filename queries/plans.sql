@@ -31,8 +31,8 @@ SELECT
     CASE
         WHEN c.first_core_group_date IS NULL THEN 'excluded'
         WHEN cg.wd - cs.wd < 0 THEN 'excluded'
-        WHEN cg.wd - cs.wd <= 10 THEN 'num'
-        ELSE 'den'
+        WHEN cg.wd - cs.wd <= 10 THEN 'met'
+        ELSE 'not_met'
     END AS outcome,
     c.month
 FROM plan_base c
@@ -53,8 +53,8 @@ SELECT
     'cpp_second_or_subsequent' AS measure_id,
     c.la_code,
     CASE
-        WHEN x.plan_id IS NOT NULL OR COALESCE(c.previous_plans, 0) > 0 THEN 'num'
-        ELSE 'den'
+        WHEN x.plan_id IS NOT NULL OR COALESCE(c.previous_plans, 0) > 0 THEN 'met'
+        ELSE 'not_met'
     END AS outcome,
     c.month, c.age_band, c.sex, c.ethnicity_group
 FROM plan_base c
@@ -66,7 +66,7 @@ WHERE c.start_date BETWEEN p.period_start AND p.period_end;
 SELECT
     'cpp_by_category' AS measure_id,
     c.la_code,
-    'num' AS outcome,
+    'counted' AS outcome,
     c.initial_category AS category
 FROM plan_base c
 CROSS JOIN params p
@@ -77,7 +77,7 @@ WHERE c.start_date BETWEEN p.period_start AND p.period_end;
 SELECT
     'cpp_duration_ended' AS measure_id,
     c.la_code,
-    CASE WHEN c.end_date < c.start_date THEN 'excluded' ELSE 'num' END AS outcome,
+    CASE WHEN c.end_date < c.start_date THEN 'excluded' ELSE 'counted' END AS outcome,
     CASE
         WHEN c.end_date < c.start_date THEN CAST(NULL AS VARCHAR)
         WHEN c.end_date <= c.start_date + INTERVAL '3 months' THEN '3 months or less'
@@ -95,7 +95,7 @@ WHERE c.end_date BETWEEN p.period_start AND p.period_end;
 SELECT
     'cpp_duration_open' AS measure_id,
     c.la_code,
-    'num' AS outcome,
+    'counted' AS outcome,
     CASE
         WHEN p.period_end <= c.start_date + INTERVAL '3 months' THEN '3 months or less'
         WHEN p.period_end <= c.start_date + INTERVAL '6 months' THEN 'more than 3 to 6 months'

@@ -40,9 +40,9 @@ SELECT
     'referral_to_s47' AS measure_id,
     r.la_code,
     CASE
-        WHEN x.has_s47 = 1 THEN 'num'
+        WHEN x.has_s47 = 1 THEN 'met'
         WHEN x.has_s47 = 0 THEN 'excluded'
-        ELSE 'den'
+        ELSE 'not_met'
     END AS outcome,
     r.month, r.age_band, r.sex, r.ethnicity_group, r.source
 FROM referral_base r
@@ -58,10 +58,10 @@ SELECT
     s.la_code,
     CASE
         WHEN s.is_transfer_in THEN 'excluded'
-        WHEN s.icpc_date IS NOT NULL AND s.icpc_date <= p.reference_date THEN 'num'
-        WHEN COALESCE(s.icpc_not_required, FALSE) THEN 'den'
+        WHEN s.icpc_date IS NOT NULL AND s.icpc_date <= p.reference_date THEN 'met'
+        WHEN COALESCE(s.icpc_not_required, FALSE) THEN 'not_met'
         WHEN cref.wd - cs.wd <= 15 THEN 'pending'
-        ELSE 'den'
+        ELSE 'not_met'
     END AS outcome,
     STRFTIME(s.start_date, '%Y-%m') AS month,
     s.age_band, s.sex, s.ethnicity_group, s.source
@@ -81,17 +81,16 @@ SELECT
     CASE
         WHEN s.is_transfer_in THEN 'excluded'
         WHEN s.wd_to_icpc IS NULL OR s.wd_to_icpc < 0 THEN 'excluded'
-        WHEN s.wd_to_icpc <= 15 THEN 'num'
-        ELSE 'den'
+        WHEN s.wd_to_icpc <= 15 THEN 'met'
+        ELSE 'not_met'
     END AS outcome,
     s.month, s.age_band, s.sex, s.ethnicity_group, s.source
 FROM s47_clock s
 CROSS JOIN params p
-WHERE s.icpc_date BETWEEN p.period_start AND p.period_end
-UNION ALL
-SELECT 'icpc_15wd' AS measure_id, s.la_code, 'pending' AS outcome, CAST(NULL AS VARCHAR) AS month,
-    CAST(NULL AS VARCHAR) AS age_band, CAST(NULL AS VARCHAR) AS sex,
-    CAST(NULL AS VARCHAR) AS ethnicity_group, CAST(NULL AS VARCHAR) AS source
+WHERE s.icpc_date BETWEEN p.period_start AND p.period_end;
+
+-- ... its pending s47s: no ICPC at `as_at`, not marked not-required, inside 15 working days then.
+SELECT 'icpc_15wd' AS measure_id, s.la_code, 'pending' AS outcome
 FROM s47_clock s
 CROSS JOIN params p
 JOIN calendar cs ON cs.date = s.start_date
@@ -108,7 +107,7 @@ SELECT
     s.la_code,
     CASE
         WHEN s.is_transfer_in OR s.wd_to_icpc IS NULL OR s.wd_to_icpc < 0 THEN 'excluded'
-        ELSE 'num'
+        ELSE 'counted'
     END AS outcome,
     s.wd_to_icpc AS wd,
     CASE
@@ -132,9 +131,9 @@ SELECT
     'icpc_to_cpp' AS measure_id,
     s.la_code,
     CASE
-        WHEN s.icpc_result = 'CPP' THEN 'num'
-        WHEN s.icpc_result IS NULL AND ps.start_date IS NOT NULL THEN 'num'
-        ELSE 'den'
+        WHEN s.icpc_result = 'CPP' THEN 'met'
+        WHEN s.icpc_result IS NULL AND ps.start_date IS NOT NULL THEN 'met'
+        ELSE 'not_met'
     END AS outcome,
     s.month
 FROM s47_clock s
@@ -164,7 +163,7 @@ GROUP BY s.la_code, s.referral_id;
 SELECT
     'referral_to_icpc' AS measure_id,
     r.la_code,
-    CASE WHEN x.icpc = 1 THEN 'num' ELSE 'den' END AS outcome,
+    CASE WHEN x.icpc = 1 THEN 'met' ELSE 'not_met' END AS outcome,
     r.month
 FROM referral_base r
 CROSS JOIN params p
@@ -174,7 +173,7 @@ WHERE r.received_date BETWEEN p.period_start AND p.period_end;
 SELECT
     'referral_to_cpp' AS measure_id,
     r.la_code,
-    CASE WHEN x.cpp = 1 THEN 'num' ELSE 'den' END AS outcome,
+    CASE WHEN x.cpp = 1 THEN 'met' ELSE 'not_met' END AS outcome,
     r.month
 FROM referral_base r
 CROSS JOIN params p

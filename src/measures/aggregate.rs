@@ -1,16 +1,25 @@
-//! Turns the event rows a measure query returns into the tidy measures table (measures.md
+//! Turns the event rows of the measure statements into the tidy measures table (measures.md
 //! section 5): numerator, denominator, excluded and pending per LA and for the partnership
-//! (`ALL`, the sum of the LAs), for breakdown `NONE` and every breakdown column the query gives.
+//! (`ALL`, the sum of the LAs), for breakdown `NONE` and every breakdown column.
 //!
-//! A query's columns: `measure_id`, `la_code`, `outcome` (`num`, `den`, `excluded`, `pending`),
-//! optionally `wd` (working days, for quartiles), and breakdown columns. Breakdowns named `band`
-//! or `category` are distributions: numerator = rows in the band, denominator = all rows counted.
-//! Any other breakdown (month, age_band, sex, ...) splits the fraction itself.
+//! A statement's columns: `measure_id`, `la_code`, `outcome`, and the columns its catalogue entry
+//! declares (`queries/catalogue.toml`): `breakdowns` split the fraction (numerator and
+//! denominator both within the value), `distributions` are distributions (numerator = rows with
+//! the value, denominator = all rows counted), `quartiles` names the column whose p25, median and
+//! p75 become `statistic` rows. A column it does not declare is an error, never a guess.
+//!
+//! The outcomes: `met` (in the numerator and the denominator), `not_met` (the denominator only),
+//! `counted` (as `met`, for a measure with no pass or fail: a distribution or a count),
+//! `excluded` (left out of both: a broken clock or link, counted and reported), `pending` (a clock
+//! still running, for information). [`Summary`] sums by key across statements, so a measure's
+//! rows can come from several SELECTs (its pending rows from their own).
 
 use std::collections::BTreeMap;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use polars::prelude::*;
+
+use super::catalogue::{Catalogue, Measure, RESERVED};
 
 /// One row of the tidy measures table.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,17 +38,16 @@ pub struct MeasureRow {
 
 /// The partnership's `la_code`.
 pub const ALL: &str = "ALL";
-/// Breakdowns that are distributions over the whole counted set.
-/// (`modifiable`, `category_modifiable`, `domain`, `factor`: the CDOP's, queries/cdop.sql.)
-const DISTRIBUTIONS: &[&str] = &[
-    "band",
-    "category",
-    "modifiable",
-    "category_modifiable",
-    "domain",
-    "factor",
+
+/// The outcomes a statement may give, and what each adds: [numerator, denominator, excluded,
+/// pending].
+pub const OUTCOMES: &[(&str, [u64; 4])] = &[
+    ("met", [1, 1, 0, 0]),
+    ("not_met", [0, 1, 0, 0]),
+    ("counted", [1, 1, 0, 0]),
+    ("excluded", [0, 0, 1, 0]),
+    ("pending", [0, 0, 0, 1]),
 ];
-const RESERVED: &[&str] = &["measure_id", "la_code", "outcome", "wd"];
 
 /// The value of quantile q by nearest rank: the ceil(q x n)-th smallest (measures.md section 4).
 pub fn nearest_rank(sorted: &[i64], q: f64) -> Option<i64> {
@@ -50,122 +58,190 @@ pub fn nearest_rank(sorted: &[i64], q: f64) -> Option<i64> {
     sorted.get(rank.min(sorted.len()) - 1).copied()
 }
 
-/// Summarises one query's event rows for `period`: one pass over the rows, counting per
-/// (measure, LA) and per (measure, LA, breakdown value) in hash maps keyed by the borrowed text
-/// (no string is copied per row), then `ALL` as the sum of the LAs. (Polars group-bys, one per
-/// breakdown over three text keys, took a sixth of `measures`' time at national scale.)
-pub fn summarise(df: &DataFrame, period: &str) -> Result<Vec<MeasureRow>> {
-    if df.height() == 0 {
-        return Ok(vec![]);
-    }
-    let text = |n: &str| -> Result<StringChunked> {
-        Ok(df.column(n)?.cast(&DataType::String)?.str()?.clone())
-    };
-    let (m, l, o) = (text("measure_id")?, text("la_code")?, text("outcome")?);
-    let breakdowns: Vec<(String, StringChunked)> = df
-        .get_column_names()
-        .iter()
-        .map(|n| n.to_string())
-        .filter(|n| !RESERVED.contains(&n.as_str()))
-        .map(|n| Ok((n.clone(), text(&n)?)))
-        .collect::<Result<_>>()?;
-    let wd = match df.column("wd") {
-        Ok(c) => Some(c.cast(&DataType::Int64)?.i64()?.clone()),
-        Err(_) => None,
-    };
+/// The counts of one (measure, LA).
+#[derive(Debug, Default)]
+struct Group {
+    none: [u64; 4],
+    /// (breakdown, value) -> counts.
+    by_value: BTreeMap<(String, String), [u64; 4]>,
+    /// The quartile column's values over the `met` and `counted` rows.
+    quartile_values: Vec<i64>,
+}
 
-    // (measure, LA) -> its index in `groups`; per group the NONE counts, per breakdown the
-    // counts by value. Counts: [num, den, excluded, pending].
-    let mut group_of: PlHashMap<(&str, &str), usize> = PlHashMap::new();
-    let mut groups: Vec<(&str, &str)> = vec![];
-    let mut none: Vec<[u64; 4]> = vec![];
-    let mut by_value: Vec<PlHashMap<(usize, &str), [u64; 4]>> =
-        breakdowns.iter().map(|_| PlHashMap::new()).collect();
-    // (measure, LA) -> the working days of its `num` rows, for the quartiles.
-    let mut wds: Vec<Vec<i64>> = vec![];
-    let mut values: Vec<Option<&str>> = vec![None; breakdowns.len()];
-    let mut iters: Vec<_> = breakdowns.iter().map(|(_, c)| c.iter()).collect();
-    let mut wd_iter = wd.as_ref().map(|w| w.iter());
-    for ((mi, li), oi) in m.iter().zip(l.iter()).zip(o.iter()) {
-        for (v, it) in values.iter_mut().zip(iters.iter_mut()) {
-            *v = it.next().flatten();
-        }
-        let w = wd_iter.as_mut().and_then(|it| it.next().flatten());
-        let (Some(mi), Some(li), Some(oi)) = (mi, li, oi) else {
-            continue;
-        };
-        let g = *group_of.entry((mi, li)).or_insert_with(|| {
-            groups.push((mi, li));
-            none.push([0; 4]);
-            wds.push(vec![]);
-            groups.len() - 1
-        });
-        let add: [u64; 4] = [
-            (oi == "num") as u64,
-            (oi == "num" || oi == "den") as u64,
-            (oi == "excluded") as u64,
-            (oi == "pending") as u64,
-        ];
-        add_counts(&mut none[g], add);
-        for (v, map) in values.iter().zip(by_value.iter_mut()) {
-            if let Some(v) = v {
-                add_counts(map.entry((g, *v)).or_insert([0; 4]), add);
+/// A year's measures being summed: (measure, LA) -> counts, from any number of statements.
+#[derive(Debug, Default)]
+pub struct Summary {
+    groups: BTreeMap<(String, String), Group>,
+}
+
+impl Summary {
+    pub fn new() -> Summary {
+        Summary::default()
+    }
+
+    /// Adds the event rows of one statement computing `measure` (`what` names the statement in
+    /// errors). One pass over the rows, counting per (LA) and per (LA, breakdown value) in hash
+    /// maps keyed by the borrowed text (no string is copied per row), then added to the sums.
+    /// (Polars group-bys, one per breakdown over three text keys, took a sixth of `measures`'
+    /// time at national scale.)
+    pub fn add(&mut self, df: &DataFrame, measure: &Measure, what: &str) -> Result<()> {
+        let quartile = measure.quartiles.as_ref().map(|q| q.column.as_str());
+        for n in df.get_column_names() {
+            let n = n.as_str();
+            let declared = RESERVED.contains(&n)
+                || Some(n) == quartile
+                || measure.breakdowns.iter().any(|b| b == n)
+                || measure.distributions.iter().any(|b| b == n);
+            if !declared {
+                bail!(
+                    "{what}: column '{n}' is not a breakdown, distribution or quartile column of {} in catalogue.toml",
+                    measure.id
+                );
             }
         }
-        if let (Some(w), "num") = (w, oi) {
-            wds[g].push(w);
+        for n in RESERVED {
+            if df.column(n).is_err() {
+                bail!("{what}: no column '{n}'");
+            }
         }
-    }
-
-    // Per LA, then ALL (the sum of the LAs): (measure, LA, breakdown, value) -> counts.
-    let mut table: Vec<(&str, &str, &str, &str, [u64; 4])> = vec![];
-    let mut all: PlHashMap<(&str, &str, &str), [u64; 4]> = PlHashMap::new();
-    for (g, &(mi, li)) in groups.iter().enumerate() {
-        table.push((mi, li, "NONE", "", none[g]));
-        add_counts(all.entry((mi, "NONE", "")).or_insert([0; 4]), none[g]);
-    }
-    for ((b, _), map) in breakdowns.iter().zip(&by_value) {
-        for (&(g, v), &c) in map {
-            let (mi, li) = groups[g];
-            table.push((mi, li, b.as_str(), v, c));
-            add_counts(all.entry((mi, b.as_str(), v)).or_insert([0; 4]), c);
+        if df.height() == 0 {
+            return Ok(());
         }
-    }
-    table.extend(all.into_iter().map(|((mi, b, v), c)| (mi, ALL, b, v, c)));
-
-    // The NONE denominators, for the distributions.
-    let totals: BTreeMap<(&str, &str), u64> = table
-        .iter()
-        .filter(|r| r.2 == "NONE")
-        .map(|r| ((r.0, r.1), r.4[1]))
-        .collect();
-    let mut rows = Vec::with_capacity(table.len());
-    for &(mi, li, bi, vi, [n, den, exc, pen]) in &table {
-        let d = if DISTRIBUTIONS.contains(&bi) {
-            totals.get(&(mi, li)).copied().unwrap_or(0)
-        } else {
-            den
+        let text = |n: &str| -> Result<StringChunked> {
+            Ok(df.column(n)?.cast(&DataType::String)?.str()?.clone())
         };
-        rows.push(MeasureRow {
-            measure_id: mi.to_string(),
-            period: period.to_string(),
-            la_code: li.to_string(),
-            breakdown: bi.to_string(),
-            breakdown_value: vi.to_string(),
-            numerator: n as f64,
-            denominator: d as f64,
-            value: (d > 0).then(|| n as f64 / d as f64),
-            excluded: exc,
-            pending: pen,
-        });
+        let (m, l, o) = (text("measure_id")?, text("la_code")?, text("outcome")?);
+        let breakdowns: Vec<(String, StringChunked)> = df
+            .get_column_names()
+            .iter()
+            .map(|n| n.to_string())
+            .filter(|n| !RESERVED.contains(&n.as_str()) && Some(n.as_str()) != quartile)
+            .map(|n| Ok((n.clone(), text(&n)?)))
+            .collect::<Result<_>>()?;
+        let values_of = match quartile {
+            Some(q) => Some(df.column(q)?.cast(&DataType::Int64)?.i64()?.clone()),
+            None => None,
+        };
+
+        // LA -> its index in `groups`; per group the NONE counts, per breakdown the counts by
+        // value.
+        let mut group_of: PlHashMap<&str, usize> = PlHashMap::new();
+        let mut groups: Vec<&str> = vec![];
+        let mut none: Vec<[u64; 4]> = vec![];
+        let mut by_value: Vec<PlHashMap<(usize, &str), [u64; 4]>> =
+            breakdowns.iter().map(|_| PlHashMap::new()).collect();
+        let mut quartile_values: Vec<Vec<i64>> = vec![];
+        let mut values: Vec<Option<&str>> = vec![None; breakdowns.len()];
+        let mut iters: Vec<_> = breakdowns.iter().map(|(_, c)| c.iter()).collect();
+        let mut q_iter = values_of.as_ref().map(|w| w.iter());
+        for ((mi, li), oi) in m.iter().zip(l.iter()).zip(o.iter()) {
+            for (v, it) in values.iter_mut().zip(iters.iter_mut()) {
+                *v = it.next().flatten();
+            }
+            let w = q_iter.as_mut().and_then(|it| it.next().flatten());
+            let (Some(mi), Some(li), Some(oi)) = (mi, li, oi) else {
+                continue;
+            };
+            if mi != measure.id {
+                bail!("{what}: a row names measure '{mi}', not {}", measure.id);
+            }
+            let Some(&(_, add)) = OUTCOMES.iter().find(|(name, _)| *name == oi) else {
+                bail!(
+                    "{what}: outcome '{oi}' (the outcomes are met, not_met, counted, excluded, pending)"
+                );
+            };
+            let g = *group_of.entry(li).or_insert_with(|| {
+                groups.push(li);
+                none.push([0; 4]);
+                quartile_values.push(vec![]);
+                groups.len() - 1
+            });
+            add_counts(&mut none[g], add);
+            for (v, map) in values.iter().zip(by_value.iter_mut()) {
+                if let Some(v) = v {
+                    add_counts(map.entry((g, *v)).or_insert([0; 4]), add);
+                }
+            }
+            if let (Some(w), 1) = (w, add[0]) {
+                quartile_values[g].push(w);
+            }
+        }
+
+        let mut index = vec![];
+        for (g, li) in groups.iter().enumerate() {
+            let key = (measure.id.clone(), li.to_string());
+            let group = self.groups.entry(key.clone()).or_default();
+            add_counts(&mut group.none, none[g]);
+            group.quartile_values.append(&mut quartile_values[g]);
+            index.push(key);
+        }
+        for ((b, _), map) in breakdowns.iter().zip(by_value) {
+            for ((g, v), c) in map {
+                let group = self.groups.get_mut(&index[g]).expect("made above");
+                add_counts(
+                    group
+                        .by_value
+                        .entry((b.clone(), v.to_string()))
+                        .or_insert([0; 4]),
+                    c,
+                );
+            }
+        }
+        Ok(())
     }
 
-    // p25 / median / p75 of `wd` over the `num` rows, per LA and for ALL.
-    if wd.is_some() {
+    /// The rows for `period`: per LA, then `ALL` (the sum of the LAs); a distribution's
+    /// denominator is the measure's NONE denominator; p25 / median / p75 of the quartile column
+    /// by nearest rank, per LA and for `ALL`.
+    pub fn rows(self, period: &str, cat: &Catalogue) -> Vec<MeasureRow> {
+        // (measure, LA, breakdown, value) -> counts, the LAs' and then ALL's.
+        let mut table: Vec<(&str, &str, &str, &str, [u64; 4])> = vec![];
+        let mut all: BTreeMap<(&str, &str, &str), [u64; 4]> = BTreeMap::new();
+        for ((mi, li), g) in &self.groups {
+            table.push((mi, li, "NONE", "", g.none));
+            add_counts(all.entry((mi, "NONE", "")).or_insert([0; 4]), g.none);
+            for ((b, v), c) in &g.by_value {
+                table.push((mi, li, b, v, *c));
+                add_counts(all.entry((mi, b, v)).or_insert([0; 4]), *c);
+            }
+        }
+        table.extend(all.into_iter().map(|((mi, b, v), c)| (mi, ALL, b, v, c)));
+
+        // The NONE denominators, for the distributions.
+        let totals: BTreeMap<(&str, &str), u64> = table
+            .iter()
+            .filter(|r| r.2 == "NONE")
+            .map(|r| ((r.0, r.1), r.4[1]))
+            .collect();
+        let mut rows = Vec::with_capacity(table.len());
+        for &(mi, li, bi, vi, [n, den, exc, pen]) in &table {
+            let distribution = cat
+                .measure(mi)
+                .is_some_and(|m| m.distributions.iter().any(|d| d == bi));
+            let d = if distribution {
+                totals.get(&(mi, li)).copied().unwrap_or(0)
+            } else {
+                den
+            };
+            rows.push(MeasureRow {
+                measure_id: mi.to_string(),
+                period: period.to_string(),
+                la_code: li.to_string(),
+                breakdown: bi.to_string(),
+                breakdown_value: vi.to_string(),
+                numerator: n as f64,
+                denominator: d as f64,
+                value: (d > 0).then(|| n as f64 / d as f64),
+                excluded: exc,
+                pending: pen,
+            });
+        }
+
+        // p25 / median / p75 of the quartile column, per LA and for ALL.
         let mut per_measure: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
         let mut lists: Vec<(&str, &str, Vec<i64>)> = vec![];
-        for (g, mut v) in wds.into_iter().enumerate() {
-            let (mi, li) = groups[g];
+        for ((mi, li), g) in &self.groups {
+            let mut v = g.quartile_values.clone();
             if v.is_empty() {
                 continue;
             }
@@ -193,8 +269,8 @@ pub fn summarise(df: &DataFrame, period: &str) -> Result<Vec<MeasureRow>> {
                 });
             }
         }
+        rows
     }
-    Ok(rows)
 }
 
 fn add_counts(acc: &mut [u64; 4], c: [u64; 4]) {

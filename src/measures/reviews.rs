@@ -95,9 +95,10 @@ pub const PLAN_COLUMNS: &[&str] = &["plan_id", "la_code", "start_date", "end_dat
 /// The columns of `cp_reviews` that [`review_events`] reads.
 pub const REVIEW_COLUMNS: &[&str] = &["plan_id", "review_date"];
 
-/// Event rows (measure_id, la_code, outcome, month) for `cpp_review_timely`, in the same shape as
-/// the SQL measures.
+/// Event rows (measure_id, la_code, outcome, month) for `cpp_review_timely` (the catalogue's
+/// `rust = "review_chain"` measure, `measure_id`), in the same shape as the SQL measures.
 pub fn review_events(
+    measure_id: &str,
     plans: &DataFrame,
     reviews: &DataFrame,
     period_start: NaiveDate,
@@ -106,6 +107,7 @@ pub fn review_events(
 ) -> Result<DataFrame> {
     let chains = plan_chains(plans, reviews, period_end.max(reference))?;
     Ok(events_from_chains(
+        measure_id,
         &chains,
         period_start,
         period_end,
@@ -163,6 +165,7 @@ pub fn plan_chains(
 /// [`review_events`] from chains made by [`plan_chains`] with `until` = the later of
 /// `period_end` and `reference`.
 pub fn events_from_chains(
+    measure_id: &str,
     chains: &[(String, Vec<Due>)],
     period_start: NaiveDate,
     period_end: NaiveDate,
@@ -183,9 +186,9 @@ pub fn events_from_chains(
         let outcome = if due_now.is_empty() {
             "pending"
         } else if due_now.iter().all(|d| d.on_time) {
-            "num"
+            "met"
         } else {
-            "den"
+            "not_met"
         };
         la_out.push(la.as_str());
         outcome_out.push(outcome);
@@ -195,7 +198,7 @@ pub fn events_from_chains(
     DataFrame::new(
         n,
         vec![
-            Series::new("measure_id".into(), vec!["cpp_review_timely"; n]).into(),
+            Series::new("measure_id".into(), vec![measure_id; n]).into(),
             Series::new("la_code".into(), la_out).into(),
             Series::new("outcome".into(), outcome_out).into(),
             Series::new("month".into(), month_out).into(),

@@ -7,54 +7,22 @@ use super::chart::render_svg;
 use super::{Figure, ReportData, Table};
 use crate::measures::MeasuresOutput;
 
-/// The headline measures of the summary table: (id, plain name, statutory limit or standard).
-pub const HEADLINES: &[(&str, &str, &str)] = &[
-    (
-        "referral_decision_1wd",
-        "Referral decisions within 1 working day",
-        "1 working day (WT2013)",
-    ),
-    ("rereferral_12m", "Re-referrals within 12 months", ""),
-    ("referral_nfa", "Referrals with no further action", ""),
-    (
-        "assessment_45wd_from_referral",
-        "Assessments within 45 working days of referral",
-        "45 working days (WT2013)",
-    ),
-    (
-        "assessment_45wd_from_start",
-        "Assessments within 45 working days of start (DfE)",
-        "45 working days",
-    ),
-    ("s47_to_icpc", "s47 enquiries reaching an ICPC", ""),
-    (
-        "icpc_15wd",
-        "ICPCs within 15 working days of the s47 start",
-        "15 working days (WT2013)",
-    ),
-    ("icpc_to_cpp", "ICPCs resulting in a plan", ""),
-    (
-        "core_group_10wd",
-        "First core groups within 10 working days",
-        "10 working days (WT2013)",
-    ),
-    (
-        "cpp_review_timely",
-        "Plans with every review on time",
-        "3 then 6 months (WT2013)",
-    ),
-    (
-        "cpp_second_or_subsequent",
-        "Plans that were second or subsequent",
-        "",
-    ),
-    ("early_help_step_up", "Early help episodes stepping up", ""),
-    (
-        "cdop_modifiable_all",
-        "Child death reviews with modifiable factors (of all)",
-        "",
-    ),
-];
+/// The headline measures of the summary table, in order: (id, plain name, statutory limit or
+/// standard), from the measure catalogue (`queries/catalogue.toml`: `title` and `headline`).
+/// Empty only if the catalogue cannot be loaded, which `measures::compute` has already reported.
+pub fn headlines() -> Vec<(String, String, String)> {
+    crate::measures::catalogue()
+        .map(|c| {
+            c.headlines()
+                .into_iter()
+                .map(|m| {
+                    let limit = m.headline.as_ref().map(|h| h.limit_label.clone());
+                    (m.id.clone(), m.title.clone(), limit.unwrap_or_default())
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -80,7 +48,7 @@ pub fn summary_table(d: &ReportData) -> Table {
         .collect(),
         ..Default::default()
     };
-    for (id, name, limit) in HEADLINES {
+    for (id, name, limit) in &headlines() {
         let now = d.all(id, d.year);
         let before = d.all(id, d.year.previous());
         if now.is_none() && before.is_none() {

@@ -252,31 +252,17 @@ fn measures(dir: &Path, year: &str) -> BTreeMap<(String, String, String, String)
         stdout(&out),
         stderr(&out)
     );
-    let mut rdr = csv::Reader::from_path(dir.join("m.csv")).unwrap();
-    let h = rdr.headers().unwrap().clone();
-    let ix = |n: &str| h.iter().position(|x| x == n).unwrap();
-    let mut m = BTreeMap::new();
-    for r in rdr.records() {
-        let r = r.unwrap();
-        if r[ix("period")] != *year {
-            continue;
-        }
-        m.insert(
+    crate::common::read_measures(&dir.join("m.csv"))
+        .into_iter()
+        .filter(|(k, _)| k.1 == year)
+        .map(|((m, _, la, b, v), r)| {
+            let value = r.value.map(|x| x.to_string()).unwrap_or_default();
             (
-                r[ix("measure_id")].to_string(),
-                r[ix("la_code")].to_string(),
-                r[ix("breakdown")].to_string(),
-                r[ix("breakdown_value")].to_string(),
-            ),
-            (
-                r[ix("numerator")].parse().unwrap(),
-                r[ix("denominator")].parse().unwrap(),
-                r[ix("value")].to_string(),
-                r[ix("excluded")].parse().unwrap(),
-            ),
-        );
-    }
-    m
+                (m, la, b, v),
+                (r.numerator, r.denominator, value, r.excluded),
+            )
+        })
+        .collect()
 }
 
 fn get<'a>(

@@ -199,3 +199,125 @@ pub fn assert_nothing_planted(dirs: &[&Path], texts: &[&str], planted: &[&str]) 
     }
     assert!(found.is_empty(), "planted values found:\n{}", found.join("\n"));
 }
+
+/// The key of a measures row: (measure_id, period, la_code, breakdown, breakdown_value).
+pub type MeasureKey = (String, String, String, String, String);
+
+/// One row of the measures table (measures.md section 5), less its key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeasureValues {
+    pub numerator: i64,
+    pub denominator: i64,
+    pub value: Option<f64>,
+    pub excluded: i64,
+    pub pending: i64,
+    /// The row as written (for messages and for rewriting expected files).
+    pub line: String,
+}
+
+impl MeasureValues {
+    /// [numerator, denominator, excluded, pending].
+    pub fn counts(&self) -> [i64; 4] {
+        [
+            self.numerator,
+            self.denominator,
+            self.excluded,
+            self.pending,
+        ]
+    }
+}
+
+/// The header of the measures table (measures.md section 5).
+pub const MEASURES_HEADER: &str =
+    "measure_id,period,la_code,breakdown,breakdown_value,numerator,denominator,value,excluded,pending";
+
+/// Splits one CSV line (quotes as the writer uses them; no embedded newlines).
+pub fn split_csv_line(line: &str) -> Vec<String> {
+    let mut out = vec![];
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => out.push(std::mem::take(&mut cur)),
+            _ => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out
+}
+
+/// Parses one measures row (10 fields) into its key and values; Err names what is wrong.
+pub fn parse_measure_line(line: &str) -> Result<(MeasureKey, MeasureValues), String> {
+    let f = split_csv_line(line);
+    if f.len() != 10 {
+        return Err(format!("{} fields, not 10: {line}", f.len()));
+    }
+    let int = |s: &str| -> Result<i64, String> {
+        s.parse()
+            .map_err(|_| format!("not an integer '{s}' in {line}"))
+    };
+    let key = (
+        f[0].clone(),
+        f[1].clone(),
+        f[2].clone(),
+        f[3].clone(),
+        f[4].clone(),
+    );
+    let value = if f[7].is_empty() {
+        None
+    } else {
+        Some(
+            f[7].parse()
+                .map_err(|_| format!("value '{}' is not a number in {line}", f[7]))?,
+        )
+    };
+    Ok((
+        key,
+        MeasureValues {
+            numerator: int(&f[5])?,
+            denominator: int(&f[6])?,
+            value,
+            excluded: int(&f[8])?,
+            pending: int(&f[9])?,
+            line: line.to_string(),
+        },
+    ))
+}
+
+/// The measures table a run wrote (`safeguard measures --out FILE.csv`, or a report's
+/// `measures-unsuppressed.csv`), row by row in file order. Panics (a test failure) on a wrong
+/// header, a malformed row or a key twice.
+pub fn read_measure_rows(path: &Path) -> Vec<(MeasureKey, MeasureValues)> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some(MEASURES_HEADER),
+        "{}: the columns of measures.md section 5",
+        path.display()
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    let mut rows = vec![];
+    for line in lines {
+        let (key, row) =
+            parse_measure_line(line).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(
+            seen.insert(key.clone()),
+            "{}: row {key:?} twice",
+            path.display()
+        );
+        rows.push((key, row));
+    }
+    rows
+}
+
+/// [`read_measure_rows`] by key.
+pub fn read_measures(path: &Path) -> std::collections::BTreeMap<MeasureKey, MeasureValues> {
+    read_measure_rows(path).into_iter().collect()
+}

@@ -7,16 +7,18 @@
 //! as the census LAchildIDs are and the journeys link.
 //!
 //! The two outputs do not cover quite the same ground, by design, and the test first brings the
-//! CSV extract to the census's ground (`census_scope`):
+//! CSV extract to the census's ground (`census_scope`), taking the census's ground from what the
+//! XML store holds rather than working out again which cases a return includes:
 //! - The CSV extract is a case-system export with a year's look-back (and the whole history of
 //!   a child a CDOP review links to), while the census returns are those of the window's years:
 //!   a return holds the children with a CIN episode open at some point in its year
-//!   (anchors-csc.md section 2.1). Episodes closed before the first census year are dropped from
-//!   the CSVs with everything that hangs off them, and children with no episode left.
+//!   (anchors-csc.md section 2.1). The CSV referrals the census lacks are dropped, with everything
+//!   that hangs off them, and the children with none left - after checking that each was closed
+//!   before the first census year (the census lost nothing else).
 //! - A child's characteristics in a census return are as at that return's `ReferenceDate`: a child
 //!   unborn then is `U` with only an expected birth date (which the reader does not keep), even if
-//!   born before the CSV extract was taken. A child whose last return came before its birth is
-//!   made unborn in the CSVs too.
+//!   born before the CSV extract was taken. A child the census has as unborn is made unborn in the
+//!   CSVs too - after checking that it was born after the first census year began.
 //! - `ReferralNFA` is mandatory in a return, so a referral undecided at the reference date is
 //!   `false` there and empty in the CSVs; a transfer-in conference has no `ICPCnotRequired`.
 //!
@@ -26,11 +28,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use polars::prelude::{AnyValue, DataFrame, TimeUnit};
+use safeguard::pseudonym::Pseudonymiser;
 use safeguard::synth::{run, SynthFormat, SynthOptions, SynthSummary};
 
-use crate::common::{bin, read_table, stderr, stdout, TEST_KEY};
+use crate::common::{bin, read_measures, read_table, stderr, stdout, MeasureKey, TEST_KEY};
 
 const FIRST_YEAR: i32 = 2023;
 const YEARS: u32 = 2;
@@ -66,16 +69,6 @@ fn synth(dir: &Path, format: SynthFormat) -> SynthSummary {
 fn date(s: &str) -> Option<NaiveDate> {
     s.get(..10)
         .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-}
-
-/// The 31 March ending the census year (1 April - 31 March) that holds `d`.
-fn census_year_end(d: NaiveDate) -> NaiveDate {
-    let y = if d.month() <= 3 {
-        d.year()
-    } else {
-        d.year() + 1
-    };
-    NaiveDate::from_ymd_opt(y, 3, 31).unwrap()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -126,20 +119,26 @@ impl Csv {
     }
 }
 
-/// Copies the CSV extract in `full` to `out`, brought to the census's ground (see the module doc).
-/// Returns how many referrals and children were left out.
+/// Copies the CSV extract in `full` to `out`, brought to the census's ground as the XML store
+/// `xml_store` holds it (see the module doc). Returns how many referrals and children were left
+/// out, and how many children made unborn.
 fn census_scope(
     full: &Path,
     out: &Path,
+    xml_store: &Path,
     window_start: NaiveDate,
-    reference: NaiveDate,
 ) -> (usize, usize, usize) {
     std::fs::create_dir_all(out).unwrap();
     for name in SHARED_CSVS {
         std::fs::copy(full.join(name), out.join(name)).unwrap();
     }
+    let key = Pseudonymiser::keyed(TEST_KEY.as_bytes()).unwrap();
 
-    // Episodes open at some point in a census year of the window.
+    // The referrals the census returns hold: (child, LA, date received).
+    let census_referrals: BTreeSet<Vec<String>> = rows(xml_store, "referrals")
+        .iter()
+        .map(|r| pick(r, &["child_id", "la_code", "received_at"]))
+        .collect();
     let mut referrals = Csv::read(&full.join("referrals.csv"));
     let before = referrals.rows.len();
     let (closure, child, la, received) = (
@@ -148,10 +147,30 @@ fn census_scope(
         referrals.col("la_code"),
         referrals.col("received_at"),
     );
+    let mut found = BTreeSet::new();
     referrals.rows.retain(|r| {
-        assert!(date(&r[received]).unwrap() <= reference);
-        r[closure].is_empty() || date(&r[closure]).unwrap() >= window_start
+        let k = vec![
+            key.child_id(&r[child]),
+            r[la].clone(),
+            date(&r[received]).unwrap().to_string(),
+        ];
+        let kept = census_referrals.contains(&k);
+        if kept {
+            found.insert(k);
+        } else {
+            // The census leaves out only episodes closed before its first year.
+            assert!(
+                date(&r[closure]).is_some_and(|c| c < window_start),
+                "a referral open in the census years is missing from the census: {r:?}"
+            );
+        }
+        kept
     });
+    assert_eq!(
+        found.len(),
+        census_referrals.len(),
+        "the census holds referrals the CSV extract lacks"
+    );
     let dropped_referrals = before - referrals.rows.len();
     // ReferralNFA is mandatory in the census (cardinality 1): a referral not yet decided at the
     // reference date is returned as `false`, where the CSV leaves it empty.
@@ -160,19 +179,6 @@ fn census_scope(
         if r[nfa].is_empty() {
             r[nfa] = "N".into();
         }
-    }
-    // The reference date of the last return each (child, LA) is in.
-    let mut last_return: HashMap<(String, String), NaiveDate> = HashMap::new();
-    for r in &referrals.rows {
-        let last = if r[closure].is_empty() {
-            reference
-        } else {
-            census_year_end(date(&r[closure]).unwrap()).min(reference)
-        };
-        let e = last_return
-            .entry((r[child].clone(), r[la].clone()))
-            .or_insert(last);
-        *e = (*e).max(last);
     }
     let kept_referrals = referrals.values("referral_id");
     referrals.write(&out.join("referrals.csv"));
@@ -201,7 +207,16 @@ fn census_scope(
     reviews.retain_in("plan_id", &kept_plans);
     reviews.write(&out.join("cp_reviews.csv"));
 
-    // Children with an episode in a census return, as that return saw them.
+    // The children the census holds, as its last return saw them: (child, LA) -> unborn.
+    let census_children: HashMap<(String, String), String> = rows(xml_store, "children")
+        .iter()
+        .map(|r| {
+            (
+                (r["child_id"].clone(), r["la_code"].clone()),
+                r["unborn"].clone(),
+            )
+        })
+        .collect();
     let mut children = Csv::read(&full.join("children.csv"));
     let before = children.rows.len();
     let (child, la, birth, sex, unborn) = (
@@ -213,19 +228,33 @@ fn census_scope(
     );
     children
         .rows
-        .retain(|r| last_return.contains_key(&(r[child].clone(), r[la].clone())));
+        .retain(|r| census_children.contains_key(&(key.child_id(&r[child]), r[la].clone())));
+    assert_eq!(
+        children.rows.len(),
+        census_children.len(),
+        "the census holds children the CSV extract lacks"
+    );
     let mut made_unborn = 0;
     for r in &mut children.rows {
-        let last = last_return[&(r[child].clone(), r[la].clone())];
+        if census_children[&(key.child_id(&r[child]), r[la].clone())] != "Y" || r[unborn] == "Y" {
+            continue;
+        }
+        // Unborn at its last return, born since: after the first census year began.
         let born = NaiveDate::parse_from_str(&format!("{}-01", r[birth]), "%Y-%m-%d")
             .expect("every synthetic child has a birth month");
-        if born > last {
-            if r[unborn] != "Y" {
-                made_unborn += 1;
-            }
-            r[sex] = "U".into();
-            r[unborn] = "Y".into();
-            // The reader keeps no expected birth date.
+        assert!(
+            born > window_start,
+            "born {born}, unborn in the census: {r:?}"
+        );
+        made_unborn += 1;
+        r[sex] = "U".into();
+        r[unborn] = "Y".into();
+        // The reader keeps no expected birth date.
+        r[birth] = String::new();
+    }
+    // A child unborn in both keeps no birth month in the census either.
+    for r in &mut children.rows {
+        if r[unborn] == "Y" {
             r[birth] = String::new();
         }
     }
@@ -262,9 +291,8 @@ fn ingest(input: &Path, store: &Path) -> String {
     stdout(&run_ok(&["ingest", s(input), "--store", s(store)]))
 }
 
-/// One measures row: (measure_id, period, la_code, breakdown, breakdown_value) ->
-/// [numerator, denominator, excluded, pending].
-type Figures = BTreeMap<(String, String, String, String, String), [String; 4]>;
+/// The measures table by key -> [numerator, denominator, excluded, pending].
+type Figures = BTreeMap<MeasureKey, [i64; 4]>;
 
 fn measures(store: &Path, out: &Path, reference: NaiveDate) -> (Figures, String) {
     let o = run_ok(&[
@@ -278,42 +306,10 @@ fn measures(store: &Path, out: &Path, reference: NaiveDate) -> (Figures, String)
         "--out",
         s(out),
     ]);
-    let t = Csv::read(out);
-    let c = |n: &str| t.col(n);
-    let (m, p, l, b, v) = (
-        c("measure_id"),
-        c("period"),
-        c("la_code"),
-        c("breakdown"),
-        c("breakdown_value"),
-    );
-    let (num, den, exc, pen) = (
-        c("numerator"),
-        c("denominator"),
-        c("excluded"),
-        c("pending"),
-    );
-    let mut fig = Figures::new();
-    for r in &t.rows {
-        let key = (
-            r[m].clone(),
-            r[p].clone(),
-            r[l].clone(),
-            r[b].clone(),
-            r[v].clone(),
-        );
-        let val = [
-            r[num].clone(),
-            r[den].clone(),
-            r[exc].clone(),
-            r[pen].clone(),
-        ];
-        assert!(
-            fig.insert(key.clone(), val).is_none(),
-            "{}: row {key:?} twice",
-            out.display()
-        );
-    }
+    let fig = read_measures(out)
+        .into_iter()
+        .map(|(k, r)| (k, r.counts()))
+        .collect();
     (fig, stdout(&o))
 }
 
@@ -562,8 +558,15 @@ fn csv_and_cin_xml_of_the_same_partnership_give_the_same_figures() {
             "{name} differs between the CSV and the XML outputs"
         );
     }
+    let store_csv = p.csv.join("../store-csv");
+    let store_xml = p.xml.join("../store-xml");
+    let summary_xml = ingest(&p.xml, &store_xml);
+    assert!(
+        summary_xml.contains("CIN census XML"),
+        "the census files were read as such:\n{summary_xml}"
+    );
     let (dropped_referrals, dropped_children, made_unborn) =
-        census_scope(&p.csv_full, &p.csv, p.summary.window_start, reference);
+        census_scope(&p.csv_full, &p.csv, &store_xml, p.summary.window_start);
     // The look-back year is real: some referrals closed before the first census year.
     assert!(dropped_referrals > 0 && dropped_children > 0);
     eprintln!(
@@ -571,14 +574,7 @@ fn csv_and_cin_xml_of_the_same_partnership_give_the_same_figures() {
          look-back left out; {made_unborn} children unborn at their last return"
     );
 
-    let store_csv = p.csv.join("../store-csv");
-    let store_xml = p.xml.join("../store-xml");
     ingest(&p.csv, &store_csv);
-    let summary_xml = ingest(&p.xml, &store_xml);
-    assert!(
-        summary_xml.contains("CIN census XML"),
-        "the census files were read as such:\n{summary_xml}"
-    );
 
     let (fig_csv, out_csv) = measures(&store_csv, &p.csv.join("../measures-csv.csv"), reference);
     let (fig_xml, out_xml) = measures(&store_xml, &p.xml.join("../measures-xml.csv"), reference);
@@ -648,7 +644,7 @@ fn csv_and_cin_xml_of_the_same_partnership_give_the_same_figures() {
     assert!(shared_ids >= 20, "{shared_ids} shared measures");
     let nonzero = fig_xml
         .iter()
-        .filter(|(k, v)| k.3 == "NONE" && v[0] != "0")
+        .filter(|(k, v)| k.3 == "NONE" && v[0] != 0)
         .map(|(k, _)| k.0.clone())
         .collect::<BTreeSet<_>>();
     for id in [

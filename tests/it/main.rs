@@ -2,6 +2,7 @@
 
 mod annex_a;
 mod calendar;
+mod catalogue;
 mod cdop;
 mod cin_xml;
 mod cli;

@@ -145,27 +145,11 @@ fn png_variance(path: &Path) -> f64 {
 
 /// The ALL / NONE rows of the measures table: (measure_id, period) -> value.
 fn headline_values(csv_path: &Path) -> HashMap<(String, String), Option<f64>> {
-    let mut rdr = csv::Reader::from_path(csv_path).expect("measures csv");
-    let h = rdr.headers().expect("header").clone();
-    let idx = |n: &str| h.iter().position(|c| c == n).expect("column");
-    let (m, p, la, b, v) = (
-        idx("measure_id"),
-        idx("period"),
-        idx("la_code"),
-        idx("breakdown"),
-        idx("value"),
-    );
-    let mut out = HashMap::new();
-    for r in rdr.records() {
-        let r = r.expect("row");
-        if &r[la] == "ALL" && &r[b] == "NONE" {
-            out.insert(
-                (r[m].to_string(), r[p].to_string()),
-                r[v].parse::<f64>().ok(),
-            );
-        }
-    }
-    out
+    common::read_measures(csv_path)
+        .into_iter()
+        .filter(|(k, _)| k.2 == "ALL" && k.3 == "NONE")
+        .map(|(k, r)| ((k.0, k.1), r.value))
+        .collect()
 }
 
 #[test]

@@ -1,13 +1,15 @@
 //! `safeguard::synth`: determinism, the contract's headers, scale, the reference date, funnel shape,
 //! CDOP shape, fictional identifiers and the CIN census XML files.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
-use chrono::{Datelike, Months, NaiveDate};
+use chrono::{Datelike, NaiveDate};
 use quick_xml::events::Event;
 use quick_xml::Reader;
 use safeguard::synth::{run, SynthFormat, SynthOptions, SynthSummary};
+
+use crate::common::{read_measures, run_in, stderr, stdout, MeasureKey, MeasureValues};
 
 /// Canonical tables and their headers, copied from data-contract.md section 3.
 const CONTRACT: &[(&str, &str)] = &[
@@ -248,6 +250,71 @@ fn synth_writes_nothing_after_the_reference_date() {
         .all(|c| c["unborn"] == "N" || c["sex"] == "U"));
 }
 
+/// `safeguard measures` over the synthetic window: each measure's partnership (`ALL`) numerator
+/// and denominator summed over the years asked for (its `NONE` row, or the row of `breakdown`
+/// = `value`), with the run's table.
+struct Pooled {
+    table: BTreeMap<MeasureKey, MeasureValues>,
+    years: Vec<String>,
+}
+
+impl Pooled {
+    fn run(dir: &Path, years: &str, reference: NaiveDate) -> Pooled {
+        let o = run_in(dir, &["ingest", ".", "--store", "store"]);
+        assert!(o.status.success(), "ingest: {}{}", stdout(&o), stderr(&o));
+        let o = run_in(
+            dir,
+            &[
+                "measures",
+                "--store",
+                "store",
+                "--years",
+                years,
+                "--reference-date",
+                &reference.to_string(),
+                "--out",
+                "m.csv",
+            ],
+        );
+        assert!(o.status.success(), "measures: {}{}", stdout(&o), stderr(&o));
+        let years = safeguard::measures::period::parse_year_range(years)
+            .unwrap()
+            .iter()
+            .map(|y| y.to_string())
+            .collect();
+        Pooled {
+            table: read_measures(&dir.join("m.csv")),
+            years,
+        }
+    }
+
+    /// (numerator, denominator) of a row summed over the years.
+    fn sum(&self, m: &str, breakdown: &str, value: &str) -> (i64, i64) {
+        let mut out = (0, 0);
+        for y in &self.years {
+            let key = (
+                m.into(),
+                y.clone(),
+                "ALL".into(),
+                breakdown.into(),
+                value.into(),
+            );
+            let r = self
+                .table
+                .get(&key)
+                .unwrap_or_else(|| panic!("no row {key:?}"));
+            out = (out.0 + r.numerator, out.1 + r.denominator);
+        }
+        out
+    }
+
+    /// A measure's share over the years: summed numerator / summed denominator.
+    fn share(&self, m: &str) -> f64 {
+        let (n, d) = self.sum(m, "NONE", "");
+        share(n as usize, d as usize)
+    }
+}
+
 #[test]
 fn synth_funnel_is_close_to_england() {
     let dir = tempfile::tempdir().unwrap();
@@ -255,11 +322,10 @@ fn synth_funnel_is_close_to_england() {
     let (from, to) = (s.window_start, s.reference_date);
     let refs = table(dir.path(), "referrals.csv");
     let contacts = table(dir.path(), "contacts.csv");
-    let in_window: Vec<_> = refs
+    let n = refs
         .iter()
         .filter(|r| in_range(date(&r["received_at"]), from, to))
-        .collect();
-    let n = in_window.len();
+        .count();
 
     let contacts_in = contacts
         .iter()
@@ -271,127 +337,49 @@ fn synth_funnel_is_close_to_england() {
         "contacts per referral {per_referral:.2}"
     );
 
-    // Re-referrals within 12 months, in the same LA.
-    let mut by_child: HashMap<(String, String), Vec<NaiveDate>> = HashMap::new();
-    for r in &refs {
-        by_child
-            .entry((r["la_code"].clone(), r["child_id"].clone()))
-            .or_default()
-            .push(date(&r["received_at"]).unwrap());
-    }
-    let rereferrals = in_window
-        .iter()
-        .filter(|r| {
-            let d = date(&r["received_at"]).unwrap();
-            let back = d.checked_sub_months(Months::new(12)).unwrap();
-            by_child[&(r["la_code"].clone(), r["child_id"].clone())]
-                .iter()
-                .any(|p| *p >= back && *p < d)
-        })
-        .count();
-    let rr = share(rereferrals, n);
+    // The funnel as `safeguard measures` counts it over the 4 years (pooled), not counted again
+    // here: the measures themselves are tested on hand-counted cases (tests/measures/).
+    let p = Pooled::run(dir.path(), "2021-22..2024-25", to);
+    let rr = p.share("rereferral_12m");
     assert!((0.15..=0.30).contains(&rr), "re-referral share {rr:.3}");
-
-    let nfa = share(
-        in_window
-            .iter()
-            .filter(|r| r["referral_nfa"] == "Y")
-            .count(),
-        n,
-    );
+    let nfa = p.share("referral_nfa");
     assert!((0.03..=0.12).contains(&nfa), "referral NFA {nfa:.3}");
 
     // s47 -> ICPC -> plan.
-    let s47s = table(dir.path(), "s47_enquiries.csv");
-    let started: Vec<_> = s47s
-        .iter()
-        .filter(|s| s["transfer_in"] == "N" && in_range(date(&s["start_date"]), from, to))
-        .collect();
-    let s47_rate = share(started.len(), n);
+    let (s47s, _) = p.sum("rate_per_10k", "count", "s47");
+    let (referrals, _) = p.sum("rate_per_10k", "count", "referrals");
+    assert_eq!(referrals as usize, n, "referrals received in the window");
+    let s47_rate = share(s47s as usize, n);
     assert!(
         (0.28..=0.42).contains(&s47_rate),
         "s47 per referral {s47_rate:.3}"
     );
-    let icpc_share = share(
-        started
-            .iter()
-            .filter(|s| !s["icpc_date"].is_empty())
-            .count(),
-        started.len(),
-    );
+    let icpc_share = p.share("s47_to_icpc");
     assert!(
         (0.25..=0.50).contains(&icpc_share),
         "ICPC share of s47 {icpc_share:.3}"
     );
-    let icpcs: Vec<_> = s47s
-        .iter()
-        .filter(|s| in_range(date(&s["icpc_date"]), from, to))
-        .collect();
-    let plans_per_icpc = share(
-        icpcs.iter().filter(|s| s["icpc_result"] == "CPP").count(),
-        icpcs.len(),
-    );
+    let plans_per_icpc = p.share("icpc_to_cpp");
     assert!(
         (0.75..=0.95).contains(&plans_per_icpc),
         "plans per ICPC {plans_per_icpc:.3}"
     );
 
     // Assessed episodes closed "not in need".
-    let by_id: HashMap<&str, &HashMap<String, String>> = refs
-        .iter()
-        .map(|r| (r["referral_id"].as_str(), r))
-        .collect();
-    let assessments = table(dir.path(), "assessments.csv");
-    let authorised: Vec<_> = assessments
-        .iter()
-        .filter(|a| in_range(date(&a["authorisation_date"]), from, to))
-        .collect();
-    let not_in_need = authorised
-        .iter()
-        .filter(|a| {
-            matches!(
-                by_id[a["referral_id"].as_str()]["closure_reason"].as_str(),
-                "RC8" | "RC9"
-            )
-        })
-        .count();
-    let nin = share(not_in_need, authorised.len());
+    let nin = p.share("assessment_not_in_need");
     assert!(
         (0.22..=0.40).contains(&nin),
         "assessed not in need {nin:.3}"
     );
 
     // Plans: category mix and second or subsequent plans.
-    let plans = table(dir.path(), "cp_plans.csv");
-    let new_plans: Vec<_> = plans
-        .iter()
-        .filter(|p| in_range(date(&p["start_date"]), from, to))
-        .collect();
-    let neglect = share(
-        new_plans
-            .iter()
-            .filter(|p| p["initial_category"] == "NEG")
-            .count(),
-        new_plans.len(),
-    );
+    let (neg, plans) = p.sum("cpp_by_category", "category", "NEG");
+    let neglect = share(neg as usize, plans as usize);
     assert!(
         (0.38..=0.58).contains(&neglect),
         "neglect share {neglect:.3}"
     );
-    let mut first_plan: HashMap<&str, NaiveDate> = HashMap::new();
-    for p in &plans {
-        let d = date(&p["start_date"]).unwrap();
-        let e = first_plan.entry(p["child_id"].as_str()).or_insert(d);
-        *e = (*e).min(d);
-    }
-    let subsequent = new_plans
-        .iter()
-        .filter(|p| {
-            p["previous_plans"].parse::<u32>().unwrap_or(0) > 0
-                || first_plan[p["child_id"].as_str()] < date(&p["start_date"]).unwrap()
-        })
-        .count();
-    let sos = share(subsequent, new_plans.len());
+    let sos = p.share("cpp_second_or_subsequent");
     assert!(
         (0.14..=0.32).contains(&sos),
         "second or subsequent plans {sos:.3}"
