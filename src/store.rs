@@ -249,12 +249,12 @@ impl Store {
                 // Removed (renamed away) by a commit's clean-up before we locked it.
                 continue;
             }
-            let mut text = String::new();
+            let mut bytes = vec![];
             (&file)
                 .take(MAX_MANIFEST_BYTES)
-                .read_to_string(&mut text)
+                .read_to_end(&mut bytes)
                 .with_context(|| format!("reading {}", mpath.display()))?;
-            let manifest = parse_manifest(&mpath, &text)?;
+            let manifest = parse_manifest(&mpath, &String::from_utf8_lossy(&bytes))?;
             return Ok(Store {
                 dir: dir.to_path_buf(),
                 current: Some(gen_dir),
@@ -306,10 +306,7 @@ impl Store {
     /// none) never link. A store written before fingerprints were recorded adopts the first
     /// committing run's key, except that a store holding CIN census or Annex A sources (which
     /// need a key) refuses an unkeyed run.
-    pub fn open_for_write(
-        dir: &Path,
-        pseudo: &crate::pseudonym::Pseudonymiser,
-    ) -> Result<Store> {
+    pub fn open_for_write(dir: &Path, pseudo: &crate::pseudonym::Pseudonymiser) -> Result<Store> {
         let lock = WriterLock::acquire(dir)?;
         // A lock file can stay writable in a folder that is not (left by a run before it was
         // made read-only): try to create a file there.
@@ -317,10 +314,7 @@ impl Store {
         File::create(&probe)
             .and_then(|_| fs::remove_file(&probe))
             .map_err(|e| {
-                crate::error::UserError::file(
-                    dir,
-                    format!("cannot write to the store folder: {e}"),
-                )
+                crate::error::UserError::file(dir, format!("cannot write to the store folder: {e}"))
             })?;
         let current = read_current(dir)?;
         if current.is_none() {
@@ -1349,7 +1343,6 @@ fn issues_frame(issues: &[Issue]) -> Result<DataFrame> {
     )?)
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // Concurrency and crashes: CURRENT and the manifest checked, the writer lock, reader pins,
 // clean-up of leftovers, syncing a generation to disk.
@@ -1385,7 +1378,12 @@ fn read_current(dir: &Path) -> Result<Option<String>, crate::error::UserError> {
         {
             return Ok(None)
         }
-        Err(e) => return Err(crate::error::UserError::file(&cur, format!("cannot read: {e}"))),
+        Err(e) => {
+            return Err(crate::error::UserError::file(
+                &cur,
+                format!("cannot read: {e}"),
+            ))
+        }
     };
     if !meta.is_file() {
         return Err(invalid("it is not a plain file"));
@@ -1403,7 +1401,9 @@ fn read_current(dir: &Path) -> Result<Option<String>, crate::error::UserError> {
     }
     match fs::symlink_metadata(dir.join(name)) {
         Ok(m) if m.file_type().is_symlink() => {
-            return Err(invalid(&format!("{name} is a link, not a folder of the store")))
+            return Err(invalid(&format!(
+                "{name} is a link, not a folder of the store"
+            )))
         }
         Ok(m) if !m.is_dir() => return Err(invalid(&format!("{name} is not a folder"))),
         _ => {}
