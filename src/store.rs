@@ -310,8 +310,12 @@ impl Store {
         let lock = WriterLock::acquire(dir)?;
         // A lock file can stay writable in a folder that is not (left by a run before it was
         // made read-only): try to create a file there.
-        let probe = dir.join(format!(".probe-{}", std::process::id()));
-        File::create(&probe)
+        let probe = dir.join(format!("{PROBE_PREFIX}{}", std::process::id()));
+        let _ = fs::remove_file(&probe);
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&probe)
             .and_then(|_| fs::remove_file(&probe))
             .map_err(|e| {
                 crate::error::UserError::file(dir, format!("cannot write to the store folder: {e}"))
@@ -539,7 +543,7 @@ impl Store {
             .and_then(|n| generation_number(&n.to_string_lossy()))
             .unwrap_or(0);
         let mut n = live.max(self.manifest.generation) + 1;
-        while self.dir.join(format!("gen-{n:06}")).exists() {
+        while fs::symlink_metadata(self.dir.join(format!("gen-{n:06}"))).is_ok() {
             n += 1;
         }
         n
@@ -568,7 +572,10 @@ impl Store {
             let _ = fs::rename(&gen_dir, tmp);
             return Err(anyhow::Error::from(e).context("replacing CURRENT"));
         }
-        sync_dir(&self.dir)?;
+        // The new generation is live from here on: a failure to sync is no failure to commit.
+        if let Err(e) = sync_dir(&self.dir) {
+            eprintln!("warning: {e:#}: the store's last change may not survive a power cut");
+        }
         Ok(())
     }
 
@@ -1655,6 +1662,14 @@ struct Holder {
     since: String,
 }
 
+/// `LOCK`'s text as shown in messages: letters, digits and `-._:` only, at most `max`.
+fn printable(v: &str, max: usize) -> String {
+    v.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "-._:".contains(*c))
+        .take(max)
+        .collect()
+}
+
 /// A process's start time (clock ticks after boot), or None when it is not running.
 fn process_start(pid: u32) -> Option<u64> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -1707,8 +1722,8 @@ impl Holder {
             match k.trim() {
                 "pid" => pid = v.parse().ok(),
                 "start" => h.start = v.parse().ok(),
-                "host" => h.host = v.chars().take(255).collect(),
-                "since" => h.since = v.chars().take(40).collect(),
+                "host" => h.host = printable(v, 255),
+                "since" => h.since = printable(v, 40),
                 _ => {}
             }
         }
@@ -1775,6 +1790,14 @@ impl WriterLock {
             created_dir = true;
         }
         let path = dir.join(LOCK);
+        // Never write through a link planted as LOCK.
+        if fs::symlink_metadata(&path).is_ok_and(|m| !m.is_file()) {
+            return Err(crate::error::UserError::file(
+                &path,
+                "the store's LOCK is not a plain file: remove it".into(),
+            )
+            .into());
+        }
         let me = Holder::me();
         let deadline = Instant::now() + Duration::from_secs(wait);
         let mut told = false;

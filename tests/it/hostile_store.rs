@@ -341,6 +341,19 @@ fn a_lock_left_by_a_dead_process_is_taken_over_and_one_whose_process_runs_is_not
         !store.join("LOCK").exists(),
         "the lock is removed when released"
     );
+
+    // A LOCK planted as a link: never written through.
+    let outside = dir.join("outside.txt");
+    std::fs::write(&outside, "not the store's\n").unwrap();
+    std::os::unix::fs::symlink(&outside, store.join("LOCK")).unwrap();
+    let o = run(&mut ingest_cmd(dir, &store, &[&referrals(dir, "D", 10)]));
+    let err = user_error(&o, "ingest with LOCK a link");
+    assert!(err.contains("LOCK is not a plain file"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&outside).unwrap(),
+        "not the store's\n"
+    );
+    std::fs::remove_file(store.join("LOCK")).unwrap();
     assert_eq!(
         tags(&store, &["A", "B", "C"]),
         BTreeMap::from([("A".into(), 10), ("B".into(), 10), ("C".into(), 10)])
