@@ -1621,7 +1621,8 @@ fn sync_dir(dir: &Path) -> Result<()> {
 
 /// A commit's error as the user sees it: a full disk, a quota, a read-only or forbidden folder
 /// is theirs to fix (exit 1, naming the store folder); anything else stays internal.
-fn fixable_io(dir: &Path, err: anyhow::Error) -> anyhow::Error {
+/// (Public so that other writers into the store folder, e.g. ingest's staging spills, can use it.)
+pub fn fixable_io(dir: &Path, err: anyhow::Error) -> anyhow::Error {
     use std::io::ErrorKind as K;
     let kind = err.chain().find_map(|c| {
         if let Some(io) = c.downcast_ref::<std::io::Error>() {
