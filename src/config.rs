@@ -152,6 +152,7 @@ impl Config {
         if let Some(f) = &self.key_file {
             let bytes = std::fs::read(f)
                 .map_err(|e| UserError::file(f, format!("cannot read the key file: {e}")))?;
+            warn_if_shared(f);
             return Pseudonymiser::keyed(&bytes).map_err(|e| UserError::file(f, e));
         }
         Ok(Pseudonymiser::passthrough())
@@ -163,5 +164,24 @@ impl Config {
             .iter()
             .find(|l| l.code == code)
             .map_or_else(|| code.to_string(), |l| l.name.clone())
+    }
+}
+
+/// Warns (on stderr, once a run) when the key file can be read or written by other users than
+/// its owner: its permissions are the partnership's to set, but anyone who can read the key can
+/// turn a known identifier into its pseudonym.
+fn warn_if_shared(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    let Ok(meta) = std::fs::metadata(path) else {
+        return;
+    };
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o066 != 0 && !WARNED.swap(true, Ordering::Relaxed) {
+        eprintln!(
+            "warning: {}: the pseudonym key file can be read or changed by other users (mode {mode:03o}): make it readable by its owner only (chmod 600)",
+            path.display()
+        );
     }
 }

@@ -9,6 +9,10 @@ use sha2::Sha256;
 pub const PSEUDONYM_HEX_LEN: usize = 16;
 /// The shortest key accepted.
 pub const MIN_KEY_LEN: usize = 16;
+/// The fingerprint of "no key" (identifiers stored as given).
+pub const UNKEYED: &str = "unkeyed";
+/// The fixed string whose HMAC under the key is the key's fingerprint.
+const FINGERPRINT_INPUT: &[u8] = b"safeguard key fingerprint v1";
 
 /// Replaces child identifiers, or passes them through when no key was given (canonical CSVs are
 /// pseudonymous extracts already).
@@ -45,20 +49,32 @@ impl Pseudonymiser {
     pub fn is_keyed(&self) -> bool {
         self.key.is_some()
     }
+    /// Names the key without revealing it, for the store's manifest: `hmac-sha256:` and the
+    /// first 16 hex characters of HMAC-SHA256(key, "safeguard key fingerprint v1"), or
+    /// [`UNKEYED`]. Two runs with the same key give the same fingerprint; the key cannot be
+    /// recovered from it (no more than from any pseudonym).
+    pub fn fingerprint(&self) -> String {
+        match &self.key {
+            None => UNKEYED.to_string(),
+            Some(key) => format!("hmac-sha256:{}", hmac_hex(key, FINGERPRINT_INPUT)),
+        }
+    }
     /// The stored form of a child identifier.
     pub fn child_id(&self, id: &str) -> String {
         match &self.key {
             None => id.to_string(),
-            Some(key) => {
-                let mut mac =
-                    Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
-                mac.update(id.trim().as_bytes());
-                let mut hex = hex::encode(mac.finalize().into_bytes());
-                hex.truncate(PSEUDONYM_HEX_LEN);
-                hex
-            }
+            Some(key) => hmac_hex(key, id.trim().as_bytes()),
         }
     }
+}
+
+/// HMAC-SHA256(key, data) as hex, truncated to [`PSEUDONYM_HEX_LEN`] characters.
+fn hmac_hex(key: &[u8], data: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(data);
+    let mut hex = hex::encode(mac.finalize().into_bytes());
+    hex.truncate(PSEUDONYM_HEX_LEN);
+    hex
 }
 
 fn trim_bytes(b: &[u8]) -> &[u8] {

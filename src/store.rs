@@ -18,8 +18,15 @@
 //!                            each commit adds its files)
 //! ```
 //!
-//! A commit writes a whole new generation aside and then swaps `CURRENT` by rename, so a run that
-//! fails halfway leaves the store exactly as it was; the old generation is removed afterwards.
+//! A commit writes a whole new generation aside, syncs it to disk and then swaps `CURRENT` by
+//! rename, so a run that fails halfway (or a power cut) leaves the old generation or the new one,
+//! whole; the old generation is removed afterwards, once no reader holds it.
+//!
+//! Concurrency (see [`WriterLock`] and [`Store::open`]): one writer at a time holds `store/LOCK`
+//! (a kernel lock on the file, which also names the holder's pid, start time and host); a reader
+//! pins the generation it opened by a shared lock on that generation's `manifest.json`, and a
+//! generation is removed only when nobody holds that lock. Leftovers of a killed writer (its
+//! staging folder, a half-written `.gen-N.tmp`) are removed by the next writer.
 //!
 //! Every key of a partitioned table starts with `la_code`, and every check across those tables
 //! (supersession, the CIN episode cascade, orphans, DfE rules 1103, 2889, 2885, 8935/8940) stays
@@ -30,7 +37,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
+use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use chrono::NaiveDate;
@@ -44,7 +53,23 @@ use crate::ingest::validate::{Issue, TableBuilder};
 use crate::schema::{self, TableSpec};
 
 const CURRENT: &str = "CURRENT";
+/// `CURRENT`'s replacement, written and synced before it is renamed over `CURRENT`.
+const CURRENT_TMP: &str = "CURRENT.tmp";
 const MANIFEST: &str = "manifest.json";
+/// The writer lock: see [`WriterLock`].
+const LOCK: &str = "LOCK";
+/// An ingest run's staging folder: `.staging-<pid>-<start time>` (`.staging-<pid>` before).
+const STAGING_PREFIX: &str = ".staging-";
+/// A generation being removed (renamed first, so that no reader can pin it meanwhile).
+const DELETING_PREFIX: &str = ".deleting-";
+/// A file created and removed at once to check that the store folder can be written.
+const PROBE_PREFIX: &str = ".probe-";
+/// The largest manifest read (a national store's is a few hundred KB).
+const MAX_MANIFEST_BYTES: u64 = 256 << 20;
+/// How long a second writer waits for the lock by default (`SAFEGUARD_LOCK_WAIT` seconds).
+const DEFAULT_LOCK_WAIT_SECS: u64 = 600;
+/// How long a reader waits for a generation that a commit's clean-up holds (a rename's time).
+const PIN_WAIT: Duration = Duration::from_secs(60);
 /// The layout this code writes: 2 = tables as folders of partition files.
 const LAYOUT: u32 = 2;
 /// The partition of tables that are not split by LA, and of the link checks across LAs.
@@ -134,9 +159,16 @@ fn layout_v1() -> u32 {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
     /// 1: one file per table (written before partitioning; still read, not appended to); 2: now.
+    /// A newer layout than [`LAYOUT`] is refused (read or written).
     #[serde(default = "layout_v1")]
     pub layout: u32,
     pub generation: u64,
+    /// Which pseudonym key built the store: [`crate::pseudonym::Pseudonymiser::fingerprint`]
+    /// (a keyed hash of a fixed string, never the key), or "unkeyed". Absent in stores written
+    /// before it was recorded: the first ingest that commits records its own (see
+    /// [`Store::open_for_write`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_fingerprint: Option<String>,
     pub sources: Vec<SourceEntry>,
 }
 
@@ -145,6 +177,7 @@ impl Default for Manifest {
         Manifest {
             layout: LAYOUT,
             generation: 0,
+            key_fingerprint: None,
             sources: vec![],
         }
     }
@@ -161,37 +194,93 @@ pub struct CommitResult {
 }
 
 /// An open store (possibly empty: no generation yet).
+///
+/// Opened for reading ([`Store::open`]) it pins the generation it found: every read goes to that
+/// generation, which no commit removes while this value lives. Opened for writing
+/// ([`Store::open_for_write`]) it holds the store's writer lock until dropped.
 #[derive(Debug)]
 pub struct Store {
     dir: PathBuf,
     current: Option<PathBuf>,
     pub manifest: Manifest,
+    /// A reader's pin: the live generation's manifest, held with a shared lock.
+    _pin: Option<File>,
+    /// A writer's lock (released, and `LOCK` removed, when the store is dropped).
+    _lock: Option<WriterLock>,
+    /// The fingerprint of the key this writer pseudonymises with (recorded by the commit).
+    run_fingerprint: Option<String>,
+    /// The store recorded no key fingerprint: this writer's is recorded (with a note).
+    adopt_fingerprint: bool,
 }
 
 impl Store {
-    /// Opens the store at `dir` (which need not exist yet).
+    /// Opens the store at `dir` (which need not exist yet) for reading, pinning the live
+    /// generation: a shared lock on its `manifest.json`, so that a concurrent commit leaves it in
+    /// place until this value is dropped. Where the lock cannot be taken (a file system without
+    /// locks) the store is read unpinned.
     pub fn open(dir: &Path) -> Result<Store> {
-        let cur = dir.join(CURRENT);
-        if !cur.exists() {
+        check_folder(dir)?;
+        // A commit may replace CURRENT between reading it and pinning its generation (which it
+        // then removes): read CURRENT again. Each retry means a commit completed meanwhile.
+        for _ in 0..100 {
+            let Some(name) = read_current(dir)? else {
+                return Ok(Store::empty(dir));
+            };
+            let gen_dir = dir.join(&name);
+            let mpath = gen_dir.join(MANIFEST);
+            let file = match File::open(&mpath) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    if read_current(dir)?.as_deref() == Some(name.as_str()) {
+                        return Err(damaged(dir, &name));
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    return Err(crate::error::UserError::file(
+                        &mpath,
+                        format!("cannot read the store's manifest: {e}"),
+                    )
+                    .into())
+                }
+            };
+            let pinned = lock_shared_bounded(&file, &mpath)?;
+            if pinned && !same_file(&file, &mpath) {
+                // Removed (renamed away) by a commit's clean-up before we locked it.
+                continue;
+            }
+            let mut bytes = vec![];
+            (&file)
+                .take(MAX_MANIFEST_BYTES)
+                .read_to_end(&mut bytes)
+                .with_context(|| format!("reading {}", mpath.display()))?;
+            let manifest = parse_manifest(&mpath, &String::from_utf8_lossy(&bytes))?;
             return Ok(Store {
                 dir: dir.to_path_buf(),
-                current: None,
-                manifest: Manifest::default(),
+                current: Some(gen_dir),
+                manifest,
+                _pin: pinned.then_some(file),
+                _lock: None,
+                run_fingerprint: None,
+                adopt_fingerprint: false,
             });
         }
-        let name =
-            fs::read_to_string(&cur).with_context(|| format!("reading {}", cur.display()))?;
-        let gen_dir = dir.join(name.trim());
-        let mpath = gen_dir.join(MANIFEST);
-        let manifest: Manifest = serde_json::from_str(
-            &fs::read_to_string(&mpath).with_context(|| format!("reading {}", mpath.display()))?,
-        )
-        .with_context(|| format!("parsing {}", mpath.display()))?;
-        Ok(Store {
+        Err(anyhow::anyhow!(
+            "{}: the store's generation changed 100 times while it was being opened",
+            dir.display()
+        ))
+    }
+
+    fn empty(dir: &Path) -> Store {
+        Store {
             dir: dir.to_path_buf(),
-            current: Some(gen_dir),
-            manifest,
-        })
+            current: None,
+            manifest: Manifest::default(),
+            _pin: None,
+            _lock: None,
+            run_fingerprint: None,
+            adopt_fingerprint: false,
+        }
     }
 
     /// Opens a store that must already hold data.
@@ -205,6 +294,114 @@ impl Store {
             .into());
         }
         Ok(s)
+    }
+
+    /// Opens the store at `dir` for an ingest that pseudonymises with `pseudo`: creates the
+    /// folder if need be, takes the writer lock (waiting for another writer, see
+    /// [`WriterLock::acquire`]), checks the store can be written to and was built with the same
+    /// key, then removes what interrupted runs left behind.
+    ///
+    /// The key: a store records the fingerprint of the key that built it (or "unkeyed") and
+    /// refuses a run with another one, both ways, since pseudonyms from two keys (or a key and
+    /// none) never link. A store written before fingerprints were recorded adopts the first
+    /// committing run's key, except that a store holding CIN census or Annex A sources (which
+    /// need a key) refuses an unkeyed run.
+    pub fn open_for_write(dir: &Path, pseudo: &crate::pseudonym::Pseudonymiser) -> Result<Store> {
+        let lock = WriterLock::acquire(dir)?;
+        // A lock file can stay writable in a folder that is not (left by a run before it was
+        // made read-only): try to create a file there.
+        let probe = dir.join(format!("{PROBE_PREFIX}{}", std::process::id()));
+        let _ = fs::remove_file(&probe);
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&probe)
+            .and_then(|_| fs::remove_file(&probe))
+            .map_err(|e| {
+                crate::error::UserError::file(dir, format!("cannot write to the store folder: {e}"))
+            })?;
+        let current = read_current(dir)?;
+        if current.is_none() {
+            if let Some(g) = generation_folders(dir)?.into_iter().next() {
+                return Err(crate::error::UserError::file(
+                    dir,
+                    format!(
+                        "the store has a generation folder ({g}) but no CURRENT: a first ingest was interrupted, or CURRENT was removed; restore CURRENT (naming the newest whole gen-NNNNNN folder) or remove the gen-* folders"
+                    ),
+                )
+                .into());
+            }
+        }
+        let mut store = match &current {
+            None => Store::empty(dir),
+            Some(name) => {
+                // Under the writer lock nothing replaces the generation: no pin needed.
+                let mpath = dir.join(name).join(MANIFEST);
+                let text = match fs::read(&mpath) {
+                    Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        return Err(damaged(dir, name))
+                    }
+                    Err(e) => {
+                        return Err(crate::error::UserError::file(
+                            &mpath,
+                            format!("cannot read the store's manifest: {e}"),
+                        )
+                        .into())
+                    }
+                };
+                let manifest = parse_manifest(&mpath, &text)?;
+                Store {
+                    current: Some(dir.join(name)),
+                    manifest,
+                    ..Store::empty(dir)
+                }
+            }
+        };
+        store.check_writable()?;
+        let run = pseudo.fingerprint();
+        store.adopt_fingerprint = store.check_key(&run)?;
+        store.run_fingerprint = Some(run);
+        store.clean_leftovers();
+        store._lock = Some(lock);
+        Ok(store)
+    }
+
+    /// Refuses a run whose key differs from the one that built the store; true when the store
+    /// recorded none and this run's is to be recorded.
+    fn check_key(&self, run: &str) -> Result<bool, crate::error::UserError> {
+        use crate::pseudonym::UNKEYED;
+        if self.current.is_none() {
+            return Ok(true);
+        }
+        let refuse = |msg: String| Err(crate::error::UserError::file(&self.dir, msg));
+        let give_key = format!(
+            "set the environment variable {} or name a key_file in the config",
+            crate::config::KEY_ENV
+        );
+        match self.manifest.key_fingerprint.as_deref() {
+            Some(stored) if stored == run => Ok(false),
+            Some(UNKEYED) => refuse(
+                "this store was built without a pseudonym key (identifiers stored as given) and this run has one: its pseudonyms would not link with the stored identifiers. Run without the key, or ingest into a new store".into(),
+            ),
+            Some(stored) if run == UNKEYED => refuse(format!(
+                "this store was built with a pseudonym key (fingerprint {stored}) and this run has none: identifiers stored as given would not link with the stored pseudonyms. Give the key that built the store ({give_key}), or ingest into a new store"
+            )),
+            Some(stored) => refuse(format!(
+                "this run's pseudonym key differs from the one that built this store (key fingerprint {run}; the store's is {stored}): children would not link across the two keys. Give the key that built the store, or ingest into a new store"
+            )),
+            None => {
+                let built_keyed = self.manifest.sources.iter().any(|s| {
+                    s.format != crate::ingest::Format::CanonicalCsv.label()
+                });
+                if built_keyed && run == UNKEYED {
+                    return refuse(format!(
+                        "this store holds CIN census or Annex A sources, so it was built with a pseudonym key, and this run has none: identifiers stored as given would not link with the stored pseudonyms. Give the key that built the store ({give_key})"
+                    ));
+                }
+                Ok(true)
+            }
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -228,9 +425,15 @@ impl Store {
     }
 
     /// A private folder for an ingest run's spilled rows (inside the store, so the commit's
-    /// reads stay on one disk).
+    /// reads stay on one disk), named by the process (pid and start time) so that the next
+    /// writer can tell a dead run's leftover from a live one's.
     pub fn staging_dir(&self) -> PathBuf {
-        self.dir.join(format!(".staging-{}", std::process::id()))
+        let me = Holder::me();
+        self.dir.join(format!(
+            "{STAGING_PREFIX}{}-{}",
+            me.pid,
+            me.start.unwrap_or(0)
+        ))
     }
 
     pub fn next_seq(&self) -> u32 {
@@ -289,23 +492,108 @@ impl Store {
     }
 
     /// Writes a new generation holding the old one's rows plus the sink's, then makes it live.
-    pub fn commit(
+    /// Needs the writer lock ([`Store::open_for_write`]). A failure leaves the store as it was
+    /// (the half-written generation is removed); one the user can fix (a full disk, a folder
+    /// that cannot be written) is a user error naming the store folder.
+    pub fn commit(&mut self, sink: Sink, new_sources: Vec<SourceEntry>) -> Result<CommitResult> {
+        if self._lock.is_none() {
+            anyhow::bail!(
+                "{}: a commit without the store's writer lock",
+                self.dir.display()
+            );
+        }
+        self.check_writable()?;
+        let generation = self.next_generation();
+        let gen_name = format!("gen-{generation:06}");
+        let tmp = self.dir.join(format!(".{gen_name}.tmp"));
+        let written = self.write_generation(sink, new_sources, generation, &tmp);
+        let (manifest, result) = match written {
+            Ok(w) => w,
+            Err(e) => {
+                let _ = fs::remove_dir_all(&tmp);
+                return Err(fixable_io(&self.dir, e));
+            }
+        };
+        if let Err(e) = self.make_live(&tmp, &gen_name) {
+            let _ = fs::remove_dir_all(&tmp);
+            return Err(fixable_io(&self.dir, e));
+        }
+        if self.adopt_fingerprint && self.current.is_some() {
+            eprintln!(
+                "note: {}: the store did not record which pseudonym key built it; from now on it records this run's ({}) and refuses any other",
+                self.dir.display(),
+                manifest.key_fingerprint.as_deref().unwrap_or("?")
+            );
+        }
+        self.adopt_fingerprint = false;
+        self.current = Some(self.dir.join(&gen_name));
+        self.manifest = manifest;
+        // The generations before (unless a reader still holds one: a later commit removes it).
+        remove_old_generations(&self.dir, &gen_name);
+        Ok(result)
+    }
+
+    /// The next generation's number: above the live one's (by its folder name and its
+    /// manifest) and above any generation folder a reader still holds.
+    fn next_generation(&self) -> u64 {
+        let live = self
+            .current
+            .as_deref()
+            .and_then(|g| g.file_name())
+            .and_then(|n| generation_number(&n.to_string_lossy()))
+            .unwrap_or(0);
+        let mut n = live.max(self.manifest.generation) + 1;
+        while fs::symlink_metadata(self.dir.join(format!("gen-{n:06}"))).is_ok() {
+            n += 1;
+        }
+        n
+    }
+
+    /// Swaps `CURRENT` to the generation written in `tmp`: the generation's files and folders
+    /// are synced, the folder renamed into place and the store folder synced; then `CURRENT`'s
+    /// replacement is written, synced, renamed over it and the store folder synced again. A
+    /// power cut at any point leaves `CURRENT` naming the old generation or the new one, whole.
+    fn make_live(&self, tmp: &Path, gen_name: &str) -> Result<()> {
+        sync_tree(tmp)?;
+        let gen_dir = self.dir.join(gen_name);
+        fs::rename(tmp, &gen_dir)
+            .with_context(|| format!("renaming {} to {}", tmp.display(), gen_dir.display()))?;
+        sync_dir(&self.dir)?;
+        let cur_tmp = self.dir.join(CURRENT_TMP);
+        {
+            let mut f = File::create(&cur_tmp)
+                .with_context(|| format!("creating {}", cur_tmp.display()))?;
+            f.write_all(gen_name.as_bytes())?;
+            f.sync_all()?;
+        }
+        if let Err(e) = fs::rename(&cur_tmp, self.dir.join(CURRENT)) {
+            // Not live: the old generation stays; the new one goes.
+            let _ = fs::remove_file(&cur_tmp);
+            let _ = fs::rename(&gen_dir, tmp);
+            return Err(anyhow::Error::from(e).context("replacing CURRENT"));
+        }
+        // The new generation is live from here on: a failure to sync is no failure to commit.
+        if let Err(e) = sync_dir(&self.dir) {
+            eprintln!("warning: {e:#}: the store's last change may not survive a power cut");
+        }
+        Ok(())
+    }
+
+    /// Writes the new generation into `tmp`: the merged tables, the bookkeeping and, last, the
+    /// manifest. Returns the manifest and what changed.
+    fn write_generation(
         &mut self,
         mut sink: Sink,
         new_sources: Vec<SourceEntry>,
-    ) -> Result<CommitResult> {
+        generation: u64,
+        tmp: &Path,
+    ) -> Result<(Manifest, CommitResult)> {
         let mut new_rows = sink.take_rows()?;
         let new_raw = new_rows.remove(&(crate::ingest::sink::RAW, WHOLE.to_string()));
-        fs::create_dir_all(&self.dir)
-            .with_context(|| format!("creating {}", self.dir.display()))?;
-        self.check_writable()?;
-        let generation = self.manifest.generation + 1;
-        let gen_name = format!("gen-{generation:06}");
-        let tmp = self.dir.join(format!(".{gen_name}.tmp"));
         if tmp.exists() {
-            fs::remove_dir_all(&tmp)?;
+            fs::remove_dir_all(tmp)?;
         }
-        fs::create_dir_all(&tmp)?;
+        fs::create_dir_all(tmp).with_context(|| format!("creating {}", tmp.display()))?;
         for t in schema::TABLES
             .iter()
             .map(|t| t.name)
@@ -313,10 +601,14 @@ impl Store {
         {
             fs::create_dir_all(tmp.join(t))?;
         }
+        let tmp = tmp.to_path_buf();
 
         let mut manifest = self.manifest.clone();
         manifest.layout = LAYOUT;
         manifest.generation = generation;
+        if let Some(fp) = &self.run_fingerprint {
+            manifest.key_fingerprint = Some(fp.clone());
+        }
         manifest.sources.extend(new_sources);
         let cin_seqs: Vec<u32> = manifest
             .sources
@@ -484,27 +776,15 @@ impl Store {
         }
 
         fs::write(tmp.join(MANIFEST), serde_json::to_string_pretty(&manifest)?)?;
-
-        // Make it live: rename the folder, then swap CURRENT atomically.
-        let gen_dir = self.dir.join(&gen_name);
-        if gen_dir.exists() {
-            fs::remove_dir_all(&gen_dir)?;
-        }
-        fs::rename(&tmp, &gen_dir)?;
-        let cur_tmp = self.dir.join(format!("{CURRENT}.tmp"));
-        fs::write(&cur_tmp, &gen_name)?;
-        File::open(&cur_tmp)?.sync_all()?;
-        fs::rename(&cur_tmp, self.dir.join(CURRENT))?;
-        if let Some(old) = self.current.replace(gen_dir) {
-            let _ = fs::remove_dir_all(old);
-        }
-        self.manifest = manifest;
-        Ok(CommitResult {
-            generation,
-            superseded,
-            parts_written,
-            parts_kept,
-        })
+        Ok((
+            manifest,
+            CommitResult {
+                generation,
+                superseded,
+                parts_written,
+                parts_kept,
+            },
+        ))
     }
 }
 
@@ -1064,4 +1344,557 @@ fn issues_frame(issues: &[Issue]) -> Result<DataFrame> {
             s("reason", &|i| i.reason.clone()),
         ],
     )?)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Concurrency and crashes: CURRENT and the manifest checked, the writer lock, reader pins,
+// clean-up of leftovers, syncing a generation to disk.
+
+/// A store path that exists must be a folder.
+fn check_folder(dir: &Path) -> Result<(), crate::error::UserError> {
+    match fs::metadata(dir) {
+        Ok(m) if !m.is_dir() => Err(crate::error::UserError::file(
+            dir,
+            "the store path is not a folder".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The generation `CURRENT` names, checked: a `gen-NNNNNN` folder directly inside the store
+/// (not a path, not `..`, not a symlink). None when there is no `CURRENT` (an empty store).
+fn read_current(dir: &Path) -> Result<Option<String>, crate::error::UserError> {
+    let cur = dir.join(CURRENT);
+    let invalid = |why: &str| {
+        crate::error::UserError::file(
+            &cur,
+            format!("the store's CURRENT is not valid: {why}; it must name a generation folder of this store (gen-NNNNNN)"),
+        )
+    };
+    let meta = match fs::symlink_metadata(&cur) {
+        Ok(m) => m,
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
+            return Ok(None)
+        }
+        Err(e) => {
+            return Err(crate::error::UserError::file(
+                &cur,
+                format!("cannot read: {e}"),
+            ))
+        }
+    };
+    if !meta.is_file() {
+        return Err(invalid("it is not a plain file"));
+    }
+    if meta.len() > 64 {
+        return Err(invalid("it is too long"));
+    }
+    let bytes = fs::read(&cur)
+        .map_err(|e| crate::error::UserError::file(&cur, format!("cannot read: {e}")))?;
+    let name = std::str::from_utf8(&bytes)
+        .map_err(|_| invalid("it is not text"))?
+        .trim();
+    if generation_number(name).is_none() {
+        return Err(invalid("it does not name a generation folder"));
+    }
+    match fs::symlink_metadata(dir.join(name)) {
+        Ok(m) if m.file_type().is_symlink() => {
+            return Err(invalid(&format!(
+                "{name} is a link, not a folder of the store"
+            )))
+        }
+        Ok(m) if !m.is_dir() => return Err(invalid(&format!("{name} is not a folder"))),
+        _ => {}
+    }
+    Ok(Some(name.to_string()))
+}
+
+/// `gen-NNNNNN` (six or more digits) -> N.
+fn generation_number(name: &str) -> Option<u64> {
+    let digits = name.strip_prefix("gen-")?;
+    if digits.len() < 6 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// The `gen-NNNNNN` folders of the store, sorted.
+fn generation_folders(dir: &Path) -> Result<Vec<String>> {
+    let mut out = vec![];
+    for e in fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
+        let e = e?;
+        let name = e.file_name().to_string_lossy().to_string();
+        if generation_number(&name).is_some() && e.file_type()?.is_dir() {
+            out.push(name);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn damaged(dir: &Path, name: &str) -> anyhow::Error {
+    crate::error::UserError::file(
+        dir,
+        format!("the store is damaged: CURRENT names {name}, which has no manifest.json"),
+    )
+    .into()
+}
+
+/// Parses a manifest, refusing a layout newer than this code knows.
+fn parse_manifest(path: &Path, text: &str) -> Result<Manifest> {
+    let manifest: Manifest = serde_json::from_str(text).map_err(|e| {
+        crate::error::UserError::file(path, format!("the store's manifest cannot be read: {e}"))
+    })?;
+    if manifest.layout > LAYOUT {
+        return Err(crate::error::UserError::file(
+            path,
+            format!(
+                "the store was written by a newer safeguard (layout {}; this one reads layouts 1 to {LAYOUT}): use that version",
+                manifest.layout
+            ),
+        )
+        .into());
+    }
+    Ok(manifest)
+}
+
+/// Takes a shared lock on a reader's pin, waiting (bounded) while a clean-up holds it. False
+/// when the file system has no locks (the store is then read unpinned).
+fn lock_shared_bounded(file: &File, path: &Path) -> Result<bool> {
+    let deadline = Instant::now() + PIN_WAIT;
+    loop {
+        match file.try_lock_shared() {
+            Ok(()) => return Ok(true),
+            Err(fs::TryLockError::Error(_)) => return Ok(false),
+            Err(fs::TryLockError::WouldBlock) => {
+                if Instant::now() >= deadline {
+                    anyhow::bail!(
+                        "{}: locked by another process for over {} s",
+                        path.display(),
+                        PIN_WAIT.as_secs()
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+}
+
+/// Whether `path` still names the file open as `file` (same device and inode).
+fn same_file(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+/// Removes the store's generations other than `keep` that no reader holds. Each is renamed
+/// aside while its manifest is locked exclusively (a reader that pins it afterwards finds it
+/// gone and reads `CURRENT` again), then deleted. Failures are ignored: a later commit retries.
+fn remove_old_generations(dir: &Path, keep: &str) {
+    let Ok(gens) = generation_folders(dir) else {
+        return;
+    };
+    for name in gens.into_iter().filter(|g| g != keep) {
+        let gen = dir.join(&name);
+        let manifest = File::open(gen.join(MANIFEST));
+        let _held = match manifest {
+            Ok(f) => match f.try_lock() {
+                Ok(()) => Some(f),
+                // A reader holds it.
+                Err(fs::TryLockError::WouldBlock) => continue,
+                Err(fs::TryLockError::Error(_)) => None,
+            },
+            // No manifest: a generation no reader can have opened.
+            Err(_) => None,
+        };
+        let aside = dir.join(format!("{DELETING_PREFIX}{name}"));
+        if fs::rename(&gen, &aside).is_ok() {
+            drop(_held);
+            let _ = fs::remove_dir_all(&aside);
+        }
+    }
+}
+
+/// Whether the process that named a leftover `<pid>` or `<pid>-<start>` is still running.
+fn owner_running(id: &str) -> bool {
+    let mut it = id.splitn(2, '-');
+    let Some(pid) = it.next().and_then(|p| p.parse::<u32>().ok()) else {
+        return false;
+    };
+    let start = it.next().and_then(|s| s.parse::<u64>().ok());
+    match (process_start(pid), start) {
+        (None, _) => false,
+        (Some(_), None) => true,
+        (Some(now), Some(then)) => now == then,
+    }
+}
+
+impl Store {
+    /// Removes what interrupted writers left (called under the writer lock, so no other writer
+    /// is running): staging folders and probes of processes no longer running, half-written
+    /// generations (`.gen-N.tmp`), `CURRENT.tmp`, generations being removed, generation folders
+    /// newer than `CURRENT` (renamed into place but never made live) and old generations no
+    /// reader holds. Notes on stderr what a crash left; failures to remove are ignored.
+    fn clean_leftovers(&self) {
+        let Ok(rd) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        let mut cleaned = vec![];
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            let path = e.path();
+            let leftover = if let Some(id) = name.strip_prefix(STAGING_PREFIX) {
+                !owner_running(id)
+            } else if let Some(id) = name.strip_prefix(PROBE_PREFIX) {
+                !owner_running(id)
+            } else {
+                (name.starts_with(".gen-") && name.ends_with(".tmp"))
+                    || name == CURRENT_TMP
+                    || name.starts_with(DELETING_PREFIX)
+            };
+            if !leftover {
+                continue;
+            }
+            let removed = if path.is_dir() {
+                fs::remove_dir_all(&path)
+            } else {
+                fs::remove_file(&path)
+            };
+            if removed.is_ok() && !name.starts_with(DELETING_PREFIX) {
+                cleaned.push(name);
+            }
+        }
+        if let Some(cur) = self.current.as_deref().and_then(|c| c.file_name()) {
+            let cur = cur.to_string_lossy().to_string();
+            let live = generation_number(&cur).unwrap_or(0);
+            if let Ok(gens) = generation_folders(&self.dir) {
+                cleaned.extend(
+                    gens.into_iter()
+                        .filter(|g| generation_number(g).unwrap_or(0) > live),
+                );
+            }
+            remove_old_generations(&self.dir, &cur);
+        }
+        if !cleaned.is_empty() {
+            cleaned.sort();
+            eprintln!(
+                "note: {}: removed what an interrupted ingest left: {}",
+                self.dir.display(),
+                cleaned.join(", ")
+            );
+        }
+    }
+}
+
+/// Syncs every file and folder below `dir` (and `dir` itself) to disk.
+fn sync_tree(dir: &Path) -> Result<()> {
+    for e in fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
+        let e = e?;
+        let p = e.path();
+        if e.file_type()?.is_dir() {
+            sync_tree(&p)?;
+        } else {
+            File::open(&p)
+                .and_then(|f| f.sync_all())
+                .with_context(|| format!("syncing {}", p.display()))?;
+        }
+    }
+    sync_dir(dir)
+}
+
+fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|f| f.sync_all())
+        .with_context(|| format!("syncing {}", dir.display()))
+}
+
+/// A commit's error as the user sees it: a full disk, a quota, a read-only or forbidden folder
+/// is theirs to fix (exit 1, naming the store folder); anything else stays internal.
+/// (Public so that other writers into the store folder, e.g. ingest's staging spills, can use it.)
+pub fn fixable_io(dir: &Path, err: anyhow::Error) -> anyhow::Error {
+    use std::io::ErrorKind as K;
+    let kind = err.chain().find_map(|c| {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            return Some(io.kind());
+        }
+        match c.downcast_ref::<PolarsError>() {
+            Some(PolarsError::IO { error, .. }) => Some(error.kind()),
+            _ => None,
+        }
+    });
+    match kind {
+        Some(
+            k @ (K::StorageFull | K::QuotaExceeded | K::ReadOnlyFilesystem | K::PermissionDenied),
+        ) => {
+            let what = match k {
+                K::StorageFull => "the disk is full",
+                K::QuotaExceeded => "the disk quota is exceeded",
+                K::ReadOnlyFilesystem => "the file system is read-only",
+                _ => "permission denied",
+            };
+            crate::error::UserError::file(
+                dir,
+                format!("cannot write the store ({what}); the store is unchanged"),
+            )
+            .into()
+        }
+        _ => err,
+    }
+}
+
+/// Who holds the writer lock, as written in `LOCK`: pid, the process's start time (clock ticks
+/// after boot, `/proc/<pid>/stat`: tells a reused pid from the holder), host and since when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Holder {
+    pid: u32,
+    start: Option<u64>,
+    host: String,
+    since: String,
+}
+
+/// `LOCK`'s text as shown in messages: letters, digits and `-._:` only, at most `max`.
+fn printable(v: &str, max: usize) -> String {
+    v.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "-._:".contains(*c))
+        .take(max)
+        .collect()
+}
+
+/// A process's start time (clock ticks after boot), or None when it is not running.
+fn process_start(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (comm) state ppid ...`: comm may hold spaces and parentheses; fields after the last
+    // ')' start at field 3, and the start time is field 22.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+fn hostname() -> String {
+    fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+}
+
+impl Holder {
+    fn me() -> Holder {
+        let pid = std::process::id();
+        Holder {
+            pid,
+            start: process_start(pid),
+            host: hostname(),
+            since: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        }
+    }
+
+    fn render(&self) -> String {
+        format!(
+            "pid={}\nstart={}\nhost={}\nsince={}\n",
+            self.pid,
+            self.start.map_or_else(String::new, |s| s.to_string()),
+            self.host,
+            self.since
+        )
+    }
+
+    fn parse(text: &str) -> Option<Holder> {
+        let mut pid = None;
+        let mut h = Holder {
+            pid: 0,
+            start: None,
+            host: String::new(),
+            since: String::new(),
+        };
+        for line in text.lines() {
+            let Some((k, v)) = line.split_once('=') else {
+                continue;
+            };
+            let v = v.trim();
+            match k.trim() {
+                "pid" => pid = v.parse().ok(),
+                "start" => h.start = v.parse().ok(),
+                "host" => h.host = printable(v, 255),
+                "since" => h.since = printable(v, 40),
+                _ => {}
+            }
+        }
+        h.pid = pid?;
+        Some(h)
+    }
+
+    /// Still running: true, or false when dead (or its pid reused); None when it ran on another
+    /// host (its kernel lock then decides alone).
+    fn running(&self) -> Option<bool> {
+        if self.host != hostname() {
+            return None;
+        }
+        Some(match (process_start(self.pid), self.start) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some(now), Some(then)) => now == then,
+        })
+    }
+
+    fn describe(&self) -> String {
+        let mut s = format!("pid {}", self.pid);
+        if !self.host.is_empty() && self.host != hostname() {
+            s.push_str(&format!(" on {}", self.host));
+        }
+        if !self.since.is_empty() {
+            s.push_str(&format!(", since {}", self.since));
+        }
+        s
+    }
+}
+
+/// The store's writer lock: `store/LOCK`, locked exclusively (`flock`, released by the kernel
+/// when the holder exits or is killed) and naming its holder ([`Holder`]). A second writer
+/// waits up to `SAFEGUARD_LOCK_WAIT` seconds (default 600; 0: fail at once), saying once whom
+/// it waits for, then fails (exit 1) naming the holder. A `LOCK` whose holder is no longer
+/// running (or whose pid now belongs to a process started later) is stale: taken over with a
+/// note. As a second guard, for file systems where `flock` is not effective, a lock whose named
+/// holder is a running process on this host is never taken over.
+///
+/// Dropping it removes `LOCK` (while still locked: a waiter that then locks the removed file
+/// sees it is no longer `LOCK` and tries again), and the store folder itself when this writer
+/// created it and committed nothing.
+#[derive(Debug)]
+pub struct WriterLock {
+    file: File,
+    path: PathBuf,
+    dir: PathBuf,
+    created_dir: bool,
+}
+
+impl WriterLock {
+    pub fn acquire(dir: &Path) -> Result<WriterLock> {
+        let wait = std::env::var("SAFEGUARD_LOCK_WAIT")
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(DEFAULT_LOCK_WAIT_SECS);
+        check_folder(dir)?;
+        let mut created_dir = false;
+        if !dir.exists() {
+            fs::create_dir_all(dir).map_err(|e| {
+                crate::error::UserError::file(dir, format!("cannot create the store folder: {e}"))
+            })?;
+            created_dir = true;
+        }
+        let path = dir.join(LOCK);
+        // Never write through a link planted as LOCK.
+        if fs::symlink_metadata(&path).is_ok_and(|m| !m.is_file()) {
+            return Err(crate::error::UserError::file(
+                &path,
+                "the store's LOCK is not a plain file: remove it".into(),
+            )
+            .into());
+        }
+        let me = Holder::me();
+        let deadline = Instant::now() + Duration::from_secs(wait);
+        let mut told = false;
+        loop {
+            let opened = fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path);
+            let mut file = match opened {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && !dir.exists() => {
+                    // Removed by a writer that created it and committed nothing.
+                    fs::create_dir_all(dir).map_err(|e| {
+                        crate::error::UserError::file(
+                            dir,
+                            format!("cannot create the store folder: {e}"),
+                        )
+                    })?;
+                    created_dir = true;
+                    continue;
+                }
+                Err(e) => {
+                    return Err(crate::error::UserError::file(
+                        dir,
+                        format!("cannot write to the store folder: {e}"),
+                    )
+                    .into())
+                }
+            };
+            let locked = match file.try_lock() {
+                Ok(()) => true,
+                Err(fs::TryLockError::WouldBlock) => false,
+                // No locks on this file system: the holder named in the file decides.
+                Err(fs::TryLockError::Error(_)) => true,
+            };
+            if locked && !same_file(&file, &path) {
+                // Released and removed by its holder between our open and our lock.
+                continue;
+            }
+            let mut text = String::new();
+            let _ = (&file).take(4096).read_to_string(&mut text);
+            let before = Holder::parse(&text);
+            let busy = !locked
+                || before
+                    .as_ref()
+                    .is_some_and(|h| h.pid != me.pid && h.running() == Some(true));
+            if !busy {
+                if let Some(h) = before.filter(|h| h.pid != me.pid) {
+                    eprintln!(
+                        "note: {}: took over the store's lock left by safeguard {} (no longer running)",
+                        dir.display(),
+                        h.describe()
+                    );
+                }
+                file.set_len(0)?;
+                use std::io::Seek as _;
+                file.seek(std::io::SeekFrom::Start(0))?;
+                file.write_all(me.render().as_bytes())?;
+                return Ok(WriterLock {
+                    file,
+                    path,
+                    dir: dir.to_path_buf(),
+                    created_dir,
+                });
+            }
+            let who = before.map_or_else(
+                || "another safeguard ingest".to_string(),
+                |h| format!("safeguard {}", h.describe()),
+            );
+            if Instant::now() >= deadline {
+                return Err(crate::error::UserError::file(
+                    dir,
+                    format!(
+                        "{who} is writing to this store; try again when it has finished (SAFEGUARD_LOCK_WAIT=SECONDS waits longer; a lock whose process has ended is taken over by itself)"
+                    ),
+                )
+                .into());
+            }
+            if !told {
+                eprintln!(
+                    "waiting for {who} to finish writing to the store {} (up to {wait} s)...",
+                    dir.display()
+                );
+                told = true;
+            }
+            drop(file);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for WriterLock {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+        let _ = self.file.unlock();
+        if self.created_dir && !self.dir.join(CURRENT).exists() {
+            // Nothing was committed: leave no empty store folder behind.
+            let _ = fs::remove_dir(&self.dir);
+        }
+    }
 }

@@ -218,9 +218,9 @@ pub fn ingest_with_la(
         .into());
     }
     let started = std::time::Instant::now();
-    let mut store = Store::open(store_dir)?;
-    store.check_writable()?;
     let pseudo = cfg.pseudonymiser()?;
+    // The writer lock, the key check and the clean-up of interrupted runs' leftovers.
+    let mut store = Store::open_for_write(store_dir, &pseudo)?;
     let budget = std::env::var("SAFEGUARD_INGEST_BUFFER_ROWS")
         .ok()
         .and_then(|v| v.trim().parse::<usize>().ok())
