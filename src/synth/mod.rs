@@ -30,7 +30,7 @@
 
 mod cdop;
 mod cin_xml;
-mod codes;
+pub(crate) mod codes;
 mod csv_out;
 mod dates;
 mod dist;
