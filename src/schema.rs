@@ -578,30 +578,3 @@ pub fn free_text_column(normalised: &str) -> bool {
         )
     })
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_synthetic_factor_is_a_known_code_and_free_text_is_not() {
-        for category in 1..=10 {
-            for (_, f) in crate::synth::codes::death_factors(category) {
-                assert_eq!(factor_code(f).as_deref(), Some(*f), "{f}");
-            }
-        }
-        assert_eq!(factor_code("unsafe sleep").as_deref(), Some("UNSAFE_SLEEP"));
-        assert_eq!(factor_code("b12").as_deref(), Some("B12"));
-        assert_eq!(factor_code("Jane Doe"), None);
-        assert_eq!(factor_code("=HYPERLINK(\"x\")"), None);
-        assert_eq!(factor_code("JANE_DOE"), None);
-    }
-
-    #[test]
-    fn an_la_code_is_three_digits() {
-        assert!(is_la_code("940"));
-        for bad in ["94", "ABC", "9400", "94\u{0}", " 940"] {
-            assert!(!is_la_code(bad), "{bad:?}");
-        }
-    }
-}

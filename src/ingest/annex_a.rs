@@ -322,13 +322,15 @@ pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
             ),
         ));
     }
-    let mut wb: Xlsx<_> = open_workbook(path)
-        .map_err(|e: calamine::XlsxError| {
-            UserError::file(
-                path,
-                format!("cannot read the workbook: {}", privacy::scrub(&e.to_string())),
-            )
-        })?;
+    let mut wb: Xlsx<_> = open_workbook(path).map_err(|e: calamine::XlsxError| {
+        UserError::file(
+            path,
+            format!(
+                "cannot read the workbook: {}",
+                privacy::scrub(&e.to_string())
+            ),
+        )
+    })?;
     let names = wb.sheet_names();
     let mut sheets: BTreeMap<u8, String> = BTreeMap::new();
     for name in &names {
@@ -363,18 +365,16 @@ pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
     }
     let mut lists: BTreeMap<u8, List> = BTreeMap::new();
     for (&n, name) in sheets.iter().filter(|(n, _)| **n <= 7) {
-        let range = wb
-            .worksheet_range(name)
-            .map_err(|e| {
-                UserError::file(
-                    path,
-                    format!(
-                        "sheet '{}': cannot read it: {}",
-                        privacy::field_name(name),
-                        privacy::scrub(&e.to_string())
-                    ),
-                )
-            })?;
+        let range = wb.worksheet_range(name).map_err(|e| {
+            UserError::file(
+                path,
+                format!(
+                    "sheet '{}': cannot read it: {}",
+                    privacy::field_name(name),
+                    privacy::scrub(&e.to_string())
+                ),
+            )
+        })?;
         if let Some(list) = read_list(path, n, name, &range)? {
             for h in &list.dropped {
                 sink.drop_field(h);
@@ -496,7 +496,7 @@ fn read_list(
         }
         return Err(UserError::at(
             path,
-            &format!("sheet '{sheet}'"),
+            &format!("sheet '{}'", privacy::field_name(sheet)),
             format!(
                 "no header row found in the first 30 rows (a row with 'Child Unique ID' and the List {n} columns): is this sheet Annex A List {n}?"
             ),
@@ -545,9 +545,7 @@ fn read_list(
                 ),
             ));
         }
-        let mappable = |f: &F| {
-            matches!(f, F::ChildId | F::Dob) || !withheld(&h)
-        };
+        let mappable = |f: &F| matches!(f, F::ChildId | F::Dob) || !withheld(&h);
         let field = patterns
             .iter()
             .find(|(f, p)| !taken.contains_key(f) && mappable(f) && p(&h))
@@ -577,7 +575,7 @@ fn read_list(
     if !missing.is_empty() {
         return Err(UserError::at(
             path,
-            &format!("sheet '{sheet}' row {}", row0 as usize + hi + 1),
+            &format!("sheet '{}' row {}", privacy::field_name(sheet), row0 as usize + hi + 1),
             format!(
                 "List {n} has no column for {} (headers are matched loosely; see data-contract.md section 1)",
                 missing.join(", ")
@@ -762,7 +760,9 @@ impl Mapper<'_> {
     /// cell as written: it could be anything, a name typed in a date column).
     fn id_date(v: Option<&str>) -> String {
         match v {
-            Some(v) => parse::parse_date(v).map_or_else(|_| "baddate".to_string(), |d| d.to_string()),
+            Some(v) => {
+                parse::parse_date(v).map_or_else(|_| "baddate".to_string(), |d| d.to_string())
+            }
             None => "nodate".into(),
         }
     }

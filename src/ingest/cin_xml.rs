@@ -160,13 +160,16 @@ pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
                 if root_done {
                     return Err(fail(
                         before,
-                        format!("a second root element <{name}> after </Message>"),
+                        format!(
+                            "a second root element <{}> after </Message>",
+                            privacy::field_name(&name)
+                        ),
                     ));
                 }
                 if name != "Message" {
                     return Err(fail(
                         before,
-                        format!("the root element is <{name}>, not <Message>: this is not a CIN census return"),
+                        format!("the root element is <{}>, not <Message>: this is not a CIN census return", privacy::field_name(&name)),
                     ));
                 }
                 if empty {
@@ -737,7 +740,10 @@ impl ChildMapper {
                     match item.name.as_str() {
                         "AssessmentActualStartDate" | "AssessmentAuthorisationDate" => {}
                         "FactorsIdentifiedAtAssessment" => {
-                            for f in item.children.iter().filter(|f| f.name != "AssessmentFactors")
+                            for f in item
+                                .children
+                                .iter()
+                                .filter(|f| f.name != "AssessmentFactors")
                             {
                                 out.sink.drop_field(&format!(
                                     "FactorsIdentifiedAtAssessment/{}",

@@ -446,7 +446,14 @@ impl Sink {
     /// Keeps an allow-listed field beyond the canonical columns in the raw layer
     /// ([`super::raw_allow`]), when its value has the field's shape; otherwise the value is
     /// dropped and counted under the field's name. An empty value is skipped.
-    pub fn raw(&mut self, position: String, element: &str, field: &str, value: &str, kind: RawKind) {
+    pub fn raw(
+        &mut self,
+        position: String,
+        element: &str,
+        field: &str,
+        value: &str,
+        kind: RawKind,
+    ) {
         if value.trim().is_empty() {
             return;
         }

@@ -98,9 +98,7 @@ impl Buf {
             | Kind::Code(_)
             | Kind::Codes(_)
             | Kind::LaCode
-            | Kind::Factor => {
-                Buf::Str(StringChunkedBuilder::new(name.into(), 0))
-            }
+            | Kind::Factor => Buf::Str(StringChunkedBuilder::new(name.into(), 0)),
             Kind::Date | Kind::YearMonth => Buf::Date(vec![]),
             Kind::DateTime => Buf::DateTime {
                 ms: vec![],

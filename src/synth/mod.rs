@@ -30,7 +30,7 @@
 
 mod cdop;
 mod cin_xml;
-pub(crate) mod codes;
+mod codes;
 mod csv_out;
 mod dates;
 mod dist;

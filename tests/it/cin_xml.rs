@@ -428,7 +428,9 @@ fn reference_date_sets_the_vintage_and_a_date_other_than_31_march_is_noted() {
         let children = read_table(&store, "children");
         assert!(children.height() > 0, "{file}");
         assert!(
-            col(&children, "source_vintage").iter().all(|v| v == vintage),
+            col(&children, "source_vintage")
+                .iter()
+                .all(|v| v == vintage),
             "{file}\n{children}"
         );
         assert_eq!(

@@ -284,7 +284,9 @@ fn cin_identifiers_in_unknown_elements_and_odd_values_are_dropped_named_and_neve
     // The assessment of the rejected referral hangs off a `baddate` id, never the text.
     let a = read_table(&store, "assessments");
     assert!(
-        col(&a, "referral_id").iter().any(|r| r.contains("-baddate-1")),
+        col(&a, "referral_id")
+            .iter()
+            .any(|r| r.contains("-baddate-1")),
         "{a}"
     );
 
@@ -343,7 +345,10 @@ fn an_entity_or_a_name_in_a_broken_cin_file_is_not_quoted_in_the_error() {
         // A year the calendar does not have.
         (
             "refdate.xml",
-            good.replace("<ReferenceDate>2024-03-31<", "<ReferenceDate>Zebedee Quartermaine<"),
+            good.replace(
+                "<ReferenceDate>2024-03-31<",
+                "<ReferenceDate>Zebedee Quartermaine<",
+            ),
         ),
     ] {
         let f = write(d.path(), name, &text);
@@ -373,10 +378,62 @@ fn annex_a_identifiers_in_unknown_headers_and_odd_values_are_dropped_named_and_n
             (
                 "List 1",
                 vec![
-                    vec![S("Child Unique ID"), S("Gender"), S("Date of Birth"), S("Date of Contact"), S("Contact Source"), S("Child's DOB"), S("D.O.B."), S("Unique Pupil Number"), S("Case Notes"), S("Known As"), S("Mother's Name"), S("Home Street")],
-                    vec![S("FAKE-AA1"), S("Female"), S("19.07.2013"), S("01/09/2023"), S("6"), S("19/07/2013"), S("2013-07-19"), S("K801200000017"), S("seen with Aunt Ermintrude"), S("Zebedee"), S("Prunella Vexworth"), S("17 Nowhere Crescent")],
-                    vec![S("FAKE-AA2"), S("Male"), S("19 July 2013"), S("Cornelius Wobblebottom"), S("Smithers"), N(41474.0), S("x"), S("K801200000018"), S("Osbert Figg called"), S("Ziggy"), S("Gertrude Plumtree"), S("Flat 9")],
-                    vec![S("FAKE-AA3"), S("Hortensia Blythe"), S("20130719"), S("02/09/2023"), S("6"), S("x"), S("x"), S("x"), S("x"), S("x"), S("x"), S("x")],
+                    vec![
+                        S("Child Unique ID"),
+                        S("Gender"),
+                        S("Date of Birth"),
+                        S("Date of Contact"),
+                        S("Contact Source"),
+                        S("Child's DOB"),
+                        S("D.O.B."),
+                        S("Unique Pupil Number"),
+                        S("Case Notes"),
+                        S("Known As"),
+                        S("Mother's Name"),
+                        S("Home Street"),
+                    ],
+                    vec![
+                        S("FAKE-AA1"),
+                        S("Female"),
+                        S("19.07.2013"),
+                        S("01/09/2023"),
+                        S("6"),
+                        S("19/07/2013"),
+                        S("2013-07-19"),
+                        S("K801200000017"),
+                        S("seen with Aunt Ermintrude"),
+                        S("Zebedee"),
+                        S("Prunella Vexworth"),
+                        S("17 Nowhere Crescent"),
+                    ],
+                    vec![
+                        S("FAKE-AA2"),
+                        S("Male"),
+                        S("19 July 2013"),
+                        S("Cornelius Wobblebottom"),
+                        S("Smithers"),
+                        N(41474.0),
+                        S("x"),
+                        S("K801200000018"),
+                        S("Osbert Figg called"),
+                        S("Ziggy"),
+                        S("Gertrude Plumtree"),
+                        S("Flat 9"),
+                    ],
+                    vec![
+                        S("FAKE-AA3"),
+                        S("Hortensia Blythe"),
+                        S("20130719"),
+                        S("02/09/2023"),
+                        S("6"),
+                        S("x"),
+                        S("x"),
+                        S("x"),
+                        S("x"),
+                        S("x"),
+                        S("x"),
+                        S("x"),
+                    ],
                 ],
             ),
             (
@@ -384,15 +441,41 @@ fn annex_a_identifiers_in_unknown_headers_and_odd_values_are_dropped_named_and_n
                 // identifying-looking header is never mapped.
                 "List 2",
                 vec![
-                    vec![S("Child Unique ID"), S("Assessment start date"), S("Agency worker name"), S("Organisation completing assessment")],
-                    vec![S("FAKE-AA1"), S("04/09/2023"), S("Barnabus Crump"), S("Health visiting")],
+                    vec![
+                        S("Child Unique ID"),
+                        S("Assessment start date"),
+                        S("Agency worker name"),
+                        S("Organisation completing assessment"),
+                    ],
+                    vec![
+                        S("FAKE-AA1"),
+                        S("04/09/2023"),
+                        S("Barnabus Crump"),
+                        S("Health visiting"),
+                    ],
                 ],
             ),
             (
                 "List 6",
                 vec![
-                    vec![S("Child Unique ID"), S("Gender"), S("CIN Start Date"), S("Primary Need Code"), S("Date Child Was Last Seen"), S("Case Status"), S("Worker's Notes")],
-                    vec![S("FAKE-AA1"), S("Female"), S("01/09/2023"), S("N1"), S("Nimbleworth"), S("c) Child in need plan"), S("Dr Quibble says")],
+                    vec![
+                        S("Child Unique ID"),
+                        S("Gender"),
+                        S("CIN Start Date"),
+                        S("Primary Need Code"),
+                        S("Date Child Was Last Seen"),
+                        S("Case Status"),
+                        S("Worker's Notes"),
+                    ],
+                    vec![
+                        S("FAKE-AA1"),
+                        S("Female"),
+                        S("01/09/2023"),
+                        S("N1"),
+                        S("Nimbleworth"),
+                        S("c) Child in need plan"),
+                        S("Dr Quibble says"),
+                    ],
                 ],
             ),
         ],
@@ -430,10 +513,7 @@ fn annex_a_identifiers_in_unknown_headers_and_odd_values_are_dropped_named_and_n
     // The allow-listed Case Status is kept; the name in Date Child Was Last Seen is not a date.
     let raw = read_table(&store, "raw");
     assert_eq!(col(&raw, "field"), ["Case Status"], "{raw}");
-    assert!(
-        out.contains("List 6/Date Child Was Last Seen (1)"),
-        "{out}"
-    );
+    assert!(out.contains("List 6/Date Child Was Last Seen (1)"), "{out}");
     // No lead agency or any other column took the worker's name.
     let rej = issues(&store, "rejects");
     assert_eq!(rej.len(), 1, "{rej:#?}");
@@ -500,12 +580,18 @@ fn a_date_in_9999_is_flagged_or_rejected_and_never_drives_the_default_year() {
     let rej = issues(&store, "rejects");
     assert_eq!(rej.len(), 2);
     for r in &rej {
-        assert!(r.reason.contains("outside the calendar's years 1990-2040"), "{r:?}");
+        assert!(
+            r.reason.contains("outside the calendar's years 1990-2040"),
+            "{r:?}"
+        );
     }
     let dq = issues(&store, "data_quality");
     let closure = dq.iter().find(|i| i.column == "closure_date").unwrap();
     assert_eq!(closure.value, "9999-12-31");
-    assert!(closure.reason.contains("outside the calendar's years"), "{closure:?}");
+    assert!(
+        closure.reason.contains("outside the calendar's years"),
+        "{closure:?}"
+    );
     // The default year comes from the latest plausible date, 2024-06-04: 2023-24 (R5's year).
     let (m_out, csv) = measures(&store, &dir.join("out"), &[]);
     assert!(m_out.contains("reference date: 2024-06-04"), "{m_out}");
@@ -579,8 +665,9 @@ fn an_la_code_is_three_digits_in_every_format() {
             ("line 7", "<withheld: 4 characters>"),
         ]
     );
-    assert!(rej.iter().all(|r| r.column == "la_code"
-        && r.reason.contains("three-digit")));
+    assert!(rej
+        .iter()
+        .all(|r| r.column == "la_code" && r.reason.contains("three-digit")));
     assert_eq!(col(&read_table(&store, "referrals"), "la_code"), ["940"]);
     assert_nothing_planted(&[&store], &[&out, &err], &["Zebedee", "Quartermaine"]);
 
@@ -603,7 +690,11 @@ fn an_la_code_is_three_digits_in_every_format() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("--la '<withheld: 7 characters>'"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--la '<withheld: 7 characters>'"),
+        "{}",
+        stderr(&o)
+    );
     let cfg = write(
         dir,
         "bad_la.toml",
@@ -640,7 +731,12 @@ fn duplicate_headers_are_a_file_error_naming_both_columns() {
         &[(
             "List 1",
             vec![
-                vec![X::S("Child Unique ID"), X::S("Date of Contact"), X::S("Contact Source"), X::S("contact  source")],
+                vec![
+                    X::S("Child Unique ID"),
+                    X::S("Date of Contact"),
+                    X::S("Contact Source"),
+                    X::S("contact  source"),
+                ],
                 vec![X::S("FAKE-D1"), X::S("01/09/2023"), X::S("6"), X::S("2A")],
             ],
         )],
@@ -727,7 +823,10 @@ fn a_cdop_factor_that_is_free_text_or_a_formula_is_stored_as_uncoded_and_never_p
     }
     let out_dir = dir.join("out");
     let (m_out, csv) = measures(&store, &out_dir, &["--year", "2024-25"]);
-    assert!(csv.contains("B|UNCODED") && csv.contains("D|ROAD_SAFETY"), "{csv}");
+    assert!(
+        csv.contains("B|UNCODED") && csv.contains("D|ROAD_SAFETY"),
+        "{csv}"
+    );
     assert_nothing_planted(
         &[&store, &out_dir],
         &[&out, &err, &m_out],
@@ -779,10 +878,156 @@ fn ten_thousand_extra_columns_keep_nothing_and_raw_fields_spill_with_the_rows() 
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let spills: usize = stderr(&o)
         .split(", ")
-        .find_map(|p| p.strip_suffix(" spill file(s)").and_then(|n| n.parse().ok()))
+        .find_map(|p| {
+            p.strip_suffix(" spill file(s)")
+                .and_then(|n| n.parse().ok())
+        })
         .expect("timing line");
     assert!(spills > 0, "{}", stderr(&o));
     // Per child: UPNunknown, Disability, CINPlanEndDate, AssessmentInternalReviewDate; and the
     // header's Year, SourceLevel and SoftwareCode.
     assert_eq!(read_table(&store, "raw").height(), 4 * 4 + 3);
+}
+
+// ---------------------------------------------------------------------------------------------
+// the rules themselves (the library's functions: the crate runs no unit tests of its own)
+
+#[test]
+fn the_echo_rule_shows_only_safe_kinds_and_shapes() {
+    use safeguard::ingest::privacy::{echo_for, field_name, scrub, shown, withheld, Echo};
+    use safeguard::schema::Kind;
+    assert_eq!(shown(Echo::Date, "2024/04/01"), "2024/04/01");
+    assert_eq!(shown(Echo::Date, "2024-04-01T08:00"), "2024-04-01T08:00");
+    assert_eq!(
+        shown(Echo::Date, "19 July 2013"),
+        "<withheld: 12 characters>"
+    );
+    assert_eq!(shown(Echo::Date, "Jane Doe"), "<withheld: 8 characters>");
+    assert_eq!(shown(Echo::Number, "7"), "7");
+    assert_eq!(shown(Echo::Number, "9434765919"), withheld("9434765919"));
+    assert_eq!(shown(Echo::Number, "lots"), withheld("lots"));
+    assert_eq!(shown(Echo::Code, "1A;99Z"), "1A;99Z");
+    assert_eq!(shown(Echo::Code, "Smith"), withheld("Smith"));
+    assert_eq!(shown(Echo::Code, "SMITH"), withheld("SMITH"));
+    assert_eq!(shown(Echo::Code, "ZZ"), "ZZ");
+    assert_eq!(shown(Echo::Code, "SSDA903"), "SSDA903");
+    assert_eq!(
+        shown(Echo::Code, "=HYPERLINK(1)"),
+        withheld("=HYPERLINK(1)")
+    );
+    assert_eq!(shown(Echo::LaCode, "94"), "94");
+    assert_eq!(shown(Echo::LaCode, "ABC"), withheld("ABC"));
+    assert_eq!(shown(Echo::Never, "R1"), withheld("R1"));
+    assert_eq!(shown(Echo::Never, ""), "");
+    // Birth months, ids and free text are never shown, whatever they look like.
+    for kind in [
+        Kind::YearMonth,
+        Kind::Id,
+        Kind::ChildId,
+        Kind::Text,
+        Kind::Factor,
+    ] {
+        assert_eq!(echo_for(kind), Echo::Never, "{kind:?}");
+    }
+
+    assert_eq!(field_name(" a\u{0}b\tc\n "), "ab c");
+    assert_eq!(field_name("Child  Unique ID"), "Child  Unique ID");
+    assert_eq!(field_name(&"x".repeat(100)).len(), 63);
+    assert_eq!(field_name(""), "(unnamed)");
+    assert_eq!(
+        scrub("at 3..9: unrecognized entity `JaneDoe`"),
+        "at 3..9: unrecognized entity <withheld>"
+    );
+    assert_eq!(
+        scrub("expected `</Name>`, but `</Other>` was found"),
+        "expected <withheld>, but <withheld> was found"
+    );
+    assert_eq!(
+        scrub("can't read 'Jane Doe' here"),
+        "can't read <withheld> here"
+    );
+}
+
+#[test]
+fn raw_values_are_kept_only_in_their_shape_and_only_known_fields_are_listed() {
+    use safeguard::ingest::raw_allow::{annex_a, cin, cin_block, csv, RawKind, DISABILITY};
+    assert_eq!(
+        RawKind::Date.accept("19/07/2023").as_deref(),
+        Some("2023-07-19")
+    );
+    assert_eq!(RawKind::Date.accept("9999-12-31"), None);
+    assert_eq!(RawKind::Date.accept("Jane Doe"), None);
+    assert_eq!(RawKind::Count.accept("3").as_deref(), Some("3"));
+    assert_eq!(RawKind::Count.accept("9434765919"), None);
+    assert_eq!(RawKind::YesNo.accept("a) Yes").as_deref(), Some("Y"));
+    assert_eq!(RawKind::ShortCode.accept("UN3").as_deref(), Some("UN3"));
+    assert_eq!(RawKind::ShortCode.accept("Jane"), None);
+    assert_eq!(
+        RawKind::OneOf(DISABILITY).accept("hear").as_deref(),
+        Some("HEAR")
+    );
+    assert_eq!(
+        RawKind::Label.accept("ver 3.1.21").as_deref(),
+        Some("ver 3.1.21")
+    );
+    assert_eq!(RawKind::Label.accept("=HYPERLINK(\"x\")"), None);
+    assert_eq!(RawKind::Label.accept("12345"), None);
+
+    assert!(cin("Source", "SoftwareCode").is_some());
+    assert!(cin("ChildIdentifiers", "UPN").is_none());
+    assert!(cin("ChildIdentifiers", "KnownAs").is_none());
+    assert!(cin_block("CINdetails", "PreProceedingsandFGDM"));
+    assert!(!cin_block("CINdetails", "FamilyDetails"));
+    assert!(annex_a(6, "case status").is_some());
+    assert!(annex_a(3, "allocated worker").is_none());
+    assert!(csv("referrals", "allocated_team").is_none());
+}
+
+#[test]
+fn every_factor_of_the_synthetic_data_and_the_samples_is_a_code_and_free_text_is_not() {
+    use safeguard::schema::{factor_code, is_la_code};
+    let d = tmp();
+    safeguard::synth::run(&safeguard::synth::SynthOptions {
+        out_dir: d.path().to_path_buf(),
+        referrals_per_year: 300,
+        years: 4,
+        first_year: 2021,
+        seed: 11,
+        cdop_deaths_per_year: 60,
+        ..safeguard::synth::SynthOptions::default()
+    })
+    .expect("synth runs");
+    let mut files = vec![d.path().join("cdop_factors.csv")];
+    for sample in ["940-cin-census", "941-case-system"] {
+        files.push(
+            crate::common::root()
+                .join("data-samples")
+                .join(sample)
+                .join("cdop_factors.csv"),
+        );
+    }
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        let mut n = 0;
+        for line in text.lines().skip(1) {
+            let factor = line.split(',').nth(2).unwrap();
+            assert_eq!(
+                factor_code(factor).as_deref(),
+                Some(factor),
+                "{}",
+                f.display()
+            );
+            n += 1;
+        }
+        assert!(n > 0, "{}", f.display());
+    }
+    assert_eq!(factor_code("unsafe sleep").as_deref(), Some("UNSAFE_SLEEP"));
+    assert_eq!(factor_code("b12").as_deref(), Some("B12"));
+    for free in ["Jane Doe", "=HYPERLINK(\"x\")", "JANE_DOE", "see notes"] {
+        assert_eq!(factor_code(free), None, "{free}");
+    }
+    assert!(is_la_code("940"));
+    for bad in ["94", "ABC", "9400", "94\u{0}", " 940"] {
+        assert!(!is_la_code(bad), "{bad:?}");
+    }
 }

@@ -1646,7 +1646,10 @@ fn extra_columns_are_dropped_and_named_and_free_text_is_nowhere() {
         out.contains("referrals.csv: dropped 2 unknown fields: allocated_team, case_notes"),
         "{out}"
     );
-    assert!(!out.contains("Team North") && !out.contains("named relative"), "{out}");
+    assert!(
+        !out.contains("Team North") && !out.contains("named relative"),
+        "{out}"
+    );
     let raw = read_table(&store_of(dir), "raw");
     assert_eq!(raw.height(), 0, "{raw}");
     // Parquet is compressed: read every string column of every table back to look for it.
