@@ -417,6 +417,14 @@ fn read_header(path: &Path, h: &Node, sink: &mut Sink) -> Result<Header, UserErr
             )),
             Some(la) => la.to_string(),
             None => match sink.default_la.clone() {
+                Some(la) if !schema::is_la_code(&la) => return Err(UserError::at(
+                    path,
+                    &at(h),
+                    format!(
+                        "Header/Source/LEA is missing and the LA code '{}' (from the config's only LA) is not the DfE three-digit LA number: pass --la CODE",
+                        privacy::shown(Echo::LaCode, &la)
+                    ),
+                )),
                 Some(la) => {
                     sink.note(format!(
                         "Header/Source/LEA is missing: rows filed under LA {la}"

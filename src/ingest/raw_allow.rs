@@ -36,8 +36,9 @@ pub enum RawKind {
     OneOf(&'static [&'static str]),
     /// A short code: 1-4 characters of `A-Z` and `0-9`.
     ShortCode,
-    /// A short label from a dropdown or a software header: at most 40 characters of letters,
-    /// digits, spaces and `. , ( ) - /`, with at least one letter.
+    /// A short label from a dropdown or a software header (`c) Child in need plan`,
+    /// `ver 3.1.21`, `csdatatools.datasets.cincensus.sample_data`): at most 60 characters of
+    /// letters, digits, spaces and `. _ , ( ) - / :` (no `@`, `=`, quotes or line ends).
     Label,
 }
 
@@ -70,10 +71,10 @@ impl RawKind {
                 && v.bytes()
                     .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()))
             .then(|| v.to_string()),
-            RawKind::Label => ((1..=40).contains(&v.chars().count())
-                && v.chars().any(|c| c.is_alphabetic())
+            RawKind::Label => ((1..=60).contains(&v.chars().count())
                 && v.chars().all(|c| {
-                    c.is_alphanumeric() || matches!(c, ' ' | '.' | ',' | '(' | ')' | '-' | '/')
+                    c.is_alphanumeric()
+                        || matches!(c, ' ' | '.' | '_' | ',' | '(' | ')' | '-' | '/' | ':')
                 }))
             .then(|| v.to_string()),
         }

@@ -971,7 +971,8 @@ fn raw_values_are_kept_only_in_their_shape_and_only_known_fields_are_listed() {
         Some("ver 3.1.21")
     );
     assert_eq!(RawKind::Label.accept("=HYPERLINK(\"x\")"), None);
-    assert_eq!(RawKind::Label.accept("12345"), None);
+    assert_eq!(RawKind::Label.accept("someone@example.org"), None);
+    assert_eq!(RawKind::Label.accept(&"x".repeat(61)), None);
 
     assert!(cin("Source", "SoftwareCode").is_some());
     assert!(cin("ChildIdentifiers", "UPN").is_none());
