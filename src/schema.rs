@@ -12,7 +12,7 @@ pub enum Kind {
     Id,
     /// A child identifier: pseudonymised with the partnership key when one is given.
     ChildId,
-    /// Short free text that is not identifying (a lead agency, a factor code, a CDOP code).
+    /// Short free text that is not identifying (a lead agency, a CDOP code, a population source).
     Text,
     /// One code from a closed list (matched case-insensitively, stored as listed).
     Code(&'static [&'static str]),
@@ -30,6 +30,12 @@ pub enum Kind {
     Int { min: i64, max: i64 },
     /// Free text that may identify someone: never stored; only whether it was recorded is kept.
     Withheld,
+    /// The DfE three-digit LA number (`940`): exactly three ASCII digits.
+    LaCode,
+    /// A CDOP factor: a known factor code ([`CDOP_FACTOR_CODES`], matched after [`factor_code`]'s
+    /// normalisation) or a short code with a digit; anything else (free text, a name, a formula)
+    /// is stored as [`UNCODED_FACTOR`] with a data-quality flag, never as written.
+    Factor,
 }
 
 /// One column of a canonical table.
@@ -150,13 +156,88 @@ pub const CDOP_EVENT: &[&str] = &[
 pub const CDOP_DOMAIN: &[&str] = &["A", "B", "C", "D"];
 pub const LA_CODE_LEN: usize = 3;
 
+/// Whether `v` is an LA code: exactly three ASCII digits (data-contract.md section 3).
+pub fn is_la_code(v: &str) -> bool {
+    v.len() == LA_CODE_LEN && v.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// What a CDOP factor that is not a code is stored as.
+pub const UNCODED_FACTOR: &str = "UNCODED";
+
+/// Known CDOP factor codes: the factors the synthetic data and the samples use (themes of the
+/// NCMD analysis form and of published CDOP reports, cdop.md, anchors-cdop.md), upper case with
+/// `_` between words.
+pub const CDOP_FACTOR_CODES: &[&str] = &[
+    "ACCESS_TO_SERVICES",
+    "ADHERENCE_TO_TREATMENT",
+    "ASTHMA_MANAGEMENT",
+    "BULLYING",
+    "CHILD_MENTAL_HEALTH",
+    "CHILD_PROTECTION_PRACTICE",
+    "CONSANGUINITY",
+    "CO_SLEEPING",
+    "DELAY_IN_CARE",
+    "DELAY_IN_DIAGNOSIS",
+    "DELAY_IN_SEEKING_HELP",
+    "DOMESTIC_ABUSE",
+    "DOMESTIC_VIOLENCE",
+    "DROWNING",
+    "FIRE_SAFETY",
+    "GANG_OR_KNIFE_CRIME",
+    "HOUSING_CONDITIONS",
+    "INFORMATION_SHARING",
+    "LATE_BOOKING",
+    "MATERNAL_OBESITY",
+    "MULTI_AGENCY_WORKING",
+    "ONLINE_HARM",
+    "PARENTAL_ALCOHOL_USE",
+    "PARENTAL_MENTAL_HEALTH",
+    "PARENTAL_SUBSTANCE_MISUSE",
+    "PREVIOUS_SELF_HARM",
+    "RECOGNITION_OF_ILLNESS",
+    "ROAD_SAFETY",
+    "SAFE_SLEEP",
+    "SMOKING_IN_HOUSEHOLD",
+    "SMOKING_IN_PREGNANCY",
+    "SUBSTANCE_MISUSE_CHILD",
+    "SUBSTANCE_MISUSE_IN_PREGNANCY",
+    "SUPERVISION",
+    "TRANSITION_OF_CARE",
+    "UNSAFE_SLEEP",
+    "VACCINATION_STATUS",
+    "WATER_SAFETY",
+];
+
+/// A CDOP factor as stored, or None when it is not a code (then it is stored as
+/// [`UNCODED_FACTOR`]). Case, spaces and hyphens are normalised (`unsafe sleep` ->
+/// `UNSAFE_SLEEP`); the result must be a known code, or a short code shape: 1-10 characters of
+/// `A-Z`, `0-9`, `_` and `.` with at least one digit (an LA's own numbered codes such as `B12` or
+/// `F1`). A name or a formula has no digit, or characters outside that set.
+pub fn factor_code(v: &str) -> Option<String> {
+    let mut c = String::with_capacity(v.len());
+    for w in v.trim().split([' ', '-', '_']).filter(|w| !w.is_empty()) {
+        if !c.is_empty() {
+            c.push('_');
+        }
+        c.push_str(&w.to_ascii_uppercase());
+    }
+    if CDOP_FACTOR_CODES.contains(&c.as_str()) || c == UNCODED_FACTOR {
+        return Some(c);
+    }
+    let coded = (1..=10).contains(&c.len())
+        && c.bytes().any(|b| b.is_ascii_digit())
+        && c.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_' || b == b'.');
+    coded.then_some(c)
+}
+
 // ---- the tables ----
 
 pub static CHILDREN: TableSpec = TableSpec {
     name: "children",
     columns: &[
         req("child_id", Kind::ChildId),
-        req("la_code", Kind::Id),
+        req("la_code", Kind::LaCode),
         opt("birth_month", Kind::YearMonth),
         opt("sex", Kind::Code(SEX)),
         opt("ethnicity", Kind::Code(ETHNICITY)),
@@ -172,7 +253,7 @@ pub static CONTACTS: TableSpec = TableSpec {
     columns: &[
         req("contact_id", Kind::Id),
         req("child_id", Kind::ChildId),
-        req("la_code", Kind::Id),
+        req("la_code", Kind::LaCode),
         req("received_at", Kind::DateTime),
         opt("source", Kind::Code(REFERRAL_SOURCE)),
         opt("level_of_need", Kind::Int { min: 1, max: 4 }),
@@ -188,7 +269,7 @@ pub static REFERRALS: TableSpec = TableSpec {
     columns: &[
         req("referral_id", Kind::Id),
         req("child_id", Kind::ChildId),
-        req("la_code", Kind::Id),
+        req("la_code", Kind::LaCode),
         req("received_at", Kind::DateTime),
         opt("source", Kind::Code(REFERRAL_SOURCE)),
         opt("decision_at", Kind::DateTime),
@@ -207,7 +288,7 @@ pub static EARLY_HELP: TableSpec = TableSpec {
     columns: &[
         req("episode_id", Kind::Id),
         req("child_id", Kind::ChildId),
-        req("la_code", Kind::Id),
+        req("la_code", Kind::LaCode),
         req("start_date", Kind::Date),
         opt("end_date", Kind::Date),
         opt("lead_agency", Kind::Text),
@@ -230,7 +311,7 @@ pub static ASSESSMENTS: TableSpec = TableSpec {
         req("assessment_id", Kind::Id),
         req("referral_id", Kind::Id),
         req("child_id", Kind::ChildId),
-        req("la_code", Kind::Id),
+        req("la_code", Kind::LaCode),
         req("start_date", Kind::Date),
         opt("authorisation_date", Kind::Date),
         opt("factors", Kind::Codes(ASSESSMENT_FACTORS)),
@@ -247,7 +328,7 @@ pub static STRATEGY_DISCUSSIONS: TableSpec = TableSpec {
         req("discussion_id", Kind::Id),
         req("referral_id", Kind::Id),
         req("child_id", Kind::ChildId),
-        req("la_code", Kind::Id),
+        req("la_code", Kind::LaCode),
         req("date", Kind::Date),
         opt("s47_initiated", Kind::YesNo),
     ],
@@ -261,7 +342,7 @@ pub static S47_ENQUIRIES: TableSpec = TableSpec {
         req("s47_id", Kind::Id),
         req("referral_id", Kind::Id),
         req("child_id", Kind::ChildId),
-        req("la_code", Kind::Id),
+        req("la_code", Kind::LaCode),
         req("start_date", Kind::Date),
         opt("icpc_not_required", Kind::YesNo),
         opt("icpc_date", Kind::Date),
@@ -278,7 +359,7 @@ pub static CP_PLANS: TableSpec = TableSpec {
         req("plan_id", Kind::Id),
         req("referral_id", Kind::Id),
         req("child_id", Kind::ChildId),
-        req("la_code", Kind::Id),
+        req("la_code", Kind::LaCode),
         req("start_date", Kind::Date),
         opt("end_date", Kind::Date),
         req("initial_category", Kind::Code(CATEGORY_OF_ABUSE)),
@@ -307,7 +388,7 @@ pub static CDOP_REVIEWS: TableSpec = TableSpec {
     columns: &[
         req("case_id", Kind::Id),
         req("cdop_code", Kind::Text),
-        req("la_code", Kind::Id),
+        req("la_code", Kind::LaCode),
         req("date_of_death", Kind::Date),
         opt("notified_date", Kind::Date),
         req(
@@ -339,7 +420,7 @@ pub static CDOP_FACTORS: TableSpec = TableSpec {
     columns: &[
         req("case_id", Kind::Id),
         req("domain", Kind::Code(CDOP_DOMAIN)),
-        req("factor", Kind::Text),
+        req("factor", Kind::Factor),
         req("grade", Kind::Int { min: 0, max: 2 }),
     ],
     key: &["case_id", "domain", "factor"],
@@ -353,7 +434,7 @@ pub static CDOP_FACTORS: TableSpec = TableSpec {
 pub static POPULATION: TableSpec = TableSpec {
     name: "population",
     columns: &[
-        req("la_code", Kind::Id),
+        req("la_code", Kind::LaCode),
         req(
             "year",
             Kind::Int {
@@ -364,7 +445,7 @@ pub static POPULATION: TableSpec = TableSpec {
         req(
             "age_0_17",
             Kind::Int {
-                min: 0,
+                min: 1,
                 max: 100_000_000,
             },
         ),

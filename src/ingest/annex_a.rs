@@ -33,6 +33,8 @@ use chrono::NaiveDate;
 
 use super::cin_xml::birth_month_value;
 use super::parse;
+use super::privacy;
+use super::raw_allow::{self, RawKind};
 use super::sink::Sink;
 use crate::error::UserError;
 use crate::schema::{
@@ -220,9 +222,10 @@ fn describe(f: F) -> &'static str {
     }
 }
 
-/// Columns never stored, not even in the raw layer: ages (derived from the date of birth),
-/// allocated teams and workers, and anything that looks like a name, address, postcode, NHS
-/// number or UPN.
+/// Columns that look identifying (ages, allocated teams, workers and advisers, anything that looks
+/// like a name, address, postcode, NHS number or UPN): never mapped to a canonical column, even
+/// when a list's loose pattern would match them (`Agency worker` is no lead agency). Like every
+/// column not on the raw-layer allow-list they are dropped and named in the summary.
 fn withheld(h: &str) -> bool {
     h == "age"
         || h.starts_with("age of")
@@ -269,12 +272,12 @@ fn list_number(sheet: &str) -> Option<u8> {
     (1..=11).contains(&n).then_some(n)
 }
 
-/// One data row of a list: its Excel row number, the mapped cells, and the other columns kept
-/// for the raw layer (header, value).
+/// One data row of a list: its Excel row number, the mapped cells, and the allow-listed columns
+/// kept for the raw layer (header, value, shape).
 struct Rec {
     row: u32,
     vals: HashMap<F, String>,
-    raw: Vec<(String, String)>,
+    raw: Vec<(String, String, RawKind)>,
 }
 
 impl Rec {
@@ -289,6 +292,8 @@ struct List {
     /// The sheet's own header text for each mapped column (labels for rejects and flags).
     labels: HashMap<F, String>,
     rows: Vec<Rec>,
+    /// Headers of the columns dropped (not mapped, not on the raw-layer allow-list).
+    dropped: Vec<String>,
 }
 
 impl List {
@@ -308,15 +313,34 @@ pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
             "an Annex A workbook does not say which LA it comes from: pass --la CODE (the DfE three-digit LA number, e.g. --la 940)".into(),
         ));
     };
-    let mut wb: Xlsx<_> = open_workbook(path)
-        .map_err(|e| UserError::file(path, format!("cannot read the workbook: {e}")))?;
+    if !schema::is_la_code(&la) {
+        return Err(UserError::file(
+            path,
+            format!(
+                "the LA code '{}' (from the config's only LA) is not the DfE three-digit LA number: pass --la CODE, e.g. --la 940",
+                privacy::shown(privacy::Echo::LaCode, &la)
+            ),
+        ));
+    }
+    let mut wb: Xlsx<_> = open_workbook(path).map_err(|e: calamine::XlsxError| {
+        UserError::file(
+            path,
+            format!(
+                "cannot read the workbook: {}",
+                privacy::scrub(&e.to_string())
+            ),
+        )
+    })?;
     let names = wb.sheet_names();
     let mut sheets: BTreeMap<u8, String> = BTreeMap::new();
     for name in &names {
         if let Some(n) = list_number(name) {
             if let Some(first) = sheets.get(&n) {
                 sink.note(format!(
-                    "sheets '{first}' and '{name}' both look like List {n}: only '{first}' was read"
+                    "sheets '{}' and '{}' both look like List {n}: only '{}' was read",
+                    privacy::field_name(first),
+                    privacy::field_name(name),
+                    privacy::field_name(first)
                 ));
             } else {
                 sheets.insert(n, name.clone());
@@ -330,7 +354,7 @@ pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
                 "no Annex A sheets: expected sheets named 'List 1' ... 'List 11', found {}",
                 names
                     .iter()
-                    .map(|n| format!("'{n}'"))
+                    .map(|n| format!("'{}'", privacy::field_name(n)))
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
@@ -341,10 +365,20 @@ pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
     }
     let mut lists: BTreeMap<u8, List> = BTreeMap::new();
     for (&n, name) in sheets.iter().filter(|(n, _)| **n <= 7) {
-        let range = wb
-            .worksheet_range(name)
-            .map_err(|e| UserError::file(path, format!("sheet '{name}': cannot read it: {e}")))?;
+        let range = wb.worksheet_range(name).map_err(|e| {
+            UserError::file(
+                path,
+                format!(
+                    "sheet '{}': cannot read it: {}",
+                    privacy::field_name(name),
+                    privacy::scrub(&e.to_string())
+                ),
+            )
+        })?;
         if let Some(list) = read_list(path, n, name, &range)? {
+            for h in &list.dropped {
+                sink.drop_field(h);
+            }
             lists.insert(n, list);
         }
     }
@@ -462,30 +496,59 @@ fn read_list(
         }
         return Err(UserError::at(
             path,
-            &format!("sheet '{sheet}'"),
+            &format!("sheet '{}'", privacy::field_name(sheet)),
             format!(
                 "no header row found in the first 30 rows (a row with 'Child Unique ID' and the List {n} columns): is this sheet Annex A List {n}?"
             ),
         ));
     };
-    // Assign each column: a mapped field, withheld, or raw.
+    // Assign each column: a mapped field, the raw layer (only the allow-list's columns), or
+    // dropped: named in the summary (Age and the allocated team and worker, known and never
+    // stored, are not named). Identifying-looking headers are never mapped, except the child id
+    // and the date of birth (pseudonymised / degraded to the month). Two headers the same once
+    // normalised are a file error.
     enum Col {
         Field(F),
-        Raw(String, bool),
+        Raw(String, RawKind),
         Skip,
     }
     let mut taken: HashMap<F, usize> = HashMap::new();
     let mut labels: HashMap<F, String> = HashMap::new();
     let mut cols: Vec<Col> = vec![];
+    let mut dropped: Vec<String> = vec![];
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let cell_name = |j: usize| {
+        let mut col = String::new();
+        let mut k = j + 1;
+        while k > 0 {
+            col.insert(0, (b'A' + ((k - 1) % 26) as u8) as char);
+            k = (k - 1) / 26;
+        }
+        format!("{col}{}", row0 as usize + hi + 1)
+    };
     for (j, c) in rows[hi].iter().enumerate() {
         let Some(text) = cell_text(c) else {
             cols.push(Col::Skip);
             continue;
         };
         let h = norm_header(&text);
+        if let Some(first) = seen.insert(h.clone(), j) {
+            return Err(UserError::at(
+                path,
+                &format!("sheet '{}' cell {}", privacy::field_name(sheet), cell_name(j)),
+                format!(
+                    "duplicate column: '{}' (cell {}) and '{}' (cell {}) are the same column once normalised; remove one",
+                    privacy::field_name(&cell_text(&rows[hi][first]).unwrap_or_default()),
+                    cell_name(first),
+                    privacy::field_name(&text),
+                    cell_name(j)
+                ),
+            ));
+        }
+        let mappable = |f: &F| matches!(f, F::ChildId | F::Dob) || !withheld(&h);
         let field = patterns
             .iter()
-            .find(|(f, p)| !taken.contains_key(f) && p(&h))
+            .find(|(f, p)| !taken.contains_key(f) && mappable(f) && p(&h))
             .map(|(f, _)| *f);
         match field {
             Some(f) => {
@@ -493,13 +556,15 @@ fn read_list(
                 labels.insert(f, text.trim().to_string());
                 cols.push(Col::Field(f));
             }
-            None if withheld(&h)
-                || (patterns[0].1)(&h)
-                || (h.contains("birth") && h.contains("date")) =>
-            {
-                cols.push(Col::Skip)
-            }
-            None => cols.push(Col::Raw(text.trim().to_string(), h.contains("date"))),
+            None => match raw_allow::annex_a(n, &h) {
+                Some(kind) => cols.push(Col::Raw(text.trim().to_string(), kind)),
+                None => {
+                    if !raw_allow::ANNEX_A_NOT_STORED.contains(&h.as_str()) {
+                        dropped.push(text);
+                    }
+                    cols.push(Col::Skip)
+                }
+            },
         }
     }
     let missing: Vec<&str> = required(n)
@@ -510,7 +575,7 @@ fn read_list(
     if !missing.is_empty() {
         return Err(UserError::at(
             path,
-            &format!("sheet '{sheet}' row {}", row0 as usize + hi + 1),
+            &format!("sheet '{}' row {}", privacy::field_name(sheet), row0 as usize + hi + 1),
             format!(
                 "List {n} has no column for {} (headers are matched loosely; see data-contract.md section 1)",
                 missing.join(", ")
@@ -538,11 +603,15 @@ fn read_list(
                         rec.vals.insert(*f, v);
                     }
                 }
-                Some(Col::Raw(h, is_date)) => {
-                    let v = if *is_date { date_text(c) } else { cell_text(c) };
+                Some(Col::Raw(h, kind)) => {
+                    let v = if matches!(kind, RawKind::Date | RawKind::DateTime) {
+                        date_text(c)
+                    } else {
+                        cell_text(c)
+                    };
                     if let Some(v) = v {
                         any = true;
-                        rec.raw.push((h.clone(), v));
+                        rec.raw.push((h.clone(), v, *kind));
                     }
                 }
                 Some(Col::Skip) if cell_text(c).is_some() => any = true,
@@ -557,6 +626,7 @@ fn read_list(
         n,
         labels,
         rows: out,
+        dropped,
     }))
 }
 
@@ -686,11 +756,12 @@ impl Mapper<'_> {
         *n
     }
 
-    /// The date part of a derived id: `YYYY-MM-DD` when it is a date.
+    /// The date part of a derived id: `YYYY-MM-DD` when it is a date, else `baddate` (never the
+    /// cell as written: it could be anything, a name typed in a date column).
     fn id_date(v: Option<&str>) -> String {
         match v {
             Some(v) => {
-                parse::parse_date(v).map_or_else(|_| v.replace(['/', ' '], "_"), |d| d.to_string())
+                parse::parse_date(v).map_or_else(|_| "baddate".to_string(), |d| d.to_string())
             }
             None => "nodate".into(),
         }
@@ -726,9 +797,9 @@ impl Mapper<'_> {
     }
 
     fn raw(&mut self, list: &List, r: &Rec) {
-        for (h, v) in &r.raw {
+        for (h, v, kind) in &r.raw {
             self.sink
-                .raw(list.pos(r), &format!("List {}", list.n), h, v);
+                .raw(list.pos(r), &format!("List {}", list.n), h, v, *kind);
         }
     }
 

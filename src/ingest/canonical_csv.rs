@@ -1,5 +1,7 @@
 //! Reader for the canonical CSV extracts (data-contract.md section 3): recognises the table from
-//! its header, refuses identifying columns, and streams each row to the validator.
+//! its header, refuses identifying columns and duplicate columns, and streams each row to the
+//! validator. Columns beyond the canonical ones are dropped (the raw layer's allow-list knows none
+//! for CSV) and named in the summary.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -8,6 +10,8 @@ use std::io::{BufReader, Read};
 use std::path::Path;
 use std::rc::Rc;
 
+use super::privacy;
+use super::raw_allow::{self, RawKind};
 use super::sink::Sink;
 use crate::error::UserError;
 use crate::schema::{self, normalise_header, TableSpec};
@@ -24,7 +28,7 @@ pub fn detect_table(path: &Path, header: &[String]) -> Result<&'static TableSpec
                 &format!("1:{}", i + 1),
                 format!(
                     "column '{}' looks like {what}; identifying columns are refused - remove it from the extract",
-                    header[i].trim()
+                    privacy::field_name(&header[i])
                 ),
             ));
         }
@@ -93,33 +97,48 @@ pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
         .map(|h| h.trim_start_matches('\u{feff}').to_string())
         .collect();
     let spec = detect_table(path, &header)?;
-    // Map each spec column to its position in the file.
-    let by_name: HashMap<String, usize> = header
-        .iter()
-        .enumerate()
-        .map(|(i, h)| (normalise_header(h), i))
-        .collect();
+    // Map each spec column to its position in the file. Two columns with the same normalised
+    // name are a file error: which one holds the value would be a guess (last one wins, before).
+    let mut by_name: HashMap<String, usize> = HashMap::new();
+    for (i, h) in header.iter().enumerate() {
+        let n = normalise_header(h);
+        if n.is_empty() {
+            continue;
+        }
+        if let Some(&first) = by_name.get(&n) {
+            return Err(UserError::at(
+                path,
+                &format!("1:{}", i + 1),
+                format!(
+                    "duplicate column: '{}' (column {}) and '{}' (column {}) are the same column once normalised; remove one",
+                    privacy::field_name(&header[first]),
+                    first + 1,
+                    privacy::field_name(h),
+                    i + 1
+                ),
+            ));
+        }
+        by_name.insert(n, i);
+    }
     let positions: Vec<Option<usize>> = spec
         .columns
         .iter()
         .map(|c| by_name.get(c.name).copied())
         .collect();
-    // Columns beyond the canonical ones (not identifying: those were refused above) are kept in
-    // the raw layer (data-contract.md section 3), not used by the measures.
-    // Free text (notes, comments, reasons) may name people: it is dropped, and the summary says so.
-    let mut extras: Vec<(usize, String)> = vec![];
+    // Columns beyond the canonical ones are kept in the raw layer only when they are on its
+    // allow-list (raw_allow::CSV, empty: no extra column of a canonical CSV is known); every other
+    // one is dropped and named in the summary, never its values. An unnamed column is named by
+    // its number.
+    let mut extras: Vec<(usize, String, RawKind)> = vec![];
     for (i, h) in header.iter().enumerate() {
         let n = normalise_header(h);
-        if n.is_empty() || spec.column(&n).is_some() {
+        if spec.column(&n).is_some() {
             continue;
         }
-        if schema::free_text_column(&n) {
-            sink.note(format!(
-                "column '{}' looks like free text, which may name people: not stored",
-                h.trim()
-            ));
-        } else {
-            extras.push((i, h.trim().to_string()));
+        match raw_allow::csv(spec.name, &n) {
+            Some(kind) if !n.is_empty() => extras.push((i, h.trim().to_string(), kind)),
+            _ if n.is_empty() => sink.drop_field(&format!("(unnamed column {})", i + 1)),
+            _ => sink.drop_field(h),
         }
     }
     let mut record = csv::StringRecord::new();
@@ -137,9 +156,9 @@ pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
                     })
                     .collect();
                 let position = format!("line {line}");
-                for (i, name) in &extras {
-                    if let Some(v) = record.get(*i).map(str::trim).filter(|v| !v.is_empty()) {
-                        sink.raw(position.clone(), spec.name, name, v);
+                for (i, name, kind) in &extras {
+                    if let Some(v) = record.get(*i) {
+                        sink.raw(position.clone(), spec.name, name, v, *kind);
                     }
                 }
                 sink.row(spec, position, values);

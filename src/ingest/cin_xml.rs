@@ -18,11 +18,16 @@
 //! - `assessments` `{referral}-A{k}`, `s47_enquiries` `{referral}-S{k}` (plus `{referral}-T` for a
 //!   `CINdetails`-level `DateOfInitialCPC`: a transfer-in conference), `cp_plans` `{referral}-P{k}`,
 //!   `cp_reviews` (plan, `CPPreviewDate`).
-//! - CIN plans, the 2026-27 `PreProceedingsandFGDM` block, `UPNunknown`, disability codes and any
-//!   other non-identifying element go to the raw layer. UPN, FormerUPN, the exact birth date, the
-//!   expected birth date and the death date are never stored.
+//! - CIN plans, the 2026-27 `PreProceedingsandFGDM` block, `UPNunknown`, disability codes and the
+//!   other census items on the raw layer's allow-list ([`super::raw_allow::CIN`]) go to the raw
+//!   layer; any other element (also inside `Header`) is dropped and named in the summary, never
+//!   its text. UPN, FormerUPN, the exact birth date, the expected birth date and the death date are
+//!   never stored.
+//! - `Header/Source/LEA` must be a three-digit LA code and `ReferenceDate` a date within the
+//!   calendar's years (1990-2040), else the file fails. Messages show input values only as the
+//!   echo rule allows ([`super::privacy`]).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
@@ -32,6 +37,8 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
 use super::parse;
+use super::privacy::{self, Echo};
+use super::raw_allow;
 use super::sink::Sink;
 use crate::error::UserError;
 use crate::schema::{
@@ -139,7 +146,10 @@ pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
             Err(e) => {
                 return Err(fail(
                     reader.error_position(),
-                    format!("not well-formed XML ({e}); the file is malformed or truncated"),
+                    format!(
+                        "not well-formed XML ({}); the file is malformed or truncated",
+                        privacy::scrub(&e.to_string())
+                    ),
                 ))
             }
         };
@@ -150,13 +160,16 @@ pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
                 if root_done {
                     return Err(fail(
                         before,
-                        format!("a second root element <{name}> after </Message>"),
+                        format!(
+                            "a second root element <{}> after </Message>",
+                            privacy::field_name(&name)
+                        ),
                     ));
                 }
                 if name != "Message" {
                     return Err(fail(
                         before,
-                        format!("the root element is <{name}>, not <Message>: this is not a CIN census return"),
+                        format!("the root element is <{}>, not <Message>: this is not a CIN census return", privacy::field_name(&name)),
                     ));
                 }
                 if empty {
@@ -211,7 +224,7 @@ pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
                 if let Some(n) = building.last_mut() {
                     let s = t
                         .unescape()
-                        .map_err(|e| fail(before, format!("unreadable text ({e}): the file must be UTF-8 XML with valid escapes")))?;
+                        .map_err(|e| fail(before, format!("unreadable text ({}): the file must be UTF-8 XML with valid escapes", privacy::scrub(&e.to_string()))))?;
                     n.text.push_str(&s);
                 } else if open.is_empty() && !t.iter().all(|b| b.is_ascii_whitespace()) {
                     return Err(fail(
@@ -292,6 +305,8 @@ fn finish_element(building: &mut Vec<Node>) -> Option<Node> {
     }
 }
 
+/// An element's local name. Names are shown in messages and the summary only through
+/// [`privacy::field_name`] (control characters removed, length capped).
 fn element_name(e: &BytesStart) -> Result<String, String> {
     std::str::from_utf8(e.local_name().as_ref())
         .map(str::to_string)
@@ -331,7 +346,7 @@ fn read_header(path: &Path, h: &Node, sink: &mut Sink) -> Result<Header, UserErr
             return Err(UserError::at(
                 path,
                 &at(collection.expect("has a value")),
-                format!("Header/CollectionDetails/Collection is '{c}', not CIN: this is not a CIN census return"),
+                format!("Header/CollectionDetails/Collection is '{}', not CIN: this is not a CIN census return", privacy::shown(Echo::Code, c)),
             ))
         }
         None => {
@@ -355,10 +370,27 @@ fn read_header(path: &Path, h: &Node, sink: &mut Sink) -> Result<Header, UserErr
             UserError::at(
                 path,
                 &at(rd_node.expect("has a value")),
-                format!("Header/CollectionDetails/ReferenceDate '{v}': {why}"),
+                format!(
+                    "Header/CollectionDetails/ReferenceDate '{}': {why}",
+                    privacy::shown(Echo::Date, v)
+                ),
             )
         })?,
     };
+    // A ReferenceDate outside the calendar's years (9999-03-31) would become the default year of
+    // every command: the file is refused.
+    if !(crate::calendar::FIRST_YEAR..=crate::calendar::LAST_YEAR).contains(&reference_date.year())
+    {
+        return Err(UserError::at(
+            path,
+            &at(rd_node.expect("has a value")),
+            format!(
+                "Header/CollectionDetails/ReferenceDate {reference_date} is outside the calendar's years {}-{}: the census year cannot be known",
+                crate::calendar::FIRST_YEAR,
+                crate::calendar::LAST_YEAR
+            ),
+        ));
+    }
     if (reference_date.month(), reference_date.day()) != (3, 31) {
         let start = if reference_date.month() >= 4 {
             reference_date.year()
@@ -371,10 +403,28 @@ fn read_header(path: &Path, h: &Node, sink: &mut Sink) -> Result<Header, UserErr
         ));
     }
     sink.set_vintage(reference_date);
+    let lea = h.at(&["Source", "LEA"]);
     let la =
-        match h.at(&["Source", "LEA"]).and_then(Node::value) {
+        match lea.and_then(Node::value) {
+            // The LA code becomes a published LA: exactly three digits, or the file is refused.
+            Some(la) if !schema::is_la_code(la) => return Err(UserError::at(
+                path,
+                &at(lea.expect("has a value")),
+                format!(
+                    "Header/Source/LEA '{}' is not an LA code (the DfE three-digit LA number, e.g. 940)",
+                    privacy::shown(Echo::LaCode, la)
+                ),
+            )),
             Some(la) => la.to_string(),
             None => match sink.default_la.clone() {
+                Some(la) if !schema::is_la_code(&la) => return Err(UserError::at(
+                    path,
+                    &at(h),
+                    format!(
+                        "Header/Source/LEA is missing and the LA code '{}' (from the config's only LA) is not the DfE three-digit LA number: pass --la CODE",
+                        privacy::shown(Echo::LaCode, &la)
+                    ),
+                )),
                 Some(la) => {
                     sink.note(format!(
                         "Header/Source/LEA is missing: rows filed under LA {la}"
@@ -389,20 +439,27 @@ fn read_header(path: &Path, h: &Node, sink: &mut Sink) -> Result<Header, UserErr
                 )),
             },
         };
-    // The rest of the header is kept in the raw layer (software, release, serial, timestamp).
+    // The rest of the header: the allow-listed items (year, software, release, serial,
+    // timestamp) go to the raw layer; anything else is dropped and named in the summary.
     for group in &h.children {
-        for item in &group.children {
-            if let Some(v) = item.value() {
-                if !matches!(item.name.as_str(), "Collection" | "ReferenceDate" | "LEA") {
-                    sink.raw(format!("Header/{}", group.name), &group.name, &item.name, v);
+        match group.name.as_str() {
+            "CollectionDetails" | "Source" => {
+                let pos = format!("Header/{}", group.name);
+                for item in &group.children {
+                    if !matches!(item.name.as_str(), "Collection" | "ReferenceDate" | "LEA") {
+                        raw_item(sink, &pos, &group.name, item, None);
+                    }
                 }
             }
+            other => sink.drop_field(&format!("Header/{other}")),
         }
     }
     Ok(Header { la })
 }
 
-/// Elements that identify a child: never stored, not even in the raw layer.
+/// `ChildIdentifiers` items that identify a child: read by the reader (LAchildID pseudonymised,
+/// the birth date degraded to its month, the expected birth date only as `unborn`) or never
+/// stored (UPN, FormerUPN, the death date). Known census items, so not reported as dropped.
 const IDENTIFYING: &[&str] = &[
     "LAchildID",
     "UPN",
@@ -412,50 +469,28 @@ const IDENTIFYING: &[&str] = &[
     "PersonDeathDate",
 ];
 
-/// Whether an element not in the schema looks identifying by its name (a name, address,
-/// postcode, NHS number...): then it is not kept even in the raw layer.
-fn looks_identifying(element: &str) -> bool {
-    if IDENTIFYING.contains(&element) {
-        return true;
-    }
-    // CamelCase to words: `PersonPostcode` -> `person_postcode`.
-    let mut words = String::new();
-    let mut prev_lower = false;
-    for ch in element.chars() {
-        if ch.is_uppercase() && prev_lower {
-            words.push('_');
-        }
-        prev_lower = ch.is_lowercase() || ch.is_ascii_digit();
-        words.push(ch);
-    }
-    schema::identifying_column(&schema::normalise_header(&words)).is_some()
-}
-
 /// A date cell in its normal form (for ids and comparisons), or None when it is not a date.
 fn norm_date(v: &str) -> Option<NaiveDate> {
     parse::parse_date(v.trim()).ok()
 }
 
-/// The referral date as written into ids: `YYYY-MM-DD` when it is a date, else the raw text (the
-/// referral is then rejected for its bad date, and what hangs off it shows as an orphan).
+/// The referral date as written into ids: `YYYY-MM-DD` when it is a date, else `baddate` (the
+/// referral is then rejected for its bad date, and what hangs off it shows as an orphan). Never
+/// the text as written: it could be anything (a name typed in the date field).
 fn id_date(v: Option<&str>) -> String {
     match v {
-        Some(v) => {
-            norm_date(v).map_or_else(|| v.trim().replace(['/', ' '], "_"), |d| d.to_string())
-        }
+        Some(v) => norm_date(v).map_or_else(|| "baddate".to_string(), |d| d.to_string()),
         None => "nodate".into(),
     }
 }
 
 /// A date of birth for `birth_month`: degraded to the month here, so the exact date never reaches
-/// the validator (whose messages echo bad values). A value that is not a date is passed on as it
-/// is only when it holds no digits (e.g. `Notadate`), so the flag can show it; otherwise it is
-/// shown as withheld.
+/// the validator. A value that is not a date is passed on as it is: the validator never shows a
+/// birth month's value (privacy::echo_for), so its flag names the column, position and reason.
 pub(super) fn birth_month_value(v: &str) -> String {
     match norm_date(v) {
         Some(d) => format!("{:04}-{:02}", d.year(), d.month()),
-        None if !v.bytes().any(|b| b.is_ascii_digit()) => v.to_string(),
-        None => "(withheld: not a date)".into(),
+        None => v.to_string(),
     }
 }
 
@@ -468,8 +503,6 @@ fn s(v: Option<&str>) -> Option<String> {
 struct ChildMapper {
     /// (pseudonym, referral date) -> episodes seen so far in this return.
     episodes: HashMap<(String, String), u32>,
-    /// Unknown elements under ChildIdentifiers already reported.
-    noted: HashSet<String>,
 }
 
 /// Where a child's rows go: the validator, or (for a Child that cannot be mapped at all) straight
@@ -569,29 +602,15 @@ impl ChildMapper {
                 "ExpectedPersonBirthDate",
             ],
         );
-        // Raw layer: UPNunknown and the disability codes; nothing else under ChildIdentifiers.
+        // Raw layer: UPNunknown and the disability codes (the allow-list); every other item not
+        // read above is dropped and named in the summary.
         if let Some(ids) = ids {
+            let ipos = format!("{pos}/ChildIdentifiers");
             for item in &ids.children {
                 match item.name.as_str() {
-                    "UPNunknown" => {
-                        if let Some(v) = item.value() {
-                            out.sink.raw(
-                                format!("{pos}/ChildIdentifiers"),
-                                "ChildIdentifiers",
-                                "UPNunknown",
-                                v,
-                            );
-                        }
-                    }
                     "GenderCurrent" | "Sex" => {}
                     n if IDENTIFYING.contains(&n) => {}
-                    n => {
-                        if self.noted.insert(n.to_string()) {
-                            out.sink.note(format!(
-                                "ChildIdentifiers/{n} is not a CIN census item: not stored (it may identify the child)"
-                            ));
-                        }
-                    }
+                    _ => raw_item(out.sink, &ipos, "ChildIdentifiers", item, None),
                 }
             }
         }
@@ -601,16 +620,12 @@ impl ChildMapper {
                 match item.name.as_str() {
                     "Ethnicity" => {}
                     "Disabilities" => {
-                        for d in item.all("Disability").filter_map(Node::value) {
-                            out.sink.raw(
-                                format!("{cpos}/Disabilities"),
-                                "Disabilities",
-                                "Disability",
-                                d,
-                            );
+                        let dpos = format!("{cpos}/Disabilities");
+                        for d in &item.children {
+                            raw_item(out.sink, &dpos, "Disabilities", d, None);
                         }
                     }
-                    _ => raw_element(out.sink, &cpos, "ChildCharacteristics", item),
+                    _ => raw_item(out.sink, &cpos, "ChildCharacteristics", item, None),
                 }
             }
         }
@@ -619,7 +634,7 @@ impl ChildMapper {
                 item.name.as_str(),
                 "ChildIdentifiers" | "ChildCharacteristics" | "CINdetails"
             ) {
-                raw_element(out.sink, &pos, "Child", item);
+                raw_item(out.sink, &pos, "Child", item, None);
             }
         }
 
@@ -730,13 +745,21 @@ impl ChildMapper {
                     ],
                 );
                 for item in &a.children {
-                    if !matches!(
-                        item.name.as_str(),
-                        "AssessmentActualStartDate"
-                            | "AssessmentAuthorisationDate"
-                            | "FactorsIdentifiedAtAssessment"
-                    ) {
-                        raw_element(out.sink, &apos, "Assessments", item);
+                    match item.name.as_str() {
+                        "AssessmentActualStartDate" | "AssessmentAuthorisationDate" => {}
+                        "FactorsIdentifiedAtAssessment" => {
+                            for f in item
+                                .children
+                                .iter()
+                                .filter(|f| f.name != "AssessmentFactors")
+                            {
+                                out.sink.drop_field(&format!(
+                                    "FactorsIdentifiedAtAssessment/{}",
+                                    f.name
+                                ));
+                            }
+                        }
+                        _ => raw_item(out.sink, &apos, "Assessments", item, None),
                     }
                 }
             }
@@ -779,7 +802,7 @@ impl ChildMapper {
                         item.name.as_str(),
                         "S47ActualStartDate" | "DateOfInitialCPC" | "ICPCnotRequired"
                     ) {
-                        raw_element(out.sink, &spos, "Section47", item);
+                        raw_item(out.sink, &spos, "Section47", item, None);
                     }
                 }
             }
@@ -799,7 +822,8 @@ impl ChildMapper {
                             "DateOfInitialCPC",
                             "icpc_recorded_twice",
                             format!(
-                                "DateOfInitialCPC {icpc} is recorded both under CINdetails and under Section47 (DfE rule 2884): stored once, as this enquiry's ICPC"
+                                "DateOfInitialCPC {} is recorded both under CINdetails and under Section47 (DfE rule 2884): stored once, as this enquiry's ICPC",
+                                d.map_or_else(String::new, |d| d.to_string())
                             ),
                         );
                     }
@@ -848,7 +872,8 @@ impl ChildMapper {
                             "DateOfInitialCPC",
                             "icpc_both_levels",
                             format!(
-                                "DateOfInitialCPC {icpc} under CINdetails and a different one under Section47 ({}) breaks DfE rule 2884: the CINdetails one is stored as a transfer-in conference",
+                                "DateOfInitialCPC {} under CINdetails and a different one under Section47 ({}) breaks DfE rule 2884: the CINdetails one is stored as a transfer-in conference",
+                                privacy::shown(Echo::Date, icpc),
                                 others.join(", ")
                             ),
                         );
@@ -928,21 +953,23 @@ impl ChildMapper {
                     );
                 }
                 for item in &p.children {
-                    if !matches!(
-                        item.name.as_str(),
+                    match item.name.as_str() {
                         "CPPstartDate"
-                            | "CPPendDate"
-                            | "InitialCategoryOfAbuse"
-                            | "LatestCategoryOfAbuse"
-                            | "NumberOfPreviousCPP"
-                            | "Reviews"
-                    ) {
-                        raw_element(out.sink, &ppos, "ChildProtectionPlans", item);
+                        | "CPPendDate"
+                        | "InitialCategoryOfAbuse"
+                        | "LatestCategoryOfAbuse"
+                        | "NumberOfPreviousCPP" => {}
+                        "Reviews" => {
+                            for r in item.children.iter().filter(|r| r.name != "CPPreviewDate") {
+                                out.sink.drop_field(&format!("Reviews/{}", r.name));
+                            }
+                        }
+                        _ => raw_item(out.sink, &ppos, "ChildProtectionPlans", item, None),
                     }
                 }
             }
 
-            // CIN plans, pre-proceedings (2026-27) and anything else: the raw layer.
+            // CIN plans and pre-proceedings (2026-27): the raw layer; anything else is dropped.
             let mut seen: HashMap<&str, usize> = HashMap::new();
             for item in &ep.children {
                 match item.name.as_str() {
@@ -959,11 +986,7 @@ impl ChildMapper {
                     name => {
                         let k = seen.entry(name).or_insert(0);
                         *k += 1;
-                        if item.children.is_empty() {
-                            raw_element(out.sink, &epos, "CINdetails", item);
-                        } else if !looks_identifying(name) {
-                            raw_block(out.sink, &format!("{epos}/{name}[{k}]"), item);
-                        }
+                        raw_item(out.sink, &epos, "CINdetails", item, Some(*k));
                     }
                 }
             }
@@ -971,25 +994,31 @@ impl ChildMapper {
     }
 }
 
-/// Keeps a non-identifying element in the raw layer: a leaf as one field of its parent (at the
-/// parent's position), a block field by field at its own position.
-fn raw_element(sink: &mut Sink, parent_pos: &str, parent: &str, item: &Node) {
-    if looks_identifying(&item.name) {
-        return;
-    }
+/// An element of `parent` that the reader does not map: kept in the raw layer only when the
+/// allow-list ([`raw_allow::CIN`]) knows it - a leaf as one field of its parent (at the parent's
+/// position), a known block (CINPlanDates, PreProceedingsandFGDM) item by item at its own
+/// position (`[k]`: its number among its parent's blocks of that name). Anything else, leaf or
+/// block, is dropped whole and named `parent/name` in the summary; its text is never read.
+fn raw_item(sink: &mut Sink, parent_pos: &str, parent: &str, item: &Node, k: Option<usize>) {
     if item.children.is_empty() {
-        if let Some(v) = item.value() {
-            sink.raw(parent_pos.to_string(), parent, &item.name, v);
+        match raw_allow::cin(parent, &item.name) {
+            Some(kind) => {
+                if let Some(v) = item.value() {
+                    sink.raw(parent_pos.to_string(), parent, &item.name, v, kind);
+                }
+            }
+            None => sink.drop_field(&format!("{parent}/{}", item.name)),
+        }
+    } else if raw_allow::cin_block(parent, &item.name) {
+        let block_pos = match k {
+            Some(k) => format!("{parent_pos}/{}[{k}]", item.name),
+            None => format!("{parent_pos}/{}", item.name),
+        };
+        for c in &item.children {
+            raw_item(sink, &block_pos, &item.name, c, None);
         }
     } else {
-        raw_block(sink, &format!("{parent_pos}/{}", item.name), item);
-    }
-}
-
-/// Keeps every non-identifying field of a block (CINPlanDates, PreProceedingsandFGDM...).
-fn raw_block(sink: &mut Sink, block_pos: &str, block: &Node) {
-    for c in &block.children {
-        raw_element(sink, block_pos, &block.name, c);
+        sink.drop_field(&format!("{parent}/{}", item.name));
     }
 }
 

@@ -8,6 +8,8 @@ pub mod annex_a;
 pub mod canonical_csv;
 pub mod cin_xml;
 pub mod parse;
+pub mod privacy;
+pub mod raw_allow;
 pub mod sink;
 pub mod validate;
 
@@ -203,9 +205,10 @@ pub fn ingest_with_la(
     progress: bool,
 ) -> anyhow::Result<IngestReport> {
     if let Some(code) = &la {
-        if code.len() != crate::schema::LA_CODE_LEN || !code.bytes().all(|b| b.is_ascii_digit()) {
+        if !crate::schema::is_la_code(code) {
             return Err(UserError::Message(format!(
-                "--la {code}: an LA code is the DfE three-digit number, e.g. 940"
+                "--la '{}': an LA code is the DfE three-digit number, e.g. 940",
+                privacy::shown(privacy::Echo::LaCode, code)
             ))
             .into());
         }

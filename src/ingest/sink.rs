@@ -9,12 +9,14 @@
 //! rows held reach the spill budget, every builder's rows are written to a Parquet file in the
 //! store's staging folder, and the commit reads them back one partition at a time.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 use polars::prelude::*;
 
+use super::privacy;
+use super::raw_allow::RawKind;
 use super::validate::{Counts, Issue, Source, TableBuilder};
 use crate::pseudonym::Pseudonymiser;
 use crate::schema::TableSpec;
@@ -70,6 +72,11 @@ impl Drop for Spill {
 /// The pending rows' name for the raw layer's fields (not a canonical table).
 pub const RAW: &str = "raw";
 
+/// Most dropped field names held per file (a file with more distinct unknown names is counted).
+const MAX_NAMES: usize = 1000;
+/// Most dropped field names printed per file in the summary.
+const SHOWN_NAMES: usize = 30;
+
 /// Raw-layer fields as the store's `raw` frame.
 fn raw_frame(raw: &[RawField]) -> PolarsResult<DataFrame> {
     let s = |name: &str, f: &dyn Fn(&RawField) -> &str| -> Column {
@@ -121,8 +128,17 @@ pub struct Sink {
     merged_spills: Vec<Spill>,
     pub rejects: Vec<Issue>,
     pub flags: Vec<Issue>,
-    /// Raw-layer fields of the file being read (held as a frame at the end of the file).
+    /// Raw-layer fields of the file being read (held as a frame at the end of the file, or at a
+    /// spill: they count towards the spill budget like rows).
     raw: Vec<RawField>,
+    /// Fields of the file being read that are not on the raw-layer allow-list: dropped, and named
+    /// (never their values) in the summary. At most [`MAX_NAMES`] names are held; `dropped_more`
+    /// counts the others.
+    dropped: BTreeSet<String>,
+    dropped_more: usize,
+    /// Allow-listed fields of the file being read with values not in the field's shape: dropped,
+    /// counted per field name.
+    odd_values: BTreeMap<String, u64>,
     pub notes: Vec<String>,
     source: Option<Source>,
 }
@@ -143,6 +159,9 @@ impl Sink {
             rejects: vec![],
             flags: vec![],
             raw: vec![],
+            dropped: BTreeSet::new(),
+            dropped_more: 0,
+            odd_values: BTreeMap::new(),
             notes: vec![],
             source: None,
         }
@@ -215,6 +234,7 @@ impl Sink {
     /// to be merged, and the file's keys are forgotten.
     pub fn finish_file(&mut self) -> anyhow::Result<()> {
         self.check()?;
+        self.note_dropped();
         self.hold_builders()?;
         for b in self.builders.values_mut() {
             b.forget_keys();
@@ -356,17 +376,21 @@ impl Sink {
             &mut self.flags,
         );
         if stored {
-            self.buffered += 1;
-            if self.spill.as_ref().is_some_and(|s| {
-                self.buffered + self.pending_rows >= s.budget && self.spill_error.is_none()
-            }) {
-                if let Err(e) = self.spill_all() {
-                    self.spill_error =
-                        Some(e.context("spilling ingested rows to the staging folder"));
-                }
-            }
+            self.held_one();
         }
         stored
+    }
+
+    /// One more row or raw field held: spills when the budget is reached.
+    fn held_one(&mut self) {
+        self.buffered += 1;
+        if self.spill.as_ref().is_some_and(|s| {
+            self.buffered + self.pending_rows >= s.budget && self.spill_error.is_none()
+        }) {
+            if let Err(e) = self.spill_all() {
+                self.spill_error = Some(e.context("spilling ingested rows to the staging folder"));
+            }
+        }
     }
 
     /// A row the reader could not even map onto its table (counted as read and rejected).
@@ -389,8 +413,9 @@ impl Sink {
             table: spec.name,
             source_file: src.file_name.clone(),
             position,
-            column: column.to_string(),
-            value: value.to_string(),
+            column: privacy::field_name(column),
+            // Readers pass no value here; whatever they pass is withheld (the echo rule).
+            value: privacy::shown(privacy::Echo::Never, value),
             flag: "bad_value".into(),
             reason,
         });
@@ -418,16 +443,78 @@ impl Sink {
         });
     }
 
-    /// Keeps a non-identifying field beyond the canonical columns in the raw layer.
-    pub fn raw(&mut self, position: String, element: &str, field: &str, value: &str) {
+    /// Keeps an allow-listed field beyond the canonical columns in the raw layer
+    /// ([`super::raw_allow`]), when its value has the field's shape; otherwise the value is
+    /// dropped and counted under the field's name. An empty value is skipped.
+    pub fn raw(
+        &mut self,
+        position: String,
+        element: &str,
+        field: &str,
+        value: &str,
+        kind: RawKind,
+    ) {
+        if value.trim().is_empty() {
+            return;
+        }
+        let Some(value) = kind.accept(value) else {
+            *self
+                .odd_values
+                .entry(privacy::field_name(&format!("{element}/{field}")))
+                .or_insert(0) += 1;
+            return;
+        };
         let src = self.source.as_ref().expect("begin_source before rows");
         self.raw.push(RawField {
             source_file: src.file_name.clone(),
             position,
             element: element.to_string(),
             field: field.to_string(),
-            value: value.to_string(),
+            value,
         });
+        self.held_one();
+    }
+
+    /// A field of the file being read that is not on the raw-layer allow-list: not stored, and
+    /// named (sanitised) in the summary, never its value.
+    pub fn drop_field(&mut self, name: &str) {
+        let name = privacy::field_name(name);
+        if self.dropped.len() < MAX_NAMES || self.dropped.contains(&name) {
+            self.dropped.insert(name);
+        } else {
+            self.dropped_more += 1;
+        }
+    }
+
+    /// The summary's lines for the fields and values the file being read had dropped.
+    fn note_dropped(&mut self) {
+        let names = std::mem::take(&mut self.dropped);
+        let more = std::mem::take(&mut self.dropped_more);
+        if !names.is_empty() {
+            let n = names.len() + more;
+            let mut list: Vec<String> = names.into_iter().take(SHOWN_NAMES).collect();
+            if n > list.len() {
+                list.push(format!("and {} more", n - list.len()));
+            }
+            self.note(format!(
+                "dropped {n} unknown field{}: {}",
+                if n == 1 { "" } else { "s" },
+                list.join(", ")
+            ));
+        }
+        let odd = std::mem::take(&mut self.odd_values);
+        if !odd.is_empty() {
+            let total: u64 = odd.values().sum();
+            let list: Vec<String> = odd
+                .iter()
+                .take(SHOWN_NAMES)
+                .map(|(f, c)| format!("{f} ({c})"))
+                .collect();
+            self.note(format!(
+                "dropped {total} value(s) of known fields not in the field's expected shape (not stored): {}",
+                list.join(", ")
+            ));
+        }
     }
 
     /// A line for the ingest summary (e.g. "Annex A Lists 8-11 are out of scope: not read").

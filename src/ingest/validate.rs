@@ -2,7 +2,9 @@
 //! applying the contract's row rules (data-contract.md section 4).
 //!
 //! - a bad or missing value in a required column rejects the row (with file, position, column,
-//!   value and reason);
+//!   value and reason; the value only as the echo rule of [`super::privacy`] allows);
+//! - an event date outside the calendar's years (1990-2040) is a bad value; an `la_code` must be
+//!   three digits; a CDOP factor that is not a code is stored as `UNCODED` and flagged;
 //! - a bad value in an optional column stores the row with the cell empty and a data-quality flag;
 //! - a second row with the same key in one file is rejected as a duplicate;
 //! - row-level logical checks (an end before its start, a closure date without a reason...) flag
@@ -16,6 +18,7 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 
 use super::parse::{self, When};
+use super::privacy::{self, Echo};
 use crate::pseudonym::Pseudonymiser;
 use crate::schema::{Kind, TableSpec};
 
@@ -89,9 +92,13 @@ enum Buf {
 impl Buf {
     fn for_kind(name: &str, kind: Kind) -> Buf {
         match kind {
-            Kind::Id | Kind::ChildId | Kind::Text | Kind::Code(_) | Kind::Codes(_) => {
-                Buf::Str(StringChunkedBuilder::new(name.into(), 0))
-            }
+            Kind::Id
+            | Kind::ChildId
+            | Kind::Text
+            | Kind::Code(_)
+            | Kind::Codes(_)
+            | Kind::LaCode
+            | Kind::Factor => Buf::Str(StringChunkedBuilder::new(name.into(), 0)),
             Kind::Date | Kind::YearMonth => Buf::Date(vec![]),
             Kind::DateTime => Buf::DateTime {
                 ms: vec![],
@@ -343,7 +350,7 @@ impl TableBuilder {
         let label = |column: &str| -> String {
             match (labels, spec.index_of(column)) {
                 (Some(l), Some(i)) if l.get(i).is_some_and(|x| !x.is_empty() && *x != column) => {
-                    format!("{} ({column})", l[i])
+                    format!("{} ({column})", privacy::field_name(l[i]))
                 }
                 _ => column.to_string(),
             }
@@ -377,22 +384,38 @@ impl TableBuilder {
                 cells.push(Cell::Null);
                 continue;
             }
+            // A CDOP factor that is not a code is stored as UNCODED, never as written.
+            if col.kind == Kind::Factor {
+                match crate::schema::factor_code(raw) {
+                    Some(code) => cells.push(Cell::Str(code)),
+                    None => {
+                        row_flags.push(issue(
+                            col.name,
+                            &privacy::shown(Echo::Never, raw),
+                            "uncoded_factor",
+                            format!(
+                                "not a factor code (free text is not stored): stored as {}",
+                                crate::schema::UNCODED_FACTOR
+                            ),
+                        ));
+                        cells.push(Cell::Str(crate::schema::UNCODED_FACTOR.to_string()));
+                    }
+                }
+                continue;
+            }
             let parsed = parse_cell(col.kind, raw, pseudo);
             match parsed {
                 Ok(c) => cells.push(c),
                 Err(why) => {
-                    // Never echo a child identifier into the rejects or flags.
-                    let shown = if col.kind == Kind::ChildId {
-                        "(withheld)"
-                    } else {
-                        raw
-                    };
+                    // The echo rule: the value is shown only when its column kind and its shape
+                    // are safe (never a child id, a record id, a birth month or free text).
+                    let shown = privacy::shown(privacy::echo_for(col.kind), raw);
                     if col.required {
                         self.counts.rejected += 1;
-                        rejects.push(issue(col.name, shown, "bad_value", why));
+                        rejects.push(issue(col.name, &shown, "bad_value", why));
                         return false;
                     }
-                    row_flags.push(issue(col.name, shown, "bad_value", why));
+                    row_flags.push(issue(col.name, &shown, "bad_value", why));
                     cells.push(Cell::Null);
                 }
             }
@@ -422,13 +445,10 @@ impl TableBuilder {
         if let Some(&at) = self.seen.get(&fingerprint) {
             let first = self.seen_positions.get(at);
             self.counts.rejected += 1;
+            // A key is made of record ids: never shown (the positions say which rows).
             rejects.push(issue(
                 &spec.key.join("+"),
-                if spec.key.contains(&"child_id") {
-                    "(withheld)"
-                } else {
-                    &key
-                },
+                &privacy::shown(Echo::Never, &key),
                 "duplicate_key",
                 format!("same {} as the row at {first}", spec.key.join(" + ")),
             ));
@@ -476,9 +496,32 @@ impl TableBuilder {
     }
 }
 
+/// An event date must lie within the calendar's years (1990-2040): a date outside them (9999-12-31)
+/// could not be measured, and must never drive the default year or the reference date.
+fn in_calendar(d: NaiveDate) -> Result<NaiveDate, String> {
+    use chrono::Datelike;
+    if (crate::calendar::FIRST_YEAR..=crate::calendar::LAST_YEAR).contains(&d.year()) {
+        Ok(d)
+    } else {
+        Err(format!(
+            "date outside the calendar's years {}-{}",
+            crate::calendar::FIRST_YEAR,
+            crate::calendar::LAST_YEAR
+        ))
+    }
+}
+
 fn parse_cell(kind: Kind, raw: &str, pseudo: &Pseudonymiser) -> Result<Cell, String> {
     Ok(match kind {
-        Kind::Id | Kind::Text => Cell::Str(raw.to_string()),
+        Kind::Id | Kind::Text | Kind::Factor => Cell::Str(raw.to_string()),
+        Kind::LaCode => {
+            if !crate::schema::is_la_code(raw) {
+                return Err(
+                    "not an LA code (expected the DfE three-digit LA number, e.g. 940)".into(),
+                );
+            }
+            Cell::Str(raw.to_string())
+        }
         Kind::ChildId => Cell::Str(pseudo.child_id(raw)),
         Kind::Code(list) => Cell::Code(parse::parse_code(raw, list)?),
         Kind::Codes(list) => {
@@ -488,14 +531,22 @@ fn parse_cell(kind: Kind, raw: &str, pseudo: &Pseudonymiser) -> Result<Cell, Str
                 .map(str::trim)
                 .filter(|p| !p.is_empty())
             {
-                out.push(
-                    parse::parse_code(part, list).map_err(|_| format!("unknown code {part}"))?,
-                );
+                out.push(parse::parse_code(part, list).map_err(|_| {
+                    if privacy::safe(Echo::Code, part) {
+                        format!("unknown code {part}")
+                    } else {
+                        "unknown code".to_string()
+                    }
+                })?);
             }
             Cell::Str(out.join(";"))
         }
-        Kind::Date => Cell::Date(parse::parse_date(raw)?),
-        Kind::DateTime => Cell::DateTime(parse::parse_datetime(raw)?),
+        Kind::Date => Cell::Date(in_calendar(parse::parse_date(raw)?)?),
+        Kind::DateTime => {
+            let w = parse::parse_datetime(raw)?;
+            in_calendar(w.at.date())?;
+            Cell::DateTime(w)
+        }
         Kind::YearMonth => Cell::Date(parse::parse_year_month(raw)?),
         Kind::YesNo => Cell::Bool(parse::parse_yes_no(raw)?),
         Kind::Int { min, max } => Cell::Int(parse::parse_int(raw, min, max)?),

@@ -76,16 +76,21 @@ impl MeasuresOutput {
 }
 
 /// The data's reference date: the one given, else the latest CIN census ReferenceDate in the
-/// store, else the latest event date in the store.
+/// store, else the latest event date in the store. Only dates within the calendar's years count:
+/// ingest refuses or flags others, and a store written before it did must not have its default
+/// year driven by a 9999-12-31.
 pub fn reference_date(store: &Store, given: Option<NaiveDate>) -> Result<(NaiveDate, String)> {
     if let Some(d) = given {
         return Ok((d, "given".into()));
     }
+    let first = NaiveDate::from_ymd_opt(FIRST_YEAR, 1, 1).expect("valid");
+    let last = NaiveDate::from_ymd_opt(LAST_YEAR, 12, 31).expect("valid");
     if let Some(d) = store
         .manifest
         .sources
         .iter()
         .filter_map(|s| s.vintage)
+        .filter(|d| (first..=last).contains(d))
         .max()
     {
         return Ok((d, "latest CIN census ReferenceDate in the store".into()));
@@ -101,9 +106,13 @@ pub fn reference_date(store: &Store, given: Option<NaiveDate>) -> Result<(NaiveD
             .iter()
             .filter(|c| matches!(c.kind, schema::Kind::Date | schema::Kind::DateTime))
             .map(|c| {
-                col(c.name)
-                    .cast(DataType::Date)
-                    .cast(DataType::Int32)
+                let days = col(c.name).cast(DataType::Date).cast(DataType::Int32);
+                days.clone()
+                    .filter(
+                        days.clone()
+                            .gt_eq(lit(epoch_days(first)))
+                            .and(days.lt_eq(lit(epoch_days(last)))),
+                    )
                     .max()
                     .alias(c.name)
             })

@@ -9,6 +9,7 @@ mod cli;
 mod common;
 mod formats;
 mod hostile_outputs;
+mod hostile_privacy;
 mod hostile_store;
 mod ingest;
 mod measures;
