@@ -3,6 +3,7 @@
 
 pub mod calendar;
 pub mod cdop;
+pub mod compare;
 pub mod config;
 pub mod error;
 pub mod ingest;
