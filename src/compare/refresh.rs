@@ -23,23 +23,16 @@ use polars::prelude::*;
 use crate::error::UserError;
 use crate::measures::FinYear;
 
-/// The files read from the folder given (its `dfe/` subfolder), by short name.
+/// The files read from the folder given (its `dfe/` subfolder), found by the start of their
+/// name (the end names the years, which grows with each publication), e.g.
+/// `c1_children_in_need_referrals_and_rereferrals_2013_to_2025.csv`.
 pub const FILES: &[(Table, &str)] = &[
-    (
-        Table::C1,
-        "c1_children_in_need_referrals_and_rereferrals_2013_to_2025.csv",
-    ),
-    (
-        Table::C4,
-        "c4_children_in_need_section_47s_and_icpcs_2013_to_2025.csv",
-    ),
-    (Table::D3, "d3_cpps_subsequent_plan_2013_to_2025.csv"),
-    (Table::D5, "d5_cpps_at31march_by_duration_2013_to_2025.csv"),
-    (Table::B1, "b1_children_in_need_2013_to_2025.csv"),
-    (
-        Table::Ons,
-        "ons_mid-year_population_estimates_2012_to_2024.csv",
-    ),
+    (Table::C1, "c1_children_in_need_referrals_and_rereferrals_"),
+    (Table::C4, "c4_children_in_need_section_47s_and_icpcs_"),
+    (Table::D3, "d3_cpps_subsequent_plan_"),
+    (Table::D5, "d5_cpps_at31march_by_duration_"),
+    (Table::B1, "b1_children_in_need_"),
+    (Table::Ons, "ons_mid-year_population_estimates_"),
 ];
 /// The statistical-neighbour files: (model, file, code column, neighbour column prefix).
 pub const NEIGHBOUR_FILES: &[(&str, &str, &str, &str)] = &[
@@ -475,6 +468,9 @@ impl Loaded {
     }
 }
 
+/// One statistical-neighbour link: (model, LA, rank, neighbour).
+pub type NeighbourLink = (String, String, u32, String);
+
 /// One row of the asset.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AssetRow {
@@ -504,13 +500,37 @@ fn sum(cells: &[Option<Cell>]) -> Option<Result<f64, String>> {
     Some(Ok(total))
 }
 
+/// The one `.csv` file in `dir` whose name starts with `prefix`.
+fn find(dir: &Path, prefix: &str) -> Result<PathBuf, UserError> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| UserError::file(dir, format!("cannot read: {e}")))?;
+    let mut found: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(prefix) && n.ends_with(".csv"))
+        })
+        .collect();
+    found.sort();
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => Err(UserError::file(dir, format!("no file {prefix}*.csv"))),
+        _ => Err(UserError::file(
+            dir,
+            format!("more than one file {prefix}*.csv: keep only the latest publication"),
+        )),
+    }
+}
+
 /// Reads the DfE files in `from/dfe/` and builds the asset's rows and the neighbour table
 /// (`model, la_code, rank, neighbour`).
-pub fn build(from: &Path) -> Result<(Vec<AssetRow>, Vec<(String, String, u32, String)>)> {
+pub fn build(from: &Path) -> Result<(Vec<AssetRow>, Vec<NeighbourLink>)> {
     let dir = from.join("dfe");
     let mut tables: BTreeMap<Table, Loaded> = BTreeMap::new();
-    for (t, name) in FILES {
-        tables.insert(*t, load(&dir.join(name))?);
+    for (t, prefix) in FILES {
+        tables.insert(*t, load(&find(&dir, prefix)?)?);
     }
     // Population: (level, code) -> mid-year -> children aged 0-17.
     let ons = &tables[&Table::Ons];
@@ -658,7 +678,7 @@ fn read_neighbours(
     model: &str,
     code_col: &str,
     prefix: &str,
-) -> Result<Vec<(String, String, u32, String)>, UserError> {
+) -> Result<Vec<NeighbourLink>, UserError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| UserError::file(path, format!("cannot read: {e}")))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
@@ -754,7 +774,7 @@ pub fn asset_frame(rows: &[AssetRow]) -> Result<DataFrame> {
 }
 
 /// The neighbour table as CSV text.
-pub fn neighbours_csv(rows: &[(String, String, u32, String)]) -> String {
+pub fn neighbours_csv(rows: &[NeighbourLink]) -> String {
     let mut s = String::from("model,la_code,rank,neighbour\n");
     for (m, la, r, n) in rows {
         s.push_str(&format!("{m},{la},{r},{n}\n"));

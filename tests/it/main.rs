@@ -6,6 +6,7 @@ mod cdop;
 mod cin_xml;
 mod cli;
 mod common;
+mod compare;
 mod formats;
 mod ingest;
 mod measures;
