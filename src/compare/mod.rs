@@ -459,8 +459,8 @@ pub struct CompareArgs {
     /// Default: every LA of the config, then the partnership.
     #[arg(long = "la", value_name = "CODE")]
     pub las: Vec<String>,
-    /// The reporting year, e.g. 2024-25 (default: every year from the store's first referral to
-    /// the latest complete year at the reference date).
+    /// The reporting year, e.g. 2024-25 (default: every year from the store's first referral, not
+    /// before the DfE's first published year, to the latest complete year at the reference date).
     #[arg(long, conflicts_with = "years")]
     pub year: Option<String>,
     /// A range of years, e.g. 2019-20..2024-25.
@@ -529,7 +529,17 @@ pub fn run(cfg: &Config, args: &CompareArgs, out: &mut dyn Write) -> Result<()> 
         (Some(y), None) => vec![y.parse().map_err(UserError::Message)?],
         (None, None) => {
             let last = FinYear::latest_complete(reference);
-            let first = first_year(&st)?.unwrap_or(last).min(last);
+            // Not before the DfE's first published year: a stray early date in the store would
+            // otherwise ask for decades of measures with nothing to compare them with.
+            let published_first = pubd
+                .years
+                .first()
+                .and_then(|y| y.parse::<FinYear>().ok())
+                .unwrap_or(last);
+            let first = first_year(&st)?
+                .unwrap_or(last)
+                .max(published_first)
+                .min(last);
             (first.0..=last.0).map(FinYear).collect()
         }
     };

@@ -347,8 +347,8 @@ fn compare_940_with_its_2025_neighbours_region_and_england_in_2024_25() {
     assert_eq!(text(r, "own_value"), "");
     assert!(text(r, "note").contains("not measurable"), "{r:?}");
 
-    // The summary reconciles the last year both sides have... here 2025-26 has no published
-    // figures, so no sentence; run 2024-25 alone for the sentences.
+    // The run prints a reconciliation sentence per headline measure and LA for the last year
+    // asked (2025-26 above has no published figures): 2024-25 alone, 940 alone.
     let t = compare(
         f.path(),
         &[
@@ -374,6 +374,61 @@ fn compare_940_with_its_2025_neighbours_region_and_england_in_2024_25() {
     assert!(
         !t.has("rereferral_12m", "", "ALL", "2024-25"),
         "--la 940 only"
+    );
+}
+
+#[test]
+fn parquet_output_help_and_bad_arguments() {
+    let f = northamptonshire();
+    let csv = compare(
+        f.path(),
+        &["--year", "2024-25", "--reference-date", "2026-03-31"],
+    );
+    let o = run_in(
+        f.path(),
+        &[
+            "compare",
+            "--store",
+            "store",
+            "--year",
+            "2024-25",
+            "--reference-date",
+            "2026-03-31",
+            "--out",
+            "out/c.parquet",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let df = safeguard::store::read_parquet(&f.path().join("out/c.parquet")).expect("parquet");
+    assert_eq!(df.height(), csv.rows.len(), "the same rows as the CSV");
+    let names: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    assert_eq!(names, csv.header, "the same columns as the CSV");
+    let help = run_in(f.path(), &["compare", "--help"]);
+    assert!(help.status.success());
+    assert!(stdout(&help).contains("Example: safeguard compare"));
+    assert!(!stdout(&help).contains("benchmarks-dir"), "a hidden option");
+    // Bad arguments: exit 1 with one line.
+    for args in [
+        vec!["--year", "2024"],
+        vec!["--neighbours", "2019"],
+        vec!["--store", "no-such-store"],
+    ] {
+        let mut a = vec!["compare", "--out", "x.csv"];
+        a.extend(args.iter().copied());
+        let o = run_in(f.path(), &a);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
+    }
+    // The default years run from the store's first referral (941's, 2020-21) to the latest
+    // complete year at the reference date (2025-26).
+    let t = compare(f.path(), &["--reference-date", "2026-03-31"]);
+    let years: std::collections::BTreeSet<&str> = t.rows.keys().map(|k| k.3.as_str()).collect();
+    assert_eq!(
+        years.into_iter().collect::<Vec<_>>(),
+        ["2020-21", "2021-22", "2022-23", "2023-24", "2024-25", "2025-26"]
     );
 }
 
