@@ -3,6 +3,7 @@
 
 pub mod calendar;
 pub mod cdop;
+pub mod compare;
 pub mod config;
 pub mod csv_out;
 pub mod error;

@@ -207,6 +207,15 @@ enum Command {
         #[arg(value_name = "B")]
         b: NaiveDate,
     },
+    /// Compare every LA with its statistical neighbours, its region and England, and reconcile our
+    /// figures with the DfE's published ones: one row per LA x measure x year (CSV, or Parquet
+    /// when FILE ends .parquet).
+    ///
+    /// Example: safeguard compare --store store --year 2024-25 --out compare.csv
+    Compare(safeguard::compare::CompareArgs),
+    /// Rebuild the shipped DfE benchmark asset from the published files (for maintainers).
+    #[command(hide = true)]
+    BenchmarksRefresh(safeguard::compare::refresh::RefreshArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -466,6 +475,8 @@ fn run(cli: Cli) -> Result<()> {
                 .map_err(|e| UserError::Message(e.to_string()))?;
             writeln!(out, "{n}")?;
         }
+        Command::Compare(args) => safeguard::compare::run(&cfg, &args, &mut out)?,
+        Command::BenchmarksRefresh(args) => safeguard::compare::refresh::run(&args, &mut out)?,
     }
     out.flush()?;
     Ok(())

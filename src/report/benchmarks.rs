@@ -1,13 +1,12 @@
-//! England's published figures, for comparison in the report: a small CSV (`measure_id, period,
-//! value, source`) shipped in the binary (assets/england_benchmarks.csv, from the DfE Children in
-//! need statistics and the national child death review statistics), or one the user gives.
+//! England's published figures, for comparison in the report: by default the national rows of
+//! the shipped benchmark asset (`assets/benchmarks/`: the DfE's Children in need statistics, and
+//! the hand-kept figures the DfE files lack, each with its source; see `crate::compare`), or a
+//! small CSV the user gives (`measure_id, period, value, source`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::error::UserError;
-
-const SHIPPED: &str = include_str!("../../assets/england_benchmarks.csv");
 
 /// England's value of a measure for a period, with its source.
 #[derive(Debug, Clone, Default)]
@@ -38,12 +37,25 @@ fn check_value(measure: &str, text: &str) -> Result<f64, String> {
 }
 
 impl Benchmarks {
-    /// The shipped England figures.
+    /// The shipped England figures: every headline (breakdown `NONE`) national value of the
+    /// benchmark asset, DfE and hand-kept.
     pub fn shipped() -> Benchmarks {
-        Benchmarks::parse(SHIPPED, Path::new("assets/england_benchmarks.csv")).unwrap_or_default()
+        let Ok(p) = crate::compare::published::Published::shipped() else {
+            return Benchmarks::default();
+        };
+        let mut values = BTreeMap::new();
+        for (series, year) in p.figures.keys() {
+            if series.1 != "NONE" {
+                continue;
+            }
+            if let Some((v, source)) = p.england(&series.0, year) {
+                values.insert((series.0.clone(), year.clone()), (v, source));
+            }
+        }
+        Benchmarks { values }
     }
 
-    /// Reads a benchmark file of the same shape.
+    /// Reads a benchmark file `measure_id,period,value,source`.
     pub fn load(path: &Path) -> Result<Benchmarks, UserError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| UserError::file(path, format!("cannot read: {e}")))?;

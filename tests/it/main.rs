@@ -7,6 +7,7 @@ mod cdop;
 mod cin_xml;
 mod cli;
 mod common;
+mod compare;
 mod formats;
 mod hostile_outputs;
 mod hostile_privacy;
