@@ -14,6 +14,11 @@
 //!   neglect`, `a) Yes`) or not; dates are Excel serials (with or without a date style) or text
 //!   `dd/mm/yyyy`; `#N/A` and empty strings are missing; empty rows are skipped.
 //!
+//! Sheets are streamed cell by cell into a sparse sheet ([`read_sheet`]), never a rows x columns
+//! grid, and a workbook is checked before calamine opens it ([`preflight`]): a small hostile file
+//! cannot make the reader allocate without bound. A row made only of formulas with no saved value
+//! is rejected with the reason, never skipped.
+//!
 //! Annex A does not name its LA: rows are filed under `sink.default_la` (`ingest --la CODE`, or
 //! the config's only LA), and the file fails without one. Child Unique ID is pseudonymised by the
 //! validator like LAchildID; date of birth is degraded to the month here; Age, Allocated Team and

@@ -7,8 +7,11 @@
 //! element-only parents (`</UPNunknown>PersonBirthDate`): that text is ignored.
 //!
 //! The whole file fails (nothing from the run is stored) when it is not well-formed XML, is
-//! truncated, its root is not `Message`, or `Header/CollectionDetails/Collection` is not `CIN`;
-//! the message names the file and the line:column.
+//! truncated, its root is not `Message`, `Header/CollectionDetails/Collection` is not `CIN`, an
+//! element that carries rows is out of its place in the census schema ([`PLACES`]: its rows would
+//! vanish), or it passes a bound that keeps memory and recursion small whatever the input
+//! (nesting [`MAX_DEPTH`], [`MAX_TREE_ELEMENTS`] per Child, [`MAX_TEXT`] per value); the message
+//! names the file and the line:column.
 //!
 //! Mapping (the same ids whichever return an episode is in, so a newer return supersedes it):
 //! - `children`: one row per `Child` (LAchildID pseudonymised by the validator; birth month only;
