@@ -7,6 +7,7 @@ mod cin_xml;
 mod cli;
 mod common;
 mod formats;
+mod hostile_structure;
 mod ingest;
 mod measures;
 mod report;
