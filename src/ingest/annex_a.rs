@@ -16,8 +16,8 @@
 //!
 //! Sheets are streamed cell by cell into a sparse sheet ([`read_sheet`]), never a rows x columns
 //! grid, and a workbook is checked before calamine opens it ([`preflight`]): a small hostile file
-//! cannot make the reader allocate without bound. A row made only of formulas with no saved value
-//! is rejected with the reason, never skipped.
+//! cannot make the reader allocate without bound. A row made only of formulas with no saved value,
+//! or whose values all lie past the header's last heading, is rejected with the reason.
 //!
 //! Annex A does not name its LA: rows are filed under `sink.default_la` (`ingest --la CODE`, or
 //! the config's only LA), and the file fails without one. Child Unique ID is pseudonymised by the
@@ -294,8 +294,8 @@ struct List {
     /// The sheet's own header text for each mapped column (labels for rejects and flags).
     labels: HashMap<F, String>,
     rows: Vec<Rec>,
-    /// Rows made only of formulas with no saved value (rejected, by Excel row number).
-    formula_rows: Vec<u32>,
+    /// Rows with nothing the list can read (rejected, never skipped): (Excel row, reason).
+    unread: Vec<(u32, &'static str)>,
     /// Formula cells with no saved value in the rows read (read as empty; noted).
     uncalculated: usize,
 }
@@ -359,14 +359,14 @@ pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
                     list.uncalculated
                 ));
             }
-            // A row of formulas only, none with a saved value: read, and rejected (never skipped).
-            for &row in &list.formula_rows {
+            // Rows with values the list cannot read: read, and rejected (never skipped).
+            for &(row, why) in &list.unread {
                 sink.reject(
                     list_table(n),
                     format!("List {n} row {row}"),
-                    "(formulas)",
                     "",
-                    "every cell of this row is a formula with no saved value (the workbook was written by a program that does not calculate formulas): open it in Excel, save it and ingest it again".into(),
+                    "",
+                    why.into(),
                 );
             }
             lists.insert(n, list);
@@ -415,8 +415,11 @@ fn preflight(path: &Path) -> Result<(), UserError> {
     let bad = |m: String| UserError::file(path, m);
     let file = std::fs::File::open(path).map_err(|e| bad(format!("cannot open: {e}")))?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file))
-        .map_err(|e| bad(format!("cannot read the workbook (not a valid .xlsx zip): {e}")))?;
+    let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| {
+        bad(format!(
+            "cannot read the workbook (not a valid .xlsx zip): {e}"
+        ))
+    })?;
     let mut total: u64 = 0;
     let mut strings: Option<(usize, u64)> = None;
     for i in 0..zip.len() {
@@ -424,7 +427,10 @@ fn preflight(path: &Path) -> Result<(), UserError> {
             .by_index_raw(i)
             .map_err(|e| bad(format!("cannot read the workbook: {e}")))?;
         total = total.saturating_add(entry.size());
-        let name = entry.name().map(|n| n.to_ascii_lowercase()).unwrap_or_default();
+        let name = entry
+            .name()
+            .map(|n| n.to_ascii_lowercase())
+            .unwrap_or_default();
         if name.ends_with("sharedstrings.xml") {
             strings = Some((i, entry.size()));
         }
@@ -450,7 +456,13 @@ fn preflight(path: &Path) -> Result<(), UserError> {
                         .try_get_attribute("uniqueCount")
                         .ok()
                         .flatten()
-                        .and_then(|a| std::str::from_utf8(&a.value).ok()?.trim().parse::<u64>().ok());
+                        .and_then(|a| {
+                            std::str::from_utf8(&a.value)
+                                .ok()?
+                                .trim()
+                                .parse::<u64>()
+                                .ok()
+                        });
                     // Each shared string takes at least `<si/>` (5 bytes).
                     if let Some(n) = count.filter(|&n| n > part / 5 + 1) {
                         return Err(bad(format!(
@@ -459,7 +471,9 @@ fn preflight(path: &Path) -> Result<(), UserError> {
                     }
                     break;
                 }
-                Ok(quick_xml::events::Event::Start(_) | quick_xml::events::Event::Eof) | Err(_) => break,
+                Ok(quick_xml::events::Event::Start(_) | quick_xml::events::Event::Eof) | Err(_) => {
+                    break
+                }
                 _ => {}
             }
             buf.clear();
@@ -718,7 +732,7 @@ fn read_list(
         ));
     }
     let mut out = vec![];
-    let (mut formula_rows, mut uncalculated) = (vec![], 0usize);
+    let (mut unread, mut uncalculated) = (vec![], 0usize);
     for (&r, cells) in sheet.range(hr.saturating_add(1)..) {
         let mut rec = Rec {
             row: r,
@@ -726,7 +740,7 @@ fn read_list(
             raw: vec![],
         };
         let mut any = false;
-        let mut formulas = 0usize;
+        let (mut formulas, mut unheaded) = (0usize, false);
         for (j, got) in cells {
             let c = match got {
                 Got::Value(c) => c,
@@ -755,6 +769,7 @@ fn read_list(
                     }
                 }
                 Some(Col::Skip) if cell_text(c).is_some() => any = true,
+                None if cell_text(c).is_some() => unheaded = true,
                 Some(Col::Skip) | None => {}
             }
         }
@@ -762,14 +777,16 @@ fn read_list(
             uncalculated += formulas;
             out.push(rec);
         } else if formulas > 0 {
-            formula_rows.push(r);
+            unread.push((r, "every cell of this row is a formula with no saved value (the workbook was written by a program that does not calculate formulas): open it in Excel, save it and ingest it again"));
+        } else if unheaded {
+            unread.push((r, "the row's values are all in columns past the header row's last heading: nothing in it can be read"));
         }
     }
     Ok(Some(List {
         n,
         labels,
         rows: out,
-        formula_rows,
+        unread,
         uncalculated,
     }))
 }
@@ -1096,7 +1113,11 @@ impl Mapper<'_> {
             let mut open: HashMap<(String, NaiveDate), std::collections::VecDeque<usize>> =
                 HashMap::new();
             for (i, x) in referrals.iter().enumerate() {
-                if let Some(d) = x.received.as_deref().and_then(|d| parse::parse_date(d).ok()) {
+                if let Some(d) = x
+                    .received
+                    .as_deref()
+                    .and_then(|d| parse::parse_date(d).ok())
+                {
                     open.entry((x.raw_id.clone(), d)).or_default().push_back(i);
                 }
             }

@@ -219,9 +219,10 @@ pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
                 quoting(Some(&header))?;
                 let line = line_of(record.position());
                 let index = record.position().map_or(0, |p| p.record());
-                if let Some(span) = lines.borrow_mut().spans_of(index, |f| {
-                    free_form.get(f).copied().unwrap_or(false)
-                }) {
+                if let Some(span) = lines
+                    .borrow_mut()
+                    .spans_of(index, |f| free_form.get(f).copied().unwrap_or(false))
+                {
                     return Err(multiline_error(path, &span, Some(&header)));
                 }
                 if let Some(l) = held_line.take() {
@@ -299,7 +300,7 @@ struct LineStarts {
     column: u64,
     at_start: bool,
     after_cr: bool,
-    quote: Quote,
+    quote: Grammar,
     /// Where the current quoted field opened, and whether it has run over a line break.
     opened: QuoteSpan,
     spanning: bool,
@@ -318,7 +319,7 @@ struct LineStarts {
 
 /// Where the scan is in the csv grammar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Quote {
+enum Grammar {
     FieldStart,
     Unquoted,
     Quoted,
@@ -361,7 +362,7 @@ impl LineStarts {
             column: 1,
             at_start: true,
             after_cr: false,
-            quote: Quote::FieldStart,
+            quote: Grammar::FieldStart,
             opened: QuoteSpan::default(),
             spanning: false,
             record: 0,
@@ -413,17 +414,20 @@ impl LineStarts {
     fn quoting(&mut self, b: u8) {
         let line_end = b == b'\n' || b == b'\r';
         match self.quote {
-            Quote::FieldStart | Quote::Unquoted if line_end => self.end_record(),
-            Quote::FieldStart | Quote::Unquoted | Quote::AfterQuote | Quote::AfterQuoteSpace
+            Grammar::FieldStart | Grammar::Unquoted if line_end => self.end_record(),
+            Grammar::FieldStart
+            | Grammar::Unquoted
+            | Grammar::AfterQuote
+            | Grammar::AfterQuoteSpace
                 if b == b',' =>
             {
                 self.in_record = true;
                 self.field += 1;
-                self.quote = Quote::FieldStart;
+                self.quote = Grammar::FieldStart;
             }
-            Quote::FieldStart if b == b'"' => {
+            Grammar::FieldStart if b == b'"' => {
                 self.in_record = true;
-                self.quote = Quote::Quoted;
+                self.quote = Grammar::Quoted;
                 self.spanning = false;
                 self.opened = QuoteSpan {
                     record: self.record,
@@ -432,25 +436,25 @@ impl LineStarts {
                     column: self.column,
                 };
             }
-            Quote::FieldStart => {
+            Grammar::FieldStart => {
                 self.in_record = true;
-                self.quote = Quote::Unquoted;
+                self.quote = Grammar::Unquoted;
             }
-            Quote::Unquoted => {}
-            Quote::Quoted => {
+            Grammar::Unquoted => {}
+            Grammar::Quoted => {
                 if b == b'"' {
-                    self.quote = Quote::AfterQuote;
+                    self.quote = Grammar::AfterQuote;
                 } else if line_end && !self.spanning {
                     self.spanning = true;
                     self.spans.push_back(self.opened);
                 }
             }
-            Quote::AfterQuote if b == b'"' => self.quote = Quote::Quoted,
-            Quote::AfterQuote | Quote::AfterQuoteSpace if line_end => self.end_record(),
-            Quote::AfterQuote | Quote::AfterQuoteSpace if b == b' ' || b == b'\t' => {
-                self.quote = Quote::AfterQuoteSpace
+            Grammar::AfterQuote if b == b'"' => self.quote = Grammar::Quoted,
+            Grammar::AfterQuote | Grammar::AfterQuoteSpace if line_end => self.end_record(),
+            Grammar::AfterQuote | Grammar::AfterQuoteSpace if b == b' ' || b == b'\t' => {
+                self.quote = Grammar::AfterQuoteSpace
             }
-            Quote::AfterQuote | Quote::AfterQuoteSpace => {
+            Grammar::AfterQuote | Grammar::AfterQuoteSpace => {
                 if self.problem.is_none() {
                     self.problem = Some(QuoteProblem {
                         kind: QuoteKind::TextAfterQuote,
@@ -460,7 +464,7 @@ impl LineStarts {
                         column: self.opened.column,
                     });
                 }
-                self.quote = Quote::Unquoted;
+                self.quote = Grammar::Unquoted;
             }
         }
     }
@@ -470,7 +474,7 @@ impl LineStarts {
         }
         self.in_record = false;
         self.field = 0;
-        self.quote = Quote::FieldStart;
+        self.quote = Grammar::FieldStart;
     }
     /// The end of the file: a quoted field still open never closed.
     fn end(&mut self) {
@@ -478,7 +482,7 @@ impl LineStarts {
             return;
         }
         self.eof = true;
-        if self.quote == Quote::Quoted && self.problem.is_none() {
+        if self.quote == Grammar::Quoted && self.problem.is_none() {
             self.problem = Some(QuoteProblem {
                 kind: QuoteKind::Unclosed,
                 record: self.opened.record,
@@ -492,7 +496,7 @@ impl LineStarts {
     /// field was quoted and closed.
     fn ends_complete(&self) -> bool {
         matches!(self.last_byte, None | Some(b'\n' | b'\r'))
-            || matches!(self.quote, Quote::AfterQuote | Quote::AfterQuoteSpace)
+            || matches!(self.quote, Grammar::AfterQuote | Grammar::AfterQuoteSpace)
     }
     /// The first quoted field of `record` that ran over a line break in a column where
     /// `allowed(field)` is false; spans of earlier records are dropped.

@@ -351,19 +351,47 @@ const PLACES: &[(&str, &[&str], &str)] = &[
     ("Header", &["Message"], "Message/Header"),
     ("Children", &["Message"], "Message/Children"),
     ("Child", &["Children"], "Message/Children/Child"),
-    ("ChildIdentifiers", &["Child"], "Message/Children/Child/ChildIdentifiers"),
-    ("ChildCharacteristics", &["Child"], "Message/Children/Child/ChildCharacteristics"),
-    ("CINdetails", &["Child"], "Message/Children/Child/CINdetails"),
-    ("Assessments", &["CINdetails"], "Child/CINdetails/Assessments"),
+    (
+        "ChildIdentifiers",
+        &["Child"],
+        "Message/Children/Child/ChildIdentifiers",
+    ),
+    (
+        "ChildCharacteristics",
+        &["Child"],
+        "Message/Children/Child/ChildCharacteristics",
+    ),
+    (
+        "CINdetails",
+        &["Child"],
+        "Message/Children/Child/CINdetails",
+    ),
+    (
+        "Assessments",
+        &["CINdetails"],
+        "Child/CINdetails/Assessments",
+    ),
     ("Section47", &["CINdetails"], "Child/CINdetails/Section47"),
-    ("ChildProtectionPlans", &["CINdetails"], "Child/CINdetails/ChildProtectionPlans"),
+    (
+        "ChildProtectionPlans",
+        &["CINdetails"],
+        "Child/CINdetails/ChildProtectionPlans",
+    ),
     (
         "DateOfInitialCPC",
         &["CINdetails", "Section47"],
         "CINdetails/DateOfInitialCPC or CINdetails/Section47/DateOfInitialCPC",
     ),
-    ("Reviews", &["ChildProtectionPlans"], "CINdetails/ChildProtectionPlans/Reviews"),
-    ("CPPreviewDate", &["Reviews"], "ChildProtectionPlans/Reviews/CPPreviewDate"),
+    (
+        "Reviews",
+        &["ChildProtectionPlans"],
+        "CINdetails/ChildProtectionPlans/Reviews",
+    ),
+    (
+        "CPPreviewDate",
+        &["Reviews"],
+        "ChildProtectionPlans/Reviews/CPPreviewDate",
+    ),
 ];
 
 /// Appends text to a leaf, within [`MAX_TEXT`].

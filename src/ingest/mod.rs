@@ -301,7 +301,8 @@ pub fn detect_format(path: &Path, head: &[u8]) -> Result<Format, UserError> {
     if head.starts_with(b"\xFF\xFE") || head.starts_with(b"\xFE\xFF") {
         return Err(UserError::file(
             path,
-            "the file is UTF-16 text (Excel's \"Unicode text\"): save the extract as CSV UTF-8".into(),
+            "the file is UTF-16 text (Excel's \"Unicode text\"): save the extract as CSV UTF-8"
+                .into(),
         ));
     }
     let text = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);

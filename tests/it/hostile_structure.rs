@@ -74,20 +74,44 @@ fn seeded_store(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let o = ingest(dir, "store", &["seed.csv"], false);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let snap = snapshot(&dir.join("store"));
-    assert!(snap.keys().any(|k| k.ends_with("CURRENT")), "a store was written");
+    assert!(
+        snap.keys().any(|k| k.ends_with("CURRENT")),
+        "a store was written"
+    );
     snap
 }
 
 /// Asserts exit 1, a message naming `file` and containing each of `want`, and the store as it was.
-fn assert_fails(dir: &Path, o: &Output, before: &BTreeMap<PathBuf, Vec<u8>>, file: &str, want: &[&str]) {
+fn assert_fails(
+    dir: &Path,
+    o: &Output,
+    before: &BTreeMap<PathBuf, Vec<u8>>,
+    file: &str,
+    want: &[&str],
+) {
     let err = stderr(o);
-    assert_eq!(o.status.code(), Some(1), "{file}: exit 1 wanted:\n{}{err}", stdout(o));
-    assert!(err.contains(file), "{file}: the message names the file: {err}");
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{file}: exit 1 wanted:\n{}{err}",
+        stdout(o)
+    );
+    assert!(
+        err.contains(file),
+        "{file}: the message names the file: {err}"
+    );
     for w in want {
         assert!(err.contains(w), "{file}: want {w:?} in {err}");
     }
-    assert!(!stdout(o).contains("ingested"), "{file}: nothing reported ingested");
-    assert_eq!(&snapshot(&dir.join("store")), before, "{file}: the store changed");
+    assert!(
+        !stdout(o).contains("ingested"),
+        "{file}: nothing reported ingested"
+    );
+    assert_eq!(
+        &snapshot(&dir.join("store")),
+        before,
+        "{file}: the store changed"
+    );
 }
 
 /// The summary's (read, stored, rejected) per table, each checked: read = stored + rejected.
@@ -107,7 +131,11 @@ fn summary(o: &Output) -> BTreeMap<String, (u64, u64, u64)> {
             inside = false;
             continue;
         }
-        assert_eq!(n[0], n[1] + n[2], "read != stored + rejected: {line}\n{text}");
+        assert_eq!(
+            n[0],
+            n[1] + n[2],
+            "read != stored + rejected: {line}\n{text}"
+        );
         out.insert(f[0].to_string(), (n[0], n[1], n[2]));
     }
     out
@@ -151,18 +179,40 @@ fn broken_csv_quoting_fails_the_file_at_the_quote_and_stores_nothing() {
     let cases: Vec<(&str, String, Vec<&str>)> = vec![
         (
             "unclosed_last.csv",
-            contacts(|i, f| if i == 2 { f[7] = "\"REFERRAL".into() }, "\n"),
+            contacts(
+                |i, f| {
+                    if i == 2 {
+                        f[7] = "\"REFERRAL".into()
+                    }
+                },
+                "\n",
+            ),
             vec!["unclosed_last.csv:3:62:", "'outcome'", "never closed"],
         ),
         (
             "unclosed_middle.csv",
-            contacts(|i, f| if i == 2 { f[4] = "\"5A".into() }, "\n"),
+            contacts(
+                |i, f| {
+                    if i == 2 {
+                        f[4] = "\"5A".into()
+                    }
+                },
+                "\n",
+            ),
             vec!["unclosed_middle.csv:3:37:", "'source'", "never closed"],
         ),
         // CRLF line ends (Excel's) and no final line break: the same line and column.
         (
             "unclosed_crlf.csv",
-            contacts(|i, f| if i == 2 { f[7] = "\"REFERRAL".into() }, "").replace('\n', "\r\n"),
+            contacts(
+                |i, f| {
+                    if i == 2 {
+                        f[7] = "\"REFERRAL".into()
+                    }
+                },
+                "",
+            )
+            .replace('\n', "\r\n"),
             vec!["unclosed_crlf.csv:3:62:", "never closed"],
         ),
         // The stray quote re-pairs with a later quoted value (row 20's): the field count still
@@ -177,12 +227,23 @@ fn broken_csv_quoting_fails_the_file_at_the_quote_and_stores_nothing() {
                 },
                 "\n",
             ),
-            vec!["repaired.csv:3:37:", "text follows the closing quote", "'source'"],
+            vec![
+                "repaired.csv:3:37:",
+                "text follows the closing quote",
+                "'source'",
+            ],
         ),
         // A value that runs over a line break in a canonical column (an id, a date, a code).
         (
             "multiline.csv",
-            contacts(|i, f| if i == 5 { f[7] = "\"REFER\nRAL\"".into() }, "\n"),
+            contacts(
+                |i, f| {
+                    if i == 5 {
+                        f[7] = "\"REFER\nRAL\"".into()
+                    }
+                },
+                "\n",
+            ),
             vec!["multiline.csv:6:62:", "runs over a line break", "'outcome'"],
         ),
         // An unclosed quote in the header: nothing after it is a row.
@@ -225,14 +286,24 @@ fn a_file_cut_mid_line_never_stores_its_last_row_silently() {
     // (an optional column's bad value would otherwise store the row with the cell empty).
     std::fs::write(
         dir.join("cut.csv"),
-        contacts(|i, f| if i == 51 { f[7] = "REFER".into() }, ""),
+        contacts(
+            |i, f| {
+                if i == 51 {
+                    f[7] = "REFER".into()
+                }
+            },
+            "",
+        ),
     )
     .unwrap();
     let s = summary(&ingest(dir, "store", &["cut.csv"], false));
     assert_eq!(s["contacts"], (51, 50, 1));
     let rej = issues(&dir.join("store"), "rejects");
     assert_eq!(rej.len(), 1, "{rej:?}");
-    assert_eq!((rej[0].position.as_str(), rej[0].column.as_str()), ("line 52", "outcome"));
+    assert_eq!(
+        (rej[0].position.as_str(), rej[0].column.as_str()),
+        ("line 52", "outcome")
+    );
     assert!(rej[0].reason.contains("may have been cut short"), "{rej:?}");
 
     // Cut so that the value still parses (17:10:4 for 17:10:44): stored, and flagged.
@@ -245,9 +316,15 @@ fn a_file_cut_mid_line_never_stores_its_last_row_silently() {
     let s = summary(&ingest(dir, "store2", &["cut_valid.csv"], false));
     assert_eq!(s["contacts"], (2, 2, 0));
     let dq = issues(&dir.join("store2"), "data_quality");
-    let flags: Vec<_> = dq.iter().filter(|i| i.flag == "no_final_line_break").collect();
+    let flags: Vec<_> = dq
+        .iter()
+        .filter(|i| i.flag == "no_final_line_break")
+        .collect();
     assert_eq!(flags.len(), 1, "{dq:?}");
-    assert_eq!((flags[0].position.as_str(), flags[0].column.as_str()), ("line 3", "decision_at"));
+    assert_eq!(
+        (flags[0].position.as_str(), flags[0].column.as_str()),
+        ("line 3", "decision_at")
+    );
 
     // A last field quoted and closed is whole: no flag.
     std::fs::write(
@@ -338,7 +415,11 @@ fn cin_nesting_100000_and_1000000_deep_fails_with_a_message_under_a_memory_cap()
     let before = seeded_store(dir);
     for depth in [100_000usize, 1_000_000] {
         let name = format!("deep_{depth}.xml");
-        let nested = format!("{SECOND}{}x{}\n</Child>\n", "<a>".repeat(depth), "</a>".repeat(depth));
+        let nested = format!(
+            "{SECOND}{}x{}\n</Child>\n",
+            "<a>".repeat(depth),
+            "</a>".repeat(depth)
+        );
         std::fs::write(dir.join(&name), cin(&nested)).unwrap();
         let o = ingest(dir, "store", &[&name], true);
         // Message, Children and Child are open: the 63rd <a> (column 1 + 62 x 3) is the 65th
@@ -348,7 +429,11 @@ fn cin_nesting_100000_and_1000000_deep_fails_with_a_message_under_a_memory_cap()
             &o,
             &before,
             &name,
-            &[&format!("{name}:26:187:"), "nested 65 elements deep", "more than 64"],
+            &[
+                &format!("{name}:26:187:"),
+                "nested 65 elements deep",
+                "more than 64",
+            ],
         );
     }
 }
@@ -361,7 +446,11 @@ fn crc32(data: &[u8]) -> u32 {
     for &b in data {
         crc ^= b as u32;
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -442,7 +531,13 @@ fn a_workbook_with_one_cell_at_xfd1048576_fails_naming_sheet_and_cell_under_a_me
     );
     assert!(std::fs::metadata(dir.join("far_cell.xlsx")).unwrap().len() < 3000);
     let o = ingest(dir, "store", &["far_cell.xlsx", "--la", "940"], true);
-    assert_fails(dir, &o, &before, "far_cell.xlsx", &["sheet 'List 3' cell XFD1048576"]);
+    assert_fails(
+        dir,
+        &o,
+        &before,
+        "far_cell.xlsx",
+        &["sheet 'List 3' cell XFD1048576"],
+    );
 }
 
 #[test]
@@ -450,23 +545,35 @@ fn an_annex_a_row_of_formulas_without_values_is_read_and_rejected_never_skipped(
     let d = tmp();
     let dir = d.path();
     // Row 3: two formulas with no saved value (a workbook written without calculating). Row 4:
-    // an id, and a date that is such a formula.
+    // an id, and a date that is such a formula. Row 5: a value under no heading (column F).
     workbook(
         dir,
         "formulas.xlsx",
         &format!(
-            "{LIST3}<row r=\"3\"><c r=\"A3\"><f>A2+1</f></c><c r=\"B3\"><f>B2+1</f></c></row><row r=\"4\"><c r=\"A4\"><v>103</v></c><c r=\"B4\"><f>B2+2</f></c></row>"
+            "{LIST3}<row r=\"3\"><c r=\"A3\"><f>A2+1</f></c><c r=\"B3\"><f>B2+1</f></c></row><row r=\"4\"><c r=\"A4\"><v>103</v></c><c r=\"B4\"><f>B2+2</f></c></row><row r=\"5\"><c r=\"F5\"><v>7</v></c></row>"
         ),
     );
     let o = ingest(dir, "store", &["formulas.xlsx", "--la", "940"], false);
     let s = summary(&o);
-    // Row 2 stored; row 3 rejected as formulas; row 4 rejected (its date is empty).
-    assert_eq!(s["referrals"], (3, 1, 2));
+    // Row 2 stored; row 3 rejected as formulas; row 4 rejected (its date is empty); row 5
+    // rejected as unreadable.
+    assert_eq!(s["referrals"], (4, 1, 3));
     let rej = issues(&dir.join("store"), "rejects");
-    let row3: Vec<_> = rej.iter().filter(|i| i.position == "List 3 row 3").collect();
+    let row3: Vec<_> = rej
+        .iter()
+        .filter(|i| i.position == "List 3 row 3")
+        .collect();
     assert_eq!(row3.len(), 1, "{rej:?}");
-    assert!(row3[0].reason.contains("formula with no saved value"), "{rej:?}");
+    assert!(
+        row3[0].reason.contains("formula with no saved value"),
+        "{rej:?}"
+    );
     assert!(rej.iter().any(|i| i.position == "List 3 row 4"), "{rej:?}");
+    assert!(
+        rej.iter()
+            .any(|i| i.position == "List 3 row 5" && i.reason.contains("past the header")),
+        "{rej:?}"
+    );
     assert!(
         stdout(&o).contains("List 3: 1 formula cell(s) have no saved value"),
         "{}",
@@ -496,10 +603,22 @@ fn encrypted_workbooks_and_legacy_xls_are_named_for_what_they_are() {
     std::fs::write(dir.join("locked.xlsx"), ole("EncryptedPackage")).unwrap();
     std::fs::write(dir.join("legacy.xls"), ole("Workbook")).unwrap();
     let o = ingest(dir, "store", &["locked.xlsx", "--la", "940"], false);
-    assert_fails(dir, &o, &before, "locked.xlsx", &["encrypted", "remove the password"]);
+    assert_fails(
+        dir,
+        &o,
+        &before,
+        "locked.xlsx",
+        &["encrypted", "remove the password"],
+    );
     assert!(!stderr(&o).contains("UTF-8"), "{}", stderr(&o));
     let o = ingest(dir, "store", &["legacy.xls", "--la", "940"], false);
-    assert_fails(dir, &o, &before, "legacy.xls", &["legacy Excel 97-2003", "save it as"]);
+    assert_fails(
+        dir,
+        &o,
+        &before,
+        "legacy.xls",
+        &["legacy Excel 97-2003", "save it as"],
+    );
     assert!(!stderr(&o).contains("UTF-8"), "{}", stderr(&o));
 
     // In a folder, an .xls is not passed over: the run fails on it.
@@ -544,7 +663,8 @@ fn two_symlinks_to_the_parent_folder_end_the_walk_with_a_note_and_nothing_outsid
     for link in ["in/up1", "in/up2"] {
         assert!(
             out.lines()
-                .any(|l| l.starts_with(&format!("note: {link}: links to")) && l.contains("(a cycle): not followed")),
+                .any(|l| l.starts_with(&format!("note: {link}: links to"))
+                    && l.contains("(a cycle): not followed")),
             "{link}: {out}"
         );
     }
@@ -569,8 +689,15 @@ fn a_store_inside_the_input_folder_is_never_read_as_input_and_the_summary_says_s
     let out = stdout(&o);
     assert!(out.contains("unchanged in/contacts.csv"), "{out}");
     assert!(!out.contains("ingested"), "{out}");
-    assert!(out.contains("note: in/store: the store (--store) is not read as input"), "{out}");
-    assert_eq!(snapshot(&dir.join("in/store")), before, "the store is unchanged");
+    assert!(
+        out.contains("note: in/store: the store (--store) is not read as input"),
+        "{out}"
+    );
+    assert_eq!(
+        snapshot(&dir.join("in/store")),
+        before,
+        "the store is unchanged"
+    );
 
     // Another store in the input folder is passed over too; naming a store as input is an error.
     let o = ingest(dir, "other", &["in"], false);
