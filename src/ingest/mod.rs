@@ -125,9 +125,21 @@ impl IngestReport {
 /// rather than being passed over).
 const INPUT_EXTENSIONS: &[&str] = &["csv", "xml", "xlsx", "xls"];
 
-/// Whether a folder holds a safeguard store (its `CURRENT` pointer).
+/// Whether a folder holds a safeguard store: a `CURRENT` file naming a `gen-` folder beside it.
 fn is_store(dir: &Path) -> bool {
-    dir.join("CURRENT").is_file()
+    let current = dir.join("CURRENT");
+    if !current.is_file() || current.metadata().map_or(true, |m| m.len() > 64) {
+        return false;
+    }
+    std::fs::read_to_string(&current).is_ok_and(|g| {
+        let g = g.trim();
+        g.starts_with("gen-") && !g.contains(['/', '\\']) && dir.join(g).is_dir()
+    })
+}
+
+/// Whether a canonical path is a store or lies inside one (any store, not only `--store`).
+fn within_a_store(c: &Path) -> bool {
+    c.ancestors().any(is_store)
 }
 
 /// A path made absolute and free of links: the folder's own if it exists, else its parent's
@@ -176,12 +188,11 @@ pub fn expand_inputs(
         }
         let canon = std::fs::canonicalize(p)
             .map_err(|e| UserError::file(p, format!("cannot resolve the path: {e}")))?;
-        if in_store(&canon) || (p.is_dir() && is_store(&canon)) {
+        if in_store(&canon) || within_a_store(&canon) {
             return Err(UserError::file(
                 p,
                 format!(
-                    "{} a safeguard store (the store here is --store {}): a store's own files are never input",
-                    if in_store(&canon) { "this is, or is inside," } else { "this folder is" },
+                    "this is, or is inside, a safeguard store (the store here is --store {}): a store's own files are never input",
                     store.display()
                 ),
             ));
@@ -236,9 +247,11 @@ pub fn expand_inputs(
                             "{}: the store (--store) is not read as input",
                             f.display()
                         ));
-                    } else if is_store(&c) {
+                    } else if is_store(&c)
+                        || (c.parent() != Some(dir_canon.as_path()) && within_a_store(&c))
+                    {
                         notes.push(format!(
-                            "{}: holds a safeguard store (a CURRENT file): not read as input",
+                            "{}: a safeguard store, or inside one: not read as input",
                             f.display()
                         ));
                     } else if dir_canon.starts_with(&c) {
@@ -255,6 +268,19 @@ pub fn expand_inputs(
                     .and_then(|x| x.to_str())
                     .is_some_and(|x| INPUT_EXTENSIONS.contains(&x.to_ascii_lowercase().as_str()))
                 {
+                    // A link to one of a store's own files (checked only for links: a file found
+                    // in place is in a folder already checked).
+                    let linked = std::fs::canonicalize(&f).ok().filter(|c| {
+                        c.parent() != Some(dir_canon.as_path())
+                            && (in_store(c) || within_a_store(c))
+                    });
+                    if linked.is_some() {
+                        notes.push(format!(
+                            "{}: links into a safeguard store: not read as input",
+                            f.display()
+                        ));
+                        continue;
+                    }
                     items.push(Item::File(f));
                 }
             }

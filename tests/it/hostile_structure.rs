@@ -682,7 +682,17 @@ fn a_store_inside_the_input_folder_is_never_read_as_input_and_the_summary_says_s
     .unwrap();
     let s = summary(&ingest(dir, "in/store", &["in"], false));
     assert_eq!(s["contacts"], (2, 1, 1));
-    // The store now holds rejects.csv and data_quality.csv inside the input folder.
+    // The store now holds rejects.csv and data_quality.csv inside the input folder; a link to
+    // one of them beside the extracts is not read either.
+    #[cfg(unix)]
+    {
+        let current = std::fs::read_to_string(dir.join("in/store/CURRENT")).unwrap();
+        std::os::unix::fs::symlink(
+            format!("store/{}/rejects.csv", current.trim()),
+            dir.join("in/rejects_link.csv"),
+        )
+        .unwrap();
+    }
     let before = snapshot(&dir.join("in/store"));
     let o = ingest(dir, "in/store", &["in"], false);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -691,6 +701,11 @@ fn a_store_inside_the_input_folder_is_never_read_as_input_and_the_summary_says_s
     assert!(!out.contains("ingested"), "{out}");
     assert!(
         out.contains("note: in/store: the store (--store) is not read as input"),
+        "{out}"
+    );
+    #[cfg(unix)]
+    assert!(
+        out.contains("note: in/rejects_link.csv: links into a safeguard store"),
         "{out}"
     );
     assert_eq!(
@@ -703,14 +718,14 @@ fn a_store_inside_the_input_folder_is_never_read_as_input_and_the_summary_says_s
     let o = ingest(dir, "other", &["in"], false);
     assert_eq!(summary(&o)["contacts"], (2, 1, 1));
     assert!(
-        stdout(&o).contains("note: in/store: holds a safeguard store"),
+        stdout(&o).contains("note: in/store: a safeguard store, or inside one"),
         "{}",
         stdout(&o)
     );
     let o = ingest(dir, "other", &["in/store"], false);
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        stderr(&o).contains("in/store: this folder is a safeguard store"),
+        stderr(&o).contains("in/store: this is, or is inside, a safeguard store"),
         "{}",
         stderr(&o)
     );
