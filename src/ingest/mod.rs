@@ -169,8 +169,8 @@ fn canonical(p: &Path) -> PathBuf {
 /// Folders are followed through links, each at most once (by canonical path). While walking:
 /// - a link to a folder that contains it (a cycle) is not followed, with a note;
 /// - a folder reached a second time (two links to one folder) is read once, with a note;
-/// - the store (`store`, with its staging folders) and any other folder holding a safeguard store
-///   (a `CURRENT` file) are never read as input, with a note.
+/// - the store (`store`, with its staging folders), any other safeguard store ([`is_store`]) and
+///   links to files or folders inside one are never read as input, with a note.
 ///
 /// A file or folder named on the command line that is, or is inside, the store is an error.
 pub fn expand_inputs(
