@@ -204,7 +204,7 @@ pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
                 position,
                 header[last].trim(),
                 "no_final_line_break",
-                "the file does not end with a line break: this last row may have been cut short (its last value is valid, but check it against the source)".into(),
+                "the file does not end with a line break: this last row may have been cut short (its last value passes validation or is empty: check it against the source)".into(),
             );
         }
     };
