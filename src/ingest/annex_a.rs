@@ -14,6 +14,11 @@
 //!   neglect`, `a) Yes`) or not; dates are Excel serials (with or without a date style) or text
 //!   `dd/mm/yyyy`; `#N/A` and empty strings are missing; empty rows are skipped.
 //!
+//! Sheets are streamed cell by cell into a sparse sheet ([`read_sheet`]), never a rows x columns
+//! grid, and a workbook is checked before calamine opens it ([`preflight`]): a small hostile file
+//! cannot make the reader allocate without bound. A row made only of formulas with no saved value,
+//! or whose values all lie past the header's last heading, is rejected with the reason.
+//!
 //! Annex A does not name its LA: rows are filed under `sink.default_la` (`ingest --la CODE`, or
 //! the config's only LA), and the file fails without one. Child Unique ID is pseudonymised by the
 //! validator like LAchildID; date of birth is degraded to the month here; Age, Allocated Team and
@@ -28,7 +33,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use calamine::{open_workbook, Data, ExcelDateTime, ExcelDateTimeType, Range, Reader, Xlsx};
+use calamine::{open_workbook, Data, DataRef, ExcelDateTime, ExcelDateTimeType, Reader, Xlsx};
 use chrono::NaiveDate;
 
 use super::cin_xml::birth_month_value;
@@ -294,6 +299,10 @@ struct List {
     rows: Vec<Rec>,
     /// Headers of the columns dropped (not mapped, not on the raw-layer allow-list).
     dropped: Vec<String>,
+    /// Rows with nothing the list can read (rejected, never skipped): (Excel row, reason).
+    unread: Vec<(u32, &'static str)>,
+    /// Formula cells with no saved value in the rows read (read as empty; noted).
+    uncalculated: usize,
 }
 
 impl List {
@@ -322,6 +331,7 @@ pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
             ),
         ));
     }
+    preflight(path)?;
     let mut wb: Xlsx<_> = open_workbook(path).map_err(|e: calamine::XlsxError| {
         UserError::file(
             path,
@@ -365,19 +375,26 @@ pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
     }
     let mut lists: BTreeMap<u8, List> = BTreeMap::new();
     for (&n, name) in sheets.iter().filter(|(n, _)| **n <= 7) {
-        let range = wb.worksheet_range(name).map_err(|e| {
-            UserError::file(
-                path,
-                format!(
-                    "sheet '{}': cannot read it: {}",
-                    privacy::field_name(name),
-                    privacy::scrub(&e.to_string())
-                ),
-            )
-        })?;
-        if let Some(list) = read_list(path, n, name, &range)? {
+        let sheet = read_sheet(&mut wb, path, name)?;
+        if let Some(list) = read_list(path, n, name, &sheet)? {
+            if list.uncalculated > 0 {
+                sink.note(format!(
+                    "List {n}: {} formula cell(s) have no saved value (the workbook was written by a program that does not calculate formulas) and were read as empty: open it in Excel, save it and ingest it again",
+                    list.uncalculated
+                ));
+            }
             for h in &list.dropped {
                 sink.drop_field(h);
+            }
+            // Rows with values the list cannot read: read, and rejected (never skipped).
+            for &(row, why) in &list.unread {
+                sink.reject(
+                    list_table(n),
+                    format!("List {n} row {row}"),
+                    "",
+                    "",
+                    why.into(),
+                );
             }
             lists.insert(n, list);
         }
@@ -391,6 +408,185 @@ pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
     }
     .map(&lists);
     Ok(())
+}
+
+/// The table a list's rows go to (for rows rejected before they are mapped).
+fn list_table(n: u8) -> &'static TableSpec {
+    match n {
+        1 => &CONTACTS,
+        2 => &EARLY_HELP,
+        4 => &ASSESSMENTS,
+        5 => &S47_ENQUIRIES,
+        7 => &CP_PLANS,
+        _ => &REFERRALS,
+    }
+}
+
+/// Columns a list's cells may use: Annex A lists have about 20; a value beyond column GR (200) is
+/// refused rather than read (a stray cell at XFD1048576 must not decide the sheet's size).
+const MAX_COLUMNS: u32 = 200;
+
+/// Excel's last row.
+const MAX_ROWS: u32 = 1_048_576;
+
+/// The unpacked size a workbook may have: 64 MiB, or 50 times its own size when larger. Real
+/// workbooks unpack to 3-10 times their size; a zip bomb to a thousand.
+fn max_unpacked(file_size: u64) -> u64 {
+    (64 << 20).max(file_size.saturating_mul(50))
+}
+
+/// Checks an `.xlsx` before calamine opens it, so that a small file cannot make it allocate
+/// without bound: the parts' unpacked sizes (the zip crate never unpacks more than an entry
+/// declares), and the shared-string count calamine reserves room for up front.
+fn preflight(path: &Path) -> Result<(), UserError> {
+    let bad = |m: String| UserError::file(path, m);
+    let file = std::fs::File::open(path).map_err(|e| bad(format!("cannot open: {e}")))?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| {
+        bad(format!(
+            "cannot read the workbook (not a valid .xlsx zip): {e}"
+        ))
+    })?;
+    let mut total: u64 = 0;
+    let mut strings: Option<(usize, u64)> = None;
+    for i in 0..zip.len() {
+        let entry = zip
+            .by_index_raw(i)
+            .map_err(|e| bad(format!("cannot read the workbook: {e}")))?;
+        total = total.saturating_add(entry.size());
+        let name = entry
+            .name()
+            .map(|n| n.to_ascii_lowercase())
+            .unwrap_or_default();
+        if name.ends_with("sharedstrings.xml") {
+            strings = Some((i, entry.size()));
+        }
+    }
+    if total > max_unpacked(size) {
+        return Err(bad(format!(
+            "the workbook's parts unpack to {total} bytes from a {size}-byte file, more than any real workbook (at most {} here): refused as malformed (a zip bomb?)",
+            max_unpacked(size)
+        )));
+    }
+    if let Some((i, part)) = strings {
+        let entry = zip
+            .by_index(i)
+            .map_err(|e| bad(format!("cannot read the workbook: {e}")))?;
+        let mut xml = quick_xml::Reader::from_reader(std::io::BufReader::new(entry));
+        let mut buf = vec![];
+        loop {
+            match xml.read_event_into(&mut buf) {
+                Ok(quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e))
+                    if e.local_name().as_ref() == b"sst" =>
+                {
+                    let count = e
+                        .try_get_attribute("uniqueCount")
+                        .ok()
+                        .flatten()
+                        .and_then(|a| {
+                            std::str::from_utf8(&a.value)
+                                .ok()?
+                                .trim()
+                                .parse::<u64>()
+                                .ok()
+                        });
+                    // Each shared string takes at least `<si/>` (5 bytes).
+                    if let Some(n) = count.filter(|&n| n > part / 5 + 1) {
+                        return Err(bad(format!(
+                            "the shared-strings part declares {n} strings in {part} bytes: the workbook is malformed"
+                        )));
+                    }
+                    break;
+                }
+                Ok(quick_xml::events::Event::Start(_) | quick_xml::events::Event::Eof) | Err(_) => {
+                    break
+                }
+                _ => {}
+            }
+            buf.clear();
+        }
+    }
+    Ok(())
+}
+
+/// A cell of a list sheet as read: a value, or a formula the workbook holds no value for.
+enum Got {
+    Value(Data),
+    Uncalculated,
+}
+
+/// A list sheet's non-empty cells: Excel row number (1-based) -> (column, cell), by column.
+/// Sparse, so memory follows the cells present, never the sheet's extent.
+type Sheet = BTreeMap<u32, Vec<(u32, Got)>>;
+
+/// Excel's name for a column (0 = A).
+fn column_name(mut c: u32) -> String {
+    let mut out = vec![];
+    loop {
+        out.push(b'A' + (c % 26) as u8);
+        if c < 26 {
+            break;
+        }
+        c = c / 26 - 1;
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Streams one sheet's cells (calamine's cell reader: no rows x columns allocation), refusing a
+/// value outside [`MAX_COLUMNS`] x [`MAX_ROWS`] with the sheet and cell.
+fn read_sheet<RS: std::io::Read + std::io::Seek>(
+    wb: &mut Xlsx<RS>,
+    path: &Path,
+    name: &str,
+) -> Result<Sheet, UserError> {
+    let cannot = |e: calamine::XlsxError| {
+        UserError::file(
+            path,
+            format!(
+                "sheet '{}': cannot read it: {}",
+                privacy::field_name(name),
+                privacy::scrub(&e.to_string())
+            ),
+        )
+    };
+    let mut cells = match wb.worksheet_cells_reader(name) {
+        Ok(r) => r,
+        // A chart sheet named like a list: nothing to read.
+        Err(calamine::XlsxError::NotAWorksheet(_)) => return Ok(Sheet::new()),
+        Err(e) => return Err(cannot(e)),
+    };
+    let mut sheet = Sheet::new();
+    while let Some(c) = cells.next_cell_with_formula_metadata().map_err(cannot)? {
+        let got = match (c.value, c.formula) {
+            (DataRef::Empty, None) => continue,
+            (DataRef::Empty, Some(_)) => Got::Uncalculated,
+            (v, _) => Got::Value(v.into()),
+        };
+        let (row, col) = c.pos;
+        if col >= MAX_COLUMNS || row >= MAX_ROWS {
+            return Err(UserError::at(
+                path,
+                &format!(
+                    "sheet '{}' cell {}{}",
+                    privacy::field_name(name),
+                    column_name(col),
+                    row as u64 + 1
+                ),
+                format!(
+                    "a cell outside the {MAX_COLUMNS} columns and {MAX_ROWS} rows an Annex A list can use: clear the stray cell (Ctrl+End in Excel finds it) and save the workbook again"
+                ),
+            ));
+        }
+        sheet.entry(row + 1).or_default().push((col, got));
+    }
+    for cells in sheet.values_mut() {
+        // In column order, one cell per column (a repeated position: the last one wins).
+        cells.reverse();
+        cells.sort_by_key(|(c, _)| *c);
+        cells.dedup_by_key(|(c, _)| *c);
+    }
+    Ok(sheet)
 }
 
 /// A cell as text: numbers without a spurious `.0`, Excel dates as `YYYY-MM-DD`; empty strings,
@@ -463,19 +659,30 @@ fn fmt_num(f: f64) -> String {
 fn read_list(
     path: &Path,
     n: u8,
-    sheet: &str,
-    range: &Range<Data>,
+    sheet_name: &str,
+    sheet: &Sheet,
 ) -> Result<Option<List>, UserError> {
-    let Some((row0, _)) = range.start() else {
+    let Some(&row0) = sheet.keys().next() else {
         return Ok(None);
     };
     let patterns = fields(n);
-    let rows: Vec<&[Data]> = range.rows().collect();
+    // One row's values in column order, dense up to its last cell (at most MAX_COLUMNS).
+    fn dense(cells: &[(u32, Got)]) -> Vec<Option<&Data>> {
+        let width = cells.last().map_or(0, |(c, _)| *c as usize + 1);
+        let mut row = vec![None; width];
+        for (c, got) in cells {
+            if let Got::Value(d) = got {
+                row[*c as usize] = Some(d);
+            }
+        }
+        row
+    }
+    let text = |d: Option<&Data>| d.and_then(cell_text);
     let mut header_at = None;
-    for (i, row) in rows.iter().enumerate().take(30) {
-        let hs: Vec<String> = row
-            .iter()
-            .map(|c| cell_text(c).map(|t| norm_header(&t)).unwrap_or_default())
+    for (&r, cells) in sheet.range(row0..row0.saturating_add(30)) {
+        let hs: Vec<String> = dense(cells)
+            .into_iter()
+            .map(|c| text(c).map(|t| norm_header(&t)).unwrap_or_default())
             .collect();
         let has_id = hs.iter().any(|h| (patterns[0].1)(h));
         let matched = hs
@@ -483,23 +690,35 @@ fn read_list(
             .filter(|h| !h.is_empty() && patterns.iter().any(|(_, p)| p(h)))
             .count();
         if has_id && matched >= 2 {
-            header_at = Some(i);
+            header_at = Some(r);
             break;
         }
     }
-    let Some(hi) = header_at else {
-        if rows
-            .iter()
-            .all(|r| r.iter().all(|c| cell_text(c).is_none()))
-        {
+    let Some(hr) = header_at else {
+        let has_value = sheet
+            .values()
+            .flatten()
+            .any(|(_, g)| matches!(g, Got::Value(d) if cell_text(d).is_some()));
+        let uncalculated = sheet
+            .values()
+            .flatten()
+            .filter(|(_, g)| matches!(g, Got::Uncalculated))
+            .count();
+        if !has_value && uncalculated == 0 {
             return Ok(None);
         }
         return Err(UserError::at(
             path,
-            &format!("sheet '{}'", privacy::field_name(sheet)),
-            format!(
-                "no header row found in the first 30 rows (a row with 'Child Unique ID' and the List {n} columns): is this sheet Annex A List {n}?"
-            ),
+            &format!("sheet '{}'", privacy::field_name(sheet_name)),
+            if has_value {
+                format!(
+                    "no header row found in the first 30 rows (a row with 'Child Unique ID' and the List {n} columns): is this sheet Annex A List {n}?"
+                )
+            } else {
+                format!(
+                    "the sheet holds only formulas with no saved value ({uncalculated} of them): open the workbook in Excel, save it and ingest it again"
+                )
+            },
         ));
     };
     // Assign each column: a mapped field, the raw layer (only the allow-list's columns), or
@@ -524,10 +743,11 @@ fn read_list(
             col.insert(0, (b'A' + ((k - 1) % 26) as u8) as char);
             k = (k - 1) / 26;
         }
-        format!("{col}{}", row0 as usize + hi + 1)
+        format!("{col}{hr}")
     };
-    for (j, c) in rows[hi].iter().enumerate() {
-        let Some(text) = cell_text(c) else {
+    let header_row = dense(&sheet[&hr]);
+    for (j, c) in header_row.iter().copied().enumerate() {
+        let Some(text) = text(c) else {
             cols.push(Col::Skip);
             continue;
         };
@@ -535,10 +755,10 @@ fn read_list(
         if let Some(first) = seen.insert(h.clone(), j) {
             return Err(UserError::at(
                 path,
-                &format!("sheet '{}' cell {}", privacy::field_name(sheet), cell_name(j)),
+                &format!("sheet '{}' cell {}", privacy::field_name(sheet_name), cell_name(j)),
                 format!(
                     "duplicate column: '{}' (cell {}) and '{}' (cell {}) are the same column once normalised; remove one",
-                    privacy::field_name(&cell_text(&rows[hi][first]).unwrap_or_default()),
+                    privacy::field_name(&header_row[first].and_then(cell_text).unwrap_or_default()),
                     cell_name(first),
                     privacy::field_name(&text),
                     cell_name(j)
@@ -575,7 +795,7 @@ fn read_list(
     if !missing.is_empty() {
         return Err(UserError::at(
             path,
-            &format!("sheet '{}' row {}", privacy::field_name(sheet), row0 as usize + hi + 1),
+            &format!("sheet '{}' row {hr}", privacy::field_name(sheet_name)),
             format!(
                 "List {n} has no column for {} (headers are matched loosely; see data-contract.md section 1)",
                 missing.join(", ")
@@ -583,15 +803,24 @@ fn read_list(
         ));
     }
     let mut out = vec![];
-    for (i, row) in rows.iter().enumerate().skip(hi + 1) {
+    let (mut unread, mut uncalculated) = (vec![], 0usize);
+    for (&r, cells) in sheet.range(hr.saturating_add(1)..) {
         let mut rec = Rec {
-            row: row0 + i as u32 + 1,
+            row: r,
             vals: HashMap::new(),
             raw: vec![],
         };
         let mut any = false;
-        for (j, c) in row.iter().enumerate() {
-            match cols.get(j) {
+        let (mut formulas, mut unheaded) = (0usize, false);
+        for (j, got) in cells {
+            let c = match got {
+                Got::Value(c) => c,
+                Got::Uncalculated => {
+                    formulas += 1;
+                    continue;
+                }
+            };
+            match cols.get(*j as usize) {
                 Some(Col::Field(f)) => {
                     let v = if f.is_date() {
                         date_text(c)
@@ -615,11 +844,17 @@ fn read_list(
                     }
                 }
                 Some(Col::Skip) if cell_text(c).is_some() => any = true,
+                None if cell_text(c).is_some() => unheaded = true,
                 Some(Col::Skip) | None => {}
             }
         }
         if any {
+            uncalculated += formulas;
             out.push(rec);
+        } else if formulas > 0 {
+            unread.push((r, "every cell of this row is a formula with no saved value (the workbook was written by a program that does not calculate formulas): open it in Excel, save it and ingest it again"));
+        } else if unheaded {
+            unread.push((r, "the row's values are all in columns past the header row's last heading: nothing in it can be read"));
         }
     }
     Ok(Some(List {
@@ -627,6 +862,8 @@ fn read_list(
         labels,
         rows: out,
         dropped,
+        unread,
+        uncalculated,
     }))
 }
 
@@ -948,21 +1185,29 @@ impl Mapper<'_> {
         // becomes a referral of its own, flagged.
         if let Some(l) = lists.get(&6) {
             let (mut merged, mut own) = (0, 0);
+            // The List 3 referrals not yet completed, by (child, date), in row order: a lookup, so
+            // that matching stays linear however long the lists.
+            let mut open: HashMap<(String, NaiveDate), std::collections::VecDeque<usize>> =
+                HashMap::new();
+            for (i, x) in referrals.iter().enumerate() {
+                if let Some(d) = x
+                    .received
+                    .as_deref()
+                    .and_then(|d| parse::parse_date(d).ok())
+                {
+                    open.entry((x.raw_id.clone(), d)).or_default().push_back(i);
+                }
+            }
             for r in &l.rows {
                 let Some(id) = self.child(l, r, &REFERRALS) else {
                     continue;
                 };
                 let start = r.get(F::CinStart);
                 let start_d = start.and_then(|d| parse::parse_date(d).ok());
-                let target = referrals.iter_mut().find(|x| {
-                    !x.merged
-                        && x.raw_id == id
-                        && start_d.is_some()
-                        && x.received
-                            .as_deref()
-                            .and_then(|d| parse::parse_date(d).ok())
-                            == start_d
-                });
+                let target = start_d
+                    .and_then(|d| open.get_mut(&(id.clone(), d)))
+                    .and_then(|q| q.pop_front())
+                    .map(|i| &mut referrals[i]);
                 let need = r.get(F::Need).map(code);
                 let closure_reason = r.get(F::ClosureReason).map(code);
                 let labels6 = [

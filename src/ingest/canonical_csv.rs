@@ -13,6 +13,7 @@ use std::rc::Rc;
 use super::privacy;
 use super::raw_allow::{self, RawKind};
 use super::sink::Sink;
+use super::validate;
 use crate::error::UserError;
 use crate::schema::{self, normalise_header, TableSpec};
 
@@ -77,7 +78,22 @@ pub fn detect_table(path: &Path, header: &[String]) -> Result<&'static TableSpec
 }
 
 /// Reads one canonical CSV file into the sink. Any malformed line (invalid UTF-8, a ragged or
-/// truncated record, an unclosed quote) fails the whole file with its line and column.
+/// truncated record, broken quoting) fails the whole file with its line and column.
+///
+/// Quoting is checked as the bytes are read ([`LineStarts`]), because the csv crate accepts what
+/// makes the rest of a file ambiguous: a quoted field that never closes (it swallows every line
+/// after it as its value), text after a closing quote (`"abc"def`: an unescaped quote inside a
+/// value, which re-pairs every quote after it), and a quoted value running over a line break in a
+/// canonical column or the header (no canonical value holds one, so the quotes are unbalanced).
+/// Each fails the file, naming the line:column where the quoted field began. Only columns the
+/// contract does not know (free text, extras) may hold a quoted line break, as RFC 4180 allows.
+///
+/// A file whose last line has no line break may have been cut short, and only its last value can
+/// have been cut without the field count noticing. Many exports (SQL Server's among them) omit
+/// the final line break, so such a row is not refused outright: when its last value is not valid
+/// for its column the row is rejected (the reason says the file may have been cut); otherwise it
+/// is stored with a `no_final_line_break` data-quality flag, so a cut that still parses
+/// (`17:10:4` for `17:10:44`) is never silent. A last field quoted and closed is whole.
 pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
     let file = File::open(path).map_err(|e| UserError::file(path, format!("cannot open: {e}")))?;
     let lines = Rc::new(RefCell::new(LineStarts::new()));
@@ -90,12 +106,30 @@ pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
         });
     let line_of =
         |pos: Option<&csv::Position>| pos.map_or(0, |p| lines.borrow_mut().line_at(p.byte()));
-    let header: Vec<String> = rdr
-        .headers()
-        .map_err(|e| csv_error(path, &e, &line_of))?
-        .iter()
-        .map(|h| h.trim_start_matches('\u{feff}').to_string())
-        .collect();
+    // A quoting problem found by the scan explains a csv error better than the csv error itself
+    // (an unclosed quote shows up as a record with too few fields).
+    let quoting = |header: Option<&[String]>| -> Result<(), UserError> {
+        match lines.borrow().problem {
+            // Before the header is known, only the header's own problems (the scan reads ahead).
+            Some(q) if header.is_some() || q.record == 0 => Err(quote_error(path, &q, header)),
+            _ => Ok(()),
+        }
+    };
+    let header: Vec<String> = match rdr.headers() {
+        Ok(h) => h
+            .iter()
+            .map(|h| h.trim_start_matches('\u{feff}').to_string())
+            .collect(),
+        Err(e) => {
+            quoting(Some(&[]))?;
+            return Err(csv_error(path, &e, &line_of));
+        }
+    };
+    quoting(None)?;
+    // No header name holds a line break: a quoted one that does is an unclosed quote.
+    if let Some(span) = lines.borrow_mut().spans_of(0, |_| false) {
+        return Err(multiline_error(path, &span, None));
+    }
     let spec = detect_table(path, &header)?;
     // Map each spec column to its position in the file. Two columns with the same normalised
     // name are a file error: which one holds the value would be a guess (last one wins, before).
@@ -130,55 +164,212 @@ pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
     // one is dropped and named in the summary, never its values. An unnamed column is named by
     // its number.
     let mut extras: Vec<(usize, String, RawKind)> = vec![];
+    // The file's columns that may hold a quoted line break: those the contract does not know.
+    let mut free_form = vec![false; header.len()];
     for (i, h) in header.iter().enumerate() {
         let n = normalise_header(h);
         if spec.column(&n).is_some() {
             continue;
         }
+        free_form[i] = true;
         match raw_allow::csv(spec.name, &n) {
             Some(kind) if !n.is_empty() => extras.push((i, h.trim().to_string(), kind)),
             _ if n.is_empty() => sink.drop_field(&format!("(unnamed column {})", i + 1)),
             _ => sink.drop_field(h),
         }
     }
-    let mut record = csv::StringRecord::new();
+    let emit = |sink: &mut Sink, record: &csv::StringRecord, line: u64, complete: bool| {
+        let values: Vec<Option<String>> = positions
+            .iter()
+            .map(|p| {
+                p.and_then(|i| record.get(i))
+                    .filter(|v| !v.trim().is_empty())
+                    .map(str::to_string)
+            })
+            .collect();
+        let position = format!("line {line}");
+        let last = header.len().saturating_sub(1);
+        if !complete {
+            // The last value may have been cut: rejected when it is not valid for its column.
+            let cut = spec.columns.iter().zip(&positions).find_map(|(c, p)| {
+                let raw = record.get(last)?.trim();
+                (*p == Some(last) && !raw.is_empty())
+                    .then(|| validate::cell_error(c.kind, raw, &sink.pseudo))
+                    .flatten()
+                    .map(|why| (c.name, why))
+            });
+            if let Some((column, why)) = cut {
+                sink.reject(
+                    spec,
+                    position,
+                    column,
+                    "",
+                    format!(
+                        "the file does not end with a line break and this last row's {column} is not valid ({why}): the file may have been cut short, so the row is not stored"
+                    ),
+                );
+                return;
+            }
+        }
+        for (i, name, kind) in &extras {
+            if let Some(v) = record.get(*i) {
+                sink.raw(position.clone(), spec.name, name, v, *kind);
+            }
+        }
+        let stored = sink.row(spec, position.clone(), values);
+        if stored && !complete {
+            sink.flag(
+                spec.name,
+                position,
+                header[last].trim(),
+                "no_final_line_break",
+                "the file does not end with a line break: this last row may have been cut short (its last value passes validation or is empty: check it against the source)".into(),
+            );
+        }
+    };
+    // Each row is emitted once the next one (or the end of the file) is read, so that the last
+    // row is known to be the last.
+    let (mut record, mut held) = (csv::StringRecord::new(), csv::StringRecord::new());
+    let mut held_line: Option<u64> = None;
     loop {
         match rdr.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {
+                quoting(Some(&header))?;
                 let line = line_of(record.position());
-                let values = positions
-                    .iter()
-                    .map(|p| {
-                        p.and_then(|i| record.get(i))
-                            .filter(|v| !v.trim().is_empty())
-                            .map(str::to_string)
-                    })
-                    .collect();
-                let position = format!("line {line}");
-                for (i, name, kind) in &extras {
-                    if let Some(v) = record.get(*i) {
-                        sink.raw(position.clone(), spec.name, name, v, *kind);
-                    }
+                let index = record.position().map_or(0, |p| p.record());
+                if let Some(span) = lines
+                    .borrow_mut()
+                    .spans_of(index, |f| free_form.get(f).copied().unwrap_or(false))
+                {
+                    return Err(multiline_error(path, &span, Some(&header)));
                 }
-                sink.row(spec, position, values);
+                if let Some(l) = held_line.take() {
+                    emit(sink, &held, l, true);
+                }
+                std::mem::swap(&mut record, &mut held);
+                held_line = Some(line);
             }
-            Err(e) => return Err(csv_error(path, &e, &line_of)),
+            Err(e) => {
+                quoting(Some(&header))?;
+                return Err(csv_error(path, &e, &line_of));
+            }
         }
+    }
+    quoting(Some(&header))?;
+    if let Some(l) = held_line {
+        let complete = lines.borrow().ends_complete();
+        emit(sink, &held, l, complete);
     }
     Ok(())
 }
 
-/// The line each record starts on. The csv crate's own `Position::line` is one short in a file
-/// with CRLF line ends (Excel's) and after a blank line (rust-csv issues 395 and 208), so lines are
-/// counted here from the bytes as they are read: `\n`, `\r\n` and a lone `\r` each end a line.
+/// A field's name for messages: `field 8 ('outcome')`.
+fn field_name(field: usize, header: Option<&[String]>) -> String {
+    match header.and_then(|h| h.get(field)) {
+        Some(h) => format!("field {} ('{}')", field + 1, h.trim()),
+        None => format!("field {}", field + 1),
+    }
+}
+
+fn quote_error(path: &Path, q: &QuoteProblem, header: Option<&[String]>) -> UserError {
+    let field = field_name(q.field, header);
+    UserError::at(
+        path,
+        &format!("{}:{}", q.line, q.column),
+        match q.kind {
+            QuoteKind::Unclosed => format!(
+                "the quoted {field} that starts here is never closed: every line after it would be read as its value; close the quote (a quote inside a value is written twice: \"\")"
+            ),
+            QuoteKind::TextAfterQuote => format!(
+                "text follows the closing quote of the quoted {field} that starts here: a quote inside a value must be written twice (\"\"), else the quotes after it pair up wrongly"
+            ),
+        },
+    )
+}
+
+fn multiline_error(path: &Path, span: &QuoteSpan, header: Option<&[String]>) -> UserError {
+    let what = match header {
+        Some(_) => format!("the quoted {}", field_name(span.field, header)),
+        None => format!("the quoted header name ({})", field_name(span.field, None)),
+    };
+    UserError::at(
+        path,
+        &format!("{}:{}", span.line, span.column),
+        format!(
+            "{what} that starts here runs over a line break, which no canonical value holds: the quotes are unbalanced (an unclosed quote?), so the lines after it cannot be read reliably"
+        ),
+    )
+}
+
+/// The line each record starts on, and the quoting of every field. The csv crate's own
+/// `Position::line` is one short in a file with CRLF line ends (Excel's) and after a blank line
+/// (rust-csv issues 395 and 208), so lines are counted here from the bytes as they are read: `\n`,
+/// `\r\n` and a lone `\r` each end a line.
+///
+/// The quoting is followed with the csv crate's own rules (csv-core: a quote opens a quoted field
+/// only at the start of a field, `""` inside one is a quote, and a quote inside an unquoted field
+/// is an ordinary character), to find what the crate lets through ([`read`]).
 struct LineStarts {
     /// (byte offset, line number) of each non-empty line read ahead and not yet passed.
     starts: VecDeque<(u64, u64)>,
     offset: u64,
     line: u64,
+    /// The column (in characters, 1-based) of the next byte on its line.
+    column: u64,
     at_start: bool,
     after_cr: bool,
+    quote: Grammar,
+    /// Where the current quoted field opened, and whether it has run over a line break.
+    opened: QuoteSpan,
+    spanning: bool,
+    /// The record (0 = the header) and field (0-based) being read; whether the record has begun.
+    record: u64,
+    field: usize,
+    in_record: bool,
+    /// Quoted fields that ran over a line break, read ahead and not yet checked.
+    spans: VecDeque<QuoteSpan>,
+    /// The first quoting problem found.
+    problem: Option<QuoteProblem>,
+    /// The last byte of the file was read.
+    eof: bool,
+    last_byte: Option<u8>,
+}
+
+/// Where the scan is in the csv grammar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Grammar {
+    FieldStart,
+    Unquoted,
+    Quoted,
+    /// Just after a quote inside a quoted field: the closing quote, or the first of `""`.
+    AfterQuote,
+    /// Spaces or tabs after a closing quote (tolerated before the delimiter).
+    AfterQuoteSpace,
+}
+
+/// A quoted field's opening quote: its record, field, line and column.
+#[derive(Debug, Clone, Copy, Default)]
+struct QuoteSpan {
+    record: u64,
+    field: usize,
+    line: u64,
+    column: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum QuoteKind {
+    Unclosed,
+    TextAfterQuote,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct QuoteProblem {
+    kind: QuoteKind,
+    record: u64,
+    field: usize,
+    line: u64,
+    column: u64,
 }
 
 impl LineStarts {
@@ -187,12 +378,24 @@ impl LineStarts {
             starts: VecDeque::new(),
             offset: 0,
             line: 1,
+            column: 1,
             at_start: true,
             after_cr: false,
+            quote: Grammar::FieldStart,
+            opened: QuoteSpan::default(),
+            spanning: false,
+            record: 0,
+            field: 0,
+            in_record: false,
+            spans: VecDeque::new(),
+            problem: None,
+            eof: false,
+            last_byte: None,
         }
     }
     fn scan(&mut self, bytes: &[u8]) {
         for &b in bytes {
+            self.quoting(b);
             match b {
                 b'\n' => {
                     if !self.after_cr {
@@ -200,11 +403,13 @@ impl LineStarts {
                     }
                     self.at_start = true;
                     self.after_cr = false;
+                    self.column = 1;
                 }
                 b'\r' => {
                     self.line += 1;
                     self.at_start = true;
                     self.after_cr = true;
+                    self.column = 1;
                 }
                 _ => {
                     if self.at_start {
@@ -212,10 +417,120 @@ impl LineStarts {
                     }
                     self.at_start = false;
                     self.after_cr = false;
+                    // UTF-8 continuation bytes do not start a character.
+                    if b & 0xC0 != 0x80 {
+                        self.column += 1;
+                    }
                 }
             }
             self.offset += 1;
         }
+        if let Some(&b) = bytes.last() {
+            self.last_byte = Some(b);
+        }
+    }
+    /// One byte through the csv grammar (before the line and column move past it).
+    fn quoting(&mut self, b: u8) {
+        let line_end = b == b'\n' || b == b'\r';
+        match self.quote {
+            Grammar::FieldStart | Grammar::Unquoted if line_end => self.end_record(),
+            Grammar::FieldStart
+            | Grammar::Unquoted
+            | Grammar::AfterQuote
+            | Grammar::AfterQuoteSpace
+                if b == b',' =>
+            {
+                self.in_record = true;
+                self.field += 1;
+                self.quote = Grammar::FieldStart;
+            }
+            Grammar::FieldStart if b == b'"' => {
+                self.in_record = true;
+                self.quote = Grammar::Quoted;
+                self.spanning = false;
+                self.opened = QuoteSpan {
+                    record: self.record,
+                    field: self.field,
+                    line: self.line,
+                    column: self.column,
+                };
+            }
+            Grammar::FieldStart => {
+                self.in_record = true;
+                self.quote = Grammar::Unquoted;
+            }
+            Grammar::Unquoted => {}
+            Grammar::Quoted => {
+                if b == b'"' {
+                    self.quote = Grammar::AfterQuote;
+                } else if line_end && !self.spanning {
+                    self.spanning = true;
+                    self.spans.push_back(self.opened);
+                }
+            }
+            Grammar::AfterQuote if b == b'"' => self.quote = Grammar::Quoted,
+            Grammar::AfterQuote | Grammar::AfterQuoteSpace if line_end => self.end_record(),
+            Grammar::AfterQuote | Grammar::AfterQuoteSpace if b == b' ' || b == b'\t' => {
+                self.quote = Grammar::AfterQuoteSpace
+            }
+            Grammar::AfterQuote | Grammar::AfterQuoteSpace => {
+                if self.problem.is_none() {
+                    self.problem = Some(QuoteProblem {
+                        kind: QuoteKind::TextAfterQuote,
+                        record: self.opened.record,
+                        field: self.opened.field,
+                        line: self.opened.line,
+                        column: self.opened.column,
+                    });
+                }
+                self.quote = Grammar::Unquoted;
+            }
+        }
+    }
+    fn end_record(&mut self) {
+        if self.in_record {
+            self.record += 1;
+        }
+        self.in_record = false;
+        self.field = 0;
+        self.quote = Grammar::FieldStart;
+    }
+    /// The end of the file: a quoted field still open never closed.
+    fn end(&mut self) {
+        if self.eof {
+            return;
+        }
+        self.eof = true;
+        if self.quote == Grammar::Quoted && self.problem.is_none() {
+            self.problem = Some(QuoteProblem {
+                kind: QuoteKind::Unclosed,
+                record: self.opened.record,
+                field: self.opened.field,
+                line: self.opened.line,
+                column: self.opened.column,
+            });
+        }
+    }
+    /// Whether the file's last record is known to be whole: it ends with a line break, or its last
+    /// field was quoted and closed.
+    fn ends_complete(&self) -> bool {
+        matches!(self.last_byte, None | Some(b'\n' | b'\r'))
+            || matches!(self.quote, Grammar::AfterQuote | Grammar::AfterQuoteSpace)
+    }
+    /// The first quoted field of `record` that ran over a line break in a column where
+    /// `allowed(field)` is false; spans of earlier records are dropped.
+    fn spans_of(&mut self, record: u64, allowed: impl Fn(usize) -> bool) -> Option<QuoteSpan> {
+        while self.spans.front().is_some_and(|s| s.record < record) {
+            self.spans.pop_front();
+        }
+        let mut found = None;
+        while let Some(s) = self.spans.front().copied().filter(|s| s.record == record) {
+            self.spans.pop_front();
+            if found.is_none() && !allowed(s.field) {
+                found = Some(s);
+            }
+        }
+        found
     }
     /// The line of the first non-empty line starting at or after byte `at` (a record's start as
     /// the csv crate reports it may sit on the line ends before it). Positions must not go back.
@@ -236,7 +551,12 @@ struct Counting<R> {
 impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.lines.borrow_mut().scan(&buf[..n]);
+        let mut lines = self.lines.borrow_mut();
+        if n == 0 && !buf.is_empty() {
+            lines.end();
+        } else {
+            lines.scan(&buf[..n]);
+        }
         Ok(n)
     }
 }

@@ -7,8 +7,11 @@
 //! element-only parents (`</UPNunknown>PersonBirthDate`): that text is ignored.
 //!
 //! The whole file fails (nothing from the run is stored) when it is not well-formed XML, is
-//! truncated, its root is not `Message`, or `Header/CollectionDetails/Collection` is not `CIN`;
-//! the message names the file and the line:column.
+//! truncated, its root is not `Message`, `Header/CollectionDetails/Collection` is not `CIN`, an
+//! element that carries rows is out of its place in the census schema ([`PLACES`]: its rows would
+//! vanish), or it passes a bound that keeps memory and recursion small whatever the input
+//! (nesting [`MAX_DEPTH`], [`MAX_TREE_ELEMENTS`] per Child, [`MAX_TEXT`] per value); the message
+//! names the file and the line:column.
 //!
 //! Mapping (the same ids whichever return an episode is in, so a newer return supersedes it):
 //! - `children`: one row per `Child` (LAchildID pseudonymised by the validator; birth month only;
@@ -27,7 +30,7 @@
 //!   calendar's years (1990-2040), else the file fails. Messages show input values only as the
 //!   echo rule allows ([`super::privacy`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
@@ -138,6 +141,8 @@ pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
     let mut header: Option<Header> = None;
     let mut ctx = ChildMapper::default();
     let mut child_index = 0usize;
+    // Elements in the tree being built (one Header or one Child), to bound its memory.
+    let mut tree_elements = 0usize;
 
     loop {
         let before = reader.buffer_position();
@@ -182,25 +187,58 @@ pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
                 return Ok(None);
             }
             let depth = open.len();
-            let is_child =
-                building.is_empty() && depth == 2 && open[1] == "Children" && name == "Child";
+            // Nesting: no CIN census return nests more than 6 below Message; past MAX_DEPTH the
+            // file is refused before anything deeper is held.
+            if depth > MAX_DEPTH {
+                return Err(fail(
+                    before,
+                    format!(
+                        "<{}> is nested {depth} elements deep below <Message> (inside {}): a CIN census return nests at most 6, and more than {MAX_DEPTH} is refused; the file is malformed",
+                        short(&name),
+                        show_path(&open)
+                    ),
+                ));
+            }
+            // An element that carries rows (or the structure above them) anywhere but its place
+            // in the census schema: its rows would vanish, so the file's structure is broken.
+            if let Some((_, parents, expected)) = PLACES.iter().find(|(n, ..)| *n == name) {
+                if !parents.contains(&open[depth - 1].as_str()) {
+                    return Err(fail(
+                        before,
+                        format!(
+                            "a <{name}> inside {} (expected {expected}): {}, so the file's structure is broken and its rows cannot be read",
+                            show_path(&open),
+                            if parents.is_empty() {
+                                format!("<{name}> is only the root")
+                            } else {
+                                format!("<{name}> belongs directly inside <{}>", parents.join("> or <"))
+                            }
+                        ),
+                    ));
+                }
+            }
+            let is_child = building.is_empty() && name == "Child";
             if is_child && header.is_none() {
                 return Err(fail(
                     before,
                     "a <Child> comes before the Header: Header/CollectionDetails/Collection (CIN), ReferenceDate and Source/LEA are needed first".into(),
                 ));
             }
-            if building.is_empty() && name == "Child" && !is_child {
-                return Err(fail(
-                    before,
-                    format!(
-                        "a <Child> inside {} (expected Message/Children/Child)",
-                        open.join("/")
-                    ),
-                ));
-            }
             // Inside a tree being built, or the start of the Header or of one Child.
-            if !building.is_empty() || (depth == 1 && name == "Header") || is_child {
+            if !building.is_empty() || name == "Header" || is_child {
+                if building.is_empty() {
+                    tree_elements = 0;
+                }
+                tree_elements += 1;
+                if tree_elements > MAX_TREE_ELEMENTS {
+                    return Err(fail(
+                        before,
+                        format!(
+                            "the <{}> this element is in holds more than {MAX_TREE_ELEMENTS} elements: no real record has anywhere near as many; the file is malformed",
+                            building.first().map_or("Header", |n| n.name.as_str())
+                        ),
+                    ));
+                }
                 building.push(Node::new(name.clone(), before));
             }
             // Anything else (the Children wrapper, unknown top-level elements) is walked through.
@@ -221,11 +259,12 @@ pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
                 finish_element(&mut building)
             }
             Event::Text(t) => {
-                if let Some(n) = building.last_mut() {
+                // Only a leaf's text is read: a parent's stray text is not kept.
+                if let Some(n) = building.last_mut().filter(|n| n.children.is_empty()) {
                     let s = t
                         .unescape()
                         .map_err(|e| fail(before, format!("unreadable text ({}): the file must be UTF-8 XML with valid escapes", privacy::scrub(&e.to_string()))))?;
-                    n.text.push_str(&s);
+                    push_text(n, &s).map_err(|m| fail(before, m))?;
                 } else if open.is_empty() && !t.iter().all(|b| b.is_ascii_whitespace()) {
                     return Err(fail(
                         before,
@@ -239,10 +278,10 @@ pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
                 None
             }
             Event::CData(t) => {
-                if let Some(n) = building.last_mut() {
+                if let Some(n) = building.last_mut().filter(|n| n.children.is_empty()) {
                     let s =
                         std::str::from_utf8(&t).map_err(|_| fail(before, "not UTF-8".into()))?;
-                    n.text.push_str(s);
+                    push_text(n, s).map_err(|m| fail(before, m))?;
                 }
                 None
             }
@@ -303,6 +342,103 @@ fn finish_element(building: &mut Vec<Node>) -> Option<Node> {
         }
         None => Some(node),
     }
+}
+
+/// Elements nested deeper than this below `Message` fail the file (a return nests 6 deep at
+/// most): the trees built, and the recursion over them, stay small whatever the input.
+const MAX_DEPTH: usize = 64;
+
+/// Elements one `Child` (or the `Header`) may hold: a child with a hundred episodes has a few
+/// thousand. Bounds the memory of the tree built for one child.
+const MAX_TREE_ELEMENTS: usize = 100_000;
+
+/// The longest text one element may hold (a CIN value is a date, a code or an id).
+const MAX_TEXT: usize = 1 << 20;
+
+/// Where the census schema (CIN_schema_2017.xsd to CIN_schema_2026.xsd) places each element that
+/// carries rows or the structure above them: (element, its possible parents, its path). Found
+/// under any other parent (a `Child` in a `Child`, `CINdetails` in an unknown wrapper), its rows
+/// would not be read, so the file fails. Other unknown elements go to the raw layer.
+const PLACES: &[(&str, &[&str], &str)] = &[
+    ("Message", &[], "the root element only"),
+    ("Header", &["Message"], "Message/Header"),
+    ("Children", &["Message"], "Message/Children"),
+    ("Child", &["Children"], "Message/Children/Child"),
+    (
+        "ChildIdentifiers",
+        &["Child"],
+        "Message/Children/Child/ChildIdentifiers",
+    ),
+    (
+        "ChildCharacteristics",
+        &["Child"],
+        "Message/Children/Child/ChildCharacteristics",
+    ),
+    (
+        "CINdetails",
+        &["Child"],
+        "Message/Children/Child/CINdetails",
+    ),
+    (
+        "Assessments",
+        &["CINdetails"],
+        "Child/CINdetails/Assessments",
+    ),
+    ("Section47", &["CINdetails"], "Child/CINdetails/Section47"),
+    (
+        "ChildProtectionPlans",
+        &["CINdetails"],
+        "Child/CINdetails/ChildProtectionPlans",
+    ),
+    (
+        "DateOfInitialCPC",
+        &["CINdetails", "Section47"],
+        "CINdetails/DateOfInitialCPC or CINdetails/Section47/DateOfInitialCPC",
+    ),
+    (
+        "Reviews",
+        &["ChildProtectionPlans"],
+        "CINdetails/ChildProtectionPlans/Reviews",
+    ),
+    (
+        "CPPreviewDate",
+        &["Reviews"],
+        "ChildProtectionPlans/Reviews/CPPreviewDate",
+    ),
+];
+
+/// Appends text to a leaf, within [`MAX_TEXT`].
+fn push_text(n: &mut Node, s: &str) -> Result<(), String> {
+    if n.text.len() + s.len() > MAX_TEXT {
+        return Err(format!(
+            "the text of <{}> is longer than {} bytes: no CIN census value is; the file is malformed",
+            short(&n.name),
+            MAX_TEXT
+        ));
+    }
+    n.text.push_str(s);
+    Ok(())
+}
+
+/// An element name for a message: control characters removed, cut to 60 characters
+/// ([`privacy::field_name`]).
+fn short(name: &str) -> String {
+    privacy::field_name(name)
+}
+
+/// The open elements as a path for a message: at most the first 6 and the last 2.
+fn show_path(open: &[String]) -> String {
+    let names: Vec<String> = if open.len() > 8 {
+        open[..6]
+            .iter()
+            .map(|n| short(n))
+            .chain([format!("...({} more)...", open.len() - 8)])
+            .chain(open[open.len() - 2..].iter().map(|n| short(n)))
+            .collect()
+    } else {
+        open.iter().map(|n| short(n)).collect()
+    };
+    names.join("/")
 }
 
 /// An element's local name. Names are shown in messages and the summary only through
@@ -693,7 +829,7 @@ impl ChildMapper {
             }
 
             // Plan start dates decide whether an ICPC resulted in a plan.
-            let plan_starts: Vec<NaiveDate> = ep
+            let plan_starts: HashSet<NaiveDate> = ep
                 .all("ChildProtectionPlans")
                 .filter_map(|p| p.get("CPPstartDate"))
                 .filter_map(norm_date)
@@ -882,7 +1018,8 @@ impl ChildMapper {
             }
 
             // Child protection plans; an exact duplicate block is rejected, not numbered again.
-            let mut kept: Vec<(String, String)> = vec![]; // (signature, position)
+            // (signature -> position): a map, so that many plans in one episode stay linear.
+            let mut kept: HashMap<String, String> = HashMap::new();
             for (k, p) in ep.all("ChildProtectionPlans").enumerate() {
                 let ppos = format!("{epos}/ChildProtectionPlans[{}]", k + 1);
                 let reviews: Vec<(usize, &str)> = p
@@ -892,7 +1029,7 @@ impl ChildMapper {
                     .enumerate()
                     .collect();
                 let sig = p.signature();
-                if let Some((_, first)) = kept.iter().find(|(s, _)| *s == sig) {
+                if let Some(first) = kept.get(&sig) {
                     let first = first.rsplit('/').next().unwrap_or(first).to_string();
                     out.sink.reject(
                         &CP_PLANS,
@@ -912,7 +1049,7 @@ impl ChildMapper {
                     }
                     continue;
                 }
-                kept.push((sig, ppos.clone()));
+                kept.insert(sig, ppos.clone());
                 let plan_id = format!("{referral_id}-P{}", kept.len());
                 out.row(
                     &CP_PLANS,

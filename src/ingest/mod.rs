@@ -123,37 +123,173 @@ impl IngestReport {
     }
 }
 
-/// Expands folders (recursively) into the input files they hold (`.csv`, `.xml`, `.xlsx`),
-/// sorted by path within each folder.
-pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, UserError> {
+/// The file types read from a folder (`.xls` so that a legacy workbook fails with a message
+/// rather than being passed over).
+const INPUT_EXTENSIONS: &[&str] = &["csv", "xml", "xlsx", "xls"];
+
+/// Whether a folder holds a safeguard store: a `CURRENT` file naming a `gen-` folder beside it.
+fn is_store(dir: &Path) -> bool {
+    let current = dir.join("CURRENT");
+    if !current.is_file() || current.metadata().map_or(true, |m| m.len() > 64) {
+        return false;
+    }
+    std::fs::read_to_string(&current).is_ok_and(|g| {
+        let g = g.trim();
+        g.starts_with("gen-") && !g.contains(['/', '\\']) && dir.join(g).is_dir()
+    })
+}
+
+/// Whether a canonical path is a store or lies inside one (any store, not only `--store`).
+fn within_a_store(c: &Path) -> bool {
+    c.ancestors().any(is_store)
+}
+
+/// A path made absolute and free of links: the folder's own if it exists, else its parent's
+/// (a store not created yet).
+fn canonical(p: &Path) -> PathBuf {
+    if let Ok(c) = std::fs::canonicalize(p) {
+        return c;
+    }
+    match (p.parent(), p.file_name()) {
+        (Some(parent), Some(name)) => {
+            let parent = if parent.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                parent
+            };
+            std::fs::canonicalize(parent)
+                .map(|c| c.join(name))
+                .unwrap_or_else(|_| p.to_path_buf())
+        }
+        _ => p.to_path_buf(),
+    }
+}
+
+/// Expands folders (recursively) into the input files they hold (`.csv`, `.xml`, `.xlsx`,
+/// `.xls`), sorted by path within each folder; returns them with notes on what was passed over.
+///
+/// Folders are followed through links, each at most once (by canonical path). While walking:
+/// - a link to a folder that contains it (a cycle) is not followed, with a note;
+/// - a folder reached a second time (two links to one folder) is read once, with a note;
+/// - the store (`store`, with its staging folders), any other safeguard store ([`is_store`]) and
+///   links to files or folders inside one are never read as input, with a note.
+///
+/// A file or folder named on the command line that is, or is inside, the store is an error.
+pub fn expand_inputs(
+    inputs: &[PathBuf],
+    store: &Path,
+) -> Result<(Vec<PathBuf>, Vec<String>), UserError> {
+    let store_canon = canonical(store);
+    let in_store = |c: &Path| c.starts_with(&store_canon);
     let mut out = vec![];
+    let mut notes = vec![];
+    let mut visited: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
     for p in inputs {
-        if p.is_dir() {
-            let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
-                .map_err(|e| UserError::file(p, format!("cannot list folder: {e}")))?
+        if !p.exists() {
+            return Err(UserError::file(p, "no such file or folder".into()));
+        }
+        let canon = std::fs::canonicalize(p)
+            .map_err(|e| UserError::file(p, format!("cannot resolve the path: {e}")))?;
+        if in_store(&canon) || within_a_store(&canon) {
+            return Err(UserError::file(
+                p,
+                format!(
+                    "this is, or is inside, a safeguard store (the store here is --store {}): a store's own files are never input",
+                    store.display()
+                ),
+            ));
+        }
+        if !p.is_dir() {
+            out.push(p.clone());
+            continue;
+        }
+        // Depth first in path order (a subfolder's files where the subfolder sorts), without
+        // recursion. A folder is checked against `visited` when its turn comes.
+        enum Item {
+            File(PathBuf),
+            /// (path as given, canonical path, found while walking rather than given)
+            Dir(PathBuf, PathBuf, bool),
+        }
+        let mut stack = vec![Item::Dir(p.clone(), canon, false)];
+        while let Some(item) = stack.pop() {
+            let (dir, dir_canon, found_in) = match item {
+                Item::File(f) => {
+                    out.push(f);
+                    continue;
+                }
+                Item::Dir(d, c, found_in) => (d, c, found_in),
+            };
+            if !visited.insert(dir_canon.clone()) {
+                notes.push(match found_in {
+                    true => format!(
+                        "{}: links to {}, a folder already read: read once",
+                        dir.display(),
+                        dir_canon.display()
+                    ),
+                    false => format!(
+                        "{}: the same folder as one given before: read once",
+                        dir.display()
+                    ),
+                });
+                continue;
+            }
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
+                .map_err(|e| UserError::file(&dir, format!("cannot list folder: {e}")))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .collect();
             entries.sort();
+            let mut items = vec![];
             for f in entries {
                 if f.is_dir() {
-                    out.extend(expand_inputs(&[f])?);
-                } else if matches!(
-                    f.extension()
-                        .and_then(|x| x.to_str())
-                        .map(|x| x.to_ascii_lowercase())
-                        .as_deref(),
-                    Some("csv" | "xml" | "xlsx")
-                ) {
-                    out.push(f);
+                    let Ok(c) = std::fs::canonicalize(&f) else {
+                        continue;
+                    };
+                    if in_store(&c) {
+                        notes.push(format!(
+                            "{}: the store (--store) is not read as input",
+                            f.display()
+                        ));
+                    } else if is_store(&c)
+                        || (c.parent() != Some(dir_canon.as_path()) && within_a_store(&c))
+                    {
+                        notes.push(format!(
+                            "{}: a safeguard store, or inside one: not read as input",
+                            f.display()
+                        ));
+                    } else if dir_canon.starts_with(&c) {
+                        notes.push(format!(
+                            "{}: links to {}, a folder that contains it (a cycle): not followed",
+                            f.display(),
+                            c.display()
+                        ));
+                    } else {
+                        items.push(Item::Dir(f, c, true));
+                    }
+                } else if f
+                    .extension()
+                    .and_then(|x| x.to_str())
+                    .is_some_and(|x| INPUT_EXTENSIONS.contains(&x.to_ascii_lowercase().as_str()))
+                {
+                    // A link to one of a store's own files (checked only for links: a file found
+                    // in place is in a folder already checked).
+                    let linked = std::fs::canonicalize(&f).ok().filter(|c| {
+                        c.parent() != Some(dir_canon.as_path())
+                            && (in_store(c) || within_a_store(c))
+                    });
+                    if linked.is_some() {
+                        notes.push(format!(
+                            "{}: links into a safeguard store: not read as input",
+                            f.display()
+                        ));
+                        continue;
+                    }
+                    items.push(Item::File(f));
                 }
             }
-        } else if p.exists() {
-            out.push(p.clone());
-        } else {
-            return Err(UserError::file(p, "no such file or folder".into()));
+            stack.extend(items.into_iter().rev());
         }
     }
-    Ok(out)
+    Ok((out, notes))
 }
 
 /// SHA-256 of a file, read in blocks, and the first bytes (for format detection).
@@ -177,10 +313,25 @@ fn hash_file(path: &Path) -> Result<(String, Vec<u8>), UserError> {
     Ok((hex::encode(hasher.finalize()), head))
 }
 
-/// Detects the format from the first bytes.
+/// The magic number of an OLE2 compound file (CFB): legacy Excel `.xls`, and the container an
+/// encrypted (password-protected) `.xlsx` is saved in.
+const OLE_MAGIC: &[u8] = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1";
+
+/// Detects the format from the first bytes. Binary files that are none of the formats are named
+/// for what they are (an encrypted workbook, a legacy `.xls`, UTF-16 text), not read as CSV.
 pub fn detect_format(path: &Path, head: &[u8]) -> Result<Format, UserError> {
     if head.starts_with(b"PK\x03\x04") {
         return Ok(Format::AnnexA);
+    }
+    if head.starts_with(OLE_MAGIC) {
+        return Err(UserError::file(path, ole_message(path)));
+    }
+    if head.starts_with(b"\xFF\xFE") || head.starts_with(b"\xFE\xFF") {
+        return Err(UserError::file(
+            path,
+            "the file is UTF-16 text (Excel's \"Unicode text\"): save the extract as CSV UTF-8"
+                .into(),
+        ));
     }
     let text = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
     let first = text.iter().find(|b| !b.is_ascii_whitespace());
@@ -188,6 +339,47 @@ pub fn detect_format(path: &Path, head: &[u8]) -> Result<Format, UserError> {
         Some(b'<') => Ok(Format::CinXml),
         Some(_) => Ok(Format::CanonicalCsv),
         None => Err(UserError::file(path, "the file is empty".into())),
+    }
+}
+
+/// What an OLE2 compound file holds, from its directory entry names (UTF-16LE): an encrypted
+/// OOXML package (`EncryptedPackage`), or a legacy Excel workbook (`Workbook`, `Book`).
+fn ole_message(path: &Path) -> String {
+    fn utf16(name: &str) -> Vec<u8> {
+        // The name and its terminating NUL, as a directory entry stores it.
+        name.encode_utf16()
+            .chain([0])
+            .flat_map(|u| u.to_le_bytes())
+            .collect()
+    }
+    let encrypted = utf16("EncryptedPackage");
+    let legacy = [utf16("Workbook"), utf16("Book")];
+    let (mut is_encrypted, mut is_legacy) = (false, false);
+    if let Ok(mut f) = File::open(path) {
+        // Streamed in blocks, each searched with the end of the one before (a name may straddle).
+        let mut window: Vec<u8> = Vec::new();
+        let mut buf = vec![0u8; 1 << 16];
+        while let Ok(n) = f.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let keep = window.len().saturating_sub(64);
+            window.drain(..keep);
+            window.extend_from_slice(&buf[..n]);
+            let has = |pat: &[u8]| window.windows(pat.len()).any(|w| w == pat);
+            is_encrypted |= has(&encrypted);
+            is_legacy |= legacy.iter().any(|l| has(l));
+            if is_encrypted {
+                break;
+            }
+        }
+    }
+    if is_encrypted {
+        "the workbook is encrypted (password-protected): open it in Excel, remove the password (File > Info > Protect Workbook > Encrypt with Password, cleared), save it as .xlsx and ingest that".into()
+    } else if is_legacy {
+        "this is a legacy Excel 97-2003 workbook (.xls): open it in Excel and save it as an Excel Workbook (.xlsx), then ingest that".into()
+    } else {
+        "this is an OLE2 compound file (a legacy Office document), not a CSV, CIN census XML or .xlsx workbook: save it as .xlsx (a workbook) or CSV UTF-8".into()
     }
 }
 
@@ -213,12 +405,14 @@ pub fn ingest_with_la(
             .into());
         }
     }
-    let files = expand_inputs(inputs)?;
+    let (files, walk_notes) = expand_inputs(inputs, store_dir)?;
     if files.is_empty() {
-        return Err(UserError::Message(
-            "no input files (give CSV, XML or XLSX files or folders)".into(),
-        )
-        .into());
+        let mut msg = "no input files (give CSV, XML or XLSX files or folders)".to_string();
+        for n in &walk_notes {
+            msg.push_str("; ");
+            msg.push_str(n);
+        }
+        return Err(UserError::Message(msg).into());
     }
     let started = std::time::Instant::now();
     let pseudo = cfg.pseudonymiser()?;
@@ -356,7 +550,8 @@ pub fn ingest_with_la(
     for (name, c) in sink.counts() {
         report.tables.insert(name.to_string(), c);
     }
-    report.notes = std::mem::take(&mut sink.notes);
+    report.notes = walk_notes;
+    report.notes.append(&mut sink.notes);
     report.rejects = sink.rejects.len();
     report.flags = sink.flags.len();
     if new_sources.is_empty() {

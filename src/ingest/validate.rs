@@ -511,6 +511,13 @@ fn in_calendar(d: NaiveDate) -> Result<NaiveDate, String> {
     }
 }
 
+/// Why `raw` (trimmed, not empty) is not a valid value of a column of `kind`, or None: the check
+/// [`TableBuilder::push`] makes on a cell, for a reader that must know before it pushes (the last
+/// row of a CSV that may have been cut short).
+pub fn cell_error(kind: Kind, raw: &str, pseudo: &Pseudonymiser) -> Option<String> {
+    parse_cell(kind, raw, pseudo).err()
+}
+
 fn parse_cell(kind: Kind, raw: &str, pseudo: &Pseudonymiser) -> Result<Cell, String> {
     Ok(match kind {
         Kind::Id | Kind::Text | Kind::Factor => Cell::Str(raw.to_string()),

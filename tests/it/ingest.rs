@@ -912,16 +912,17 @@ fn duplicate_id_in_one_file_rejects_the_second_row_naming_the_first() {
 fn positions_are_physical_lines_with_crlf_blank_lines_and_multi_line_cells() {
     let d = tmp();
     let dir = d.path();
-    // CRLF line ends (as Excel writes them), a blank line and a quoted cell over two lines.
+    // CRLF line ends (as Excel writes them), a blank line and a quoted cell over two lines (in a
+    // free-text column: a canonical value over two lines is refused as broken quoting).
     write(
         dir,
         "referrals.csv",
-        "referral_id,child_id,la_code,received_at,source\r\n\
-         R1,P1,940,2024-04-01,1A\r\n\
-         R1,P2,940,2024-04-01,1A\r\n\
+        "referral_id,child_id,la_code,received_at,source,notes\r\n\
+         R1,P1,940,2024-04-01,1A,\r\n\
+         R1,P2,940,2024-04-01,1A,\r\n\
          \r\n\
-         \"R3\r\nb\",P3,940,2024-04-01,1A\r\n\
-         R4,P4,940,bad,1A\r\n",
+         R3,P3,940,2024-04-01,1A,\"two\r\nlines\"\r\n\
+         R4,P4,940,bad,1A,\r\n",
     );
     let (out, summary) = ingest_ok(dir, &["referrals.csv"]);
     assert_eq!(summary["referrals"], c(4, 2, 2, 0), "{out}");

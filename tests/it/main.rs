@@ -12,6 +12,7 @@ mod formats;
 mod hostile_outputs;
 mod hostile_privacy;
 mod hostile_store;
+mod hostile_structure;
 mod ingest;
 mod measures;
 mod report;
