@@ -6,7 +6,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use chrono::NaiveDate;
 use polars::prelude::DataFrame;
 
 use safeguard::compare::{compare, first_year, published::Published, reconcile, to_frame, Scope};
@@ -14,14 +13,19 @@ use safeguard::error::UserError;
 use safeguard::measures::ALL;
 use safeguard::period::FinYear;
 
-use super::{Context, DefaultYears, PeriodAsk};
+use super::{Context, DefaultYears, YearsArgs};
 
 /// Compare every LA with its statistical neighbours, its region and England, and reconcile our
 /// figures with the DfE's published ones: one row per LA x measure x year (CSV, or Parquet
 /// when FILE ends .parquet).
 ///
 /// Example: safeguard compare --store store --year 2024-25 --out compare.csv
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, clap::Args)]
+#[command(
+    mut_arg("year", |a| a.help("The reporting year, e.g. 2024-25 (default: every year from the store's first referral, not before the DfE's first published year, to the latest complete year at the reference date)")),
+    mut_arg("years", |a| a.help("A range of years, e.g. 2019-20..2024-25")),
+    mut_arg("reference_date", |a| a.help("The data's reference date (default as for `measures`)")),
+)]
 pub struct Args {
     /// The store folder.
     #[arg(long, default_value = "store", value_name = "DIR")]
@@ -30,16 +34,8 @@ pub struct Args {
     /// Default: every LA of the config, then the partnership.
     #[arg(long = "la", value_name = "CODE")]
     las: Vec<String>,
-    /// The reporting year, e.g. 2024-25 (default: every year from the store's first referral, not
-    /// before the DfE's first published year, to the latest complete year at the reference date).
-    #[arg(long, conflicts_with = "years")]
-    year: Option<String>,
-    /// A range of years, e.g. 2019-20..2024-25.
-    #[arg(long)]
-    years: Option<String>,
-    /// The data's reference date (default as for `measures`).
-    #[arg(long, value_name = "DATE")]
-    reference_date: Option<NaiveDate>,
+    #[command(flatten)]
+    period: YearsArgs,
     /// The DfE statistical-neighbour model: 2025 or 2021.
     #[arg(long, default_value = "2025", value_parser = ["2025", "2021"])]
     neighbours: String,
@@ -74,12 +70,7 @@ pub fn run(args: Args, ctx: &Context, out: &mut dyn Write) -> Result<()> {
             .max(published_first)
             .min(last))
     };
-    let ask = PeriodAsk {
-        year: args.year.as_deref(),
-        years: args.years.as_deref(),
-        reference_date: args.reference_date,
-    };
-    let period = ctx.period(&st, ask, DefaultYears::Span(&from_first))?;
+    let period = ctx.period(&st, args.period.ask(), DefaultYears::Span(&from_first))?;
     let partnership: Vec<String> = ctx.cfg.las.iter().map(|l| l.code.clone()).collect();
     let las = if args.las.is_empty() {
         partnership

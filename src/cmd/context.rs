@@ -27,6 +27,59 @@ pub struct Context {
     pub quiet: bool,
 }
 
+// The period's options, flattened into the commands' `Args` (plain comments here: a doc comment
+// on a flattened struct would become the command's description).
+
+// `--store`, `--year` and `--reference-date`, as `report` and `cdop-return` take them.
+#[derive(clap::Args, Debug)]
+pub struct StoreYearArgs {
+    /// The store folder.
+    #[arg(long, default_value = "store", value_name = "DIR")]
+    pub store: PathBuf,
+    /// The reporting year (default: the latest complete year at the reference date).
+    #[arg(long)]
+    pub year: Option<String>,
+    /// The data's reference date (default as for `measures`).
+    #[arg(long, value_name = "DATE")]
+    pub reference_date: Option<NaiveDate>,
+}
+
+// `--year` or `--years`, and `--reference-date`, as `measures` takes them (`compare` words their
+// help its own way with `mut_arg`).
+#[derive(clap::Args, Debug)]
+pub struct YearsArgs {
+    /// The reporting year (default: the latest complete year at the reference date).
+    #[arg(long, conflicts_with = "years")]
+    pub year: Option<String>,
+    /// A range of years for a trend, e.g. 2021-22..2024-25.
+    #[arg(long)]
+    pub years: Option<String>,
+    /// The data's reference date (default: the config's, else the latest CIN census
+    /// ReferenceDate in the store, else the latest event date).
+    #[arg(long, value_name = "DATE")]
+    pub reference_date: Option<NaiveDate>,
+}
+
+impl StoreYearArgs {
+    pub fn ask(&self) -> PeriodAsk<'_> {
+        PeriodAsk {
+            year: self.year.as_deref(),
+            years: None,
+            reference_date: self.reference_date,
+        }
+    }
+}
+
+impl YearsArgs {
+    pub fn ask(&self) -> PeriodAsk<'_> {
+        PeriodAsk {
+            year: self.year.as_deref(),
+            years: self.years.as_deref(),
+            reference_date: self.reference_date,
+        }
+    }
+}
+
 /// What a command's flags ask of the period; each may be absent.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct PeriodAsk<'a> {
@@ -110,15 +163,11 @@ impl Context {
     /// The reference date (`--reference-date`, else the config's, else found in the store) and
     /// the years (`--years`, else `--year`, else `default`), each checked to lie inside the
     /// calendar. Every command that reads the store resolves its period here.
-    pub fn period(
-        &self,
-        store: &Store,
-        ask: PeriodAsk,
-        default: DefaultYears,
-    ) -> Result<Period> {
+    pub fn period(&self, store: &Store, ask: PeriodAsk, default: DefaultYears) -> Result<Period> {
         let given = ask.reference_date.or(self.cfg.reference_date);
         let reference = Reference::of(store, given)?.in_calendar()?;
-        let one = |y: &str| -> Result<Vec<FinYear>> { Ok(vec![y.parse().map_err(UserError::Message)?]) };
+        let one =
+            |y: &str| -> Result<Vec<FinYear>> { Ok(vec![y.parse().map_err(UserError::Message)?]) };
         let years = match (ask.years, ask.year, default) {
             (Some(range), _, _) => parse_year_range(range).map_err(UserError::Message)?,
             (None, Some(y), _) => one(y)?,

@@ -4,9 +4,8 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Result;
-use chrono::NaiveDate;
 
-use super::{write_table, Context, DefaultYears, PeriodAsk};
+use super::{write_table, Context, DefaultYears, YearsArgs};
 
 /// Compute every measure for a reporting year, as a tidy table.
 ///
@@ -24,16 +23,8 @@ pub struct Args {
     /// The store folder.
     #[arg(long, default_value = "store", value_name = "DIR")]
     store: PathBuf,
-    /// The reporting year (default: the latest complete year at the reference date).
-    #[arg(long, conflicts_with = "years")]
-    year: Option<String>,
-    /// A range of years for a trend, e.g. 2021-22..2024-25.
-    #[arg(long)]
-    years: Option<String>,
-    /// The data's reference date (default: the config's, else the latest CIN census
-    /// ReferenceDate in the store, else the latest event date).
-    #[arg(long, value_name = "DATE")]
-    reference_date: Option<NaiveDate>,
+    #[command(flatten)]
+    period: YearsArgs,
     /// Output file (.csv or .parquet).
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
@@ -42,12 +33,7 @@ pub struct Args {
 pub fn run(args: Args, ctx: &Context, out: &mut dyn Write) -> Result<()> {
     let st = ctx.read_store(&args.store)?;
     let cal = ctx.calendar()?;
-    let ask = PeriodAsk {
-        year: args.year.as_deref(),
-        years: args.years.as_deref(),
-        reference_date: args.reference_date,
-    };
-    let period = ctx.period(&st, ask, DefaultYears::Reporting)?;
+    let period = ctx.period(&st, args.period.ask(), DefaultYears::Reporting)?;
     safeguard::csv_out::writable_file(&args.out)?;
     let m = safeguard::measures::compute(&st, &cal, &period.years, &period.reference)?;
     write_table(&args.out, &mut m.frame()?)?;

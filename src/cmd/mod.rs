@@ -16,7 +16,7 @@ use std::path::Path;
 use anyhow::Result;
 use polars::prelude::DataFrame;
 
-pub use context::{Context, DefaultYears, PeriodAsk};
+pub use context::{Context, DefaultYears, Period, PeriodAsk, StoreYearArgs, YearsArgs};
 
 /// Declares each command's module, the [`Command`] enum clap parses (in this order in
 /// `--help`) and its dispatch to the module's `run`.

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use safeguard::config::Config;
-use safeguard::report::{self, benchmarks::Benchmarks};
+use safeguard::report::benchmarks::Benchmarks;
 
-use super::{write_table, Context, DefaultYears, PeriodAsk};
+use super::{report, write_table, Context, DefaultYears, PeriodAsk};
 
 /// Run every stage on a folder of extracts (default: the bundled samples).
 ///
@@ -53,7 +53,7 @@ pub fn run(args: Args, ctx: &Context, out: &mut dyn Write) -> Result<()> {
     let year = period.year();
     let dir = args.reports.join(year.to_string());
     safeguard::csv_out::writable_dir(&dir)?;
-    let m = safeguard::measures::compute(&st, &cal, &year.with_trend(), &period.reference)?;
+    let m = report::trend_measures(&st, &cal, &period)?;
     let path = dir.join("measures-unsuppressed.csv");
     write_table(&path, &mut m.frame()?)?;
     writeln!(
@@ -63,14 +63,8 @@ pub fn run(args: Args, ctx: &Context, out: &mut dyn Write) -> Result<()> {
     write!(out, "{}", m.render_summary())?;
     writeln!(out, "measures: {}", path.display())?;
 
-    let bench = Benchmarks::shipped();
-    let rep = report::write_report(&st, cfg, &m, year, &bench, &dir)?;
+    let opened = report::write_page(&st, cfg, &m, year, &Benchmarks::shipped(), &dir)?;
     writeln!(out, "== report ==")?;
-    writeln!(
-        out,
-        "{} charts; open {}",
-        rep.figures,
-        dir.join("index.html").display()
-    )?;
+    writeln!(out, "{opened}")?;
     Ok(())
 }
