@@ -577,7 +577,7 @@ fn read_list(
             path,
             &format!("sheet '{}' row {}", privacy::field_name(sheet), row0 as usize + hi + 1),
             format!(
-                "List {n} has no column for {} (headers are matched loosely; see data-contract.md section 1)",
+                "List {n} has no column for {} (headers are matched loosely: case, spaces, punctuation and a 'Sum of' prefix do not matter)",
                 missing.join(", ")
             ),
         ));
