@@ -80,9 +80,10 @@ const LINKS: &str = "links";
 const SUPERSESSIONS: &str = "supersessions";
 const RAW: &str = "raw";
 
-/// The tables stored one file per LA: their key starts with `la_code`, and every link check
-/// between them joins on `la_code`. The others (cp_reviews has no `la_code`; the CDOP tables
-/// link by case across LAs; population is small) are one file each.
+/// The tables split by LA into [`PARTITIONS`] files (each LA wholly in one): their key starts
+/// with `la_code`, and every link check between them joins on `la_code`. The others (cp_reviews
+/// has no `la_code`; the CDOP tables link by case across LAs; population is small) are one file
+/// each (`<table>/all.parquet`).
 pub const PARTITIONED: &[&str] = &[
     "children",
     "contacts",

@@ -797,7 +797,7 @@ fn read_list(
             path,
             &format!("sheet '{}' row {hr}", privacy::field_name(sheet_name)),
             format!(
-                "List {n} has no column for {} (headers are matched loosely; see data-contract.md section 1)",
+                "List {n} has no column for {} (headers are matched loosely: case, spaces, punctuation and a 'Sum of' prefix do not matter)",
                 missing.join(", ")
             ),
         ));

@@ -72,7 +72,10 @@ pub fn detect_table(path: &Path, header: &[String]) -> Result<&'static TableSpec
                 spec.file_name(),
                 missing.join(", ")
             ),
-            None => "the header matches no canonical table (see data-contract.md section 3)".into(),
+            None => format!(
+                "the header matches no canonical table: a canonical CSV's header names the required columns of one of {}",
+                schema::TABLES.iter().map(|t| t.name).collect::<Vec<_>>().join(", ")
+            ),
         },
     ))
 }

@@ -823,7 +823,7 @@ impl ChildMapper {
                     "CINreferralDate",
                     "same_day_episode",
                     format!(
-                        "episode {n} of this child with CINreferralDate {date_key} in this return: kept, in file order (data-contract.md section 4)"
+                        "episode {n} of this child with CINreferralDate {date_key} in this return: every one is kept, in file order"
                     ),
                 );
             }

@@ -383,13 +383,9 @@ fn ole_message(path: &Path) -> String {
     }
 }
 
-/// Ingests `inputs` (files or folders) into the store at `store_dir`.
-pub fn ingest(cfg: &Config, store_dir: &Path, inputs: &[PathBuf]) -> anyhow::Result<IngestReport> {
-    ingest_with_la(cfg, store_dir, inputs, None, false)
-}
-
-/// As [`ingest`], naming the LA of inputs that do not carry their own (`ingest --la`).
-pub fn ingest_with_la(
+/// Ingests `inputs` (files or folders) into the store at `store_dir`; `la` names the LA of
+/// inputs that do not carry their own (`ingest --la`).
+pub fn ingest(
     cfg: &Config,
     store_dir: &Path,
     inputs: &[PathBuf],

@@ -4,8 +4,8 @@
 //! Every reader (canonical CSV, CIN census XML, Annex A) talks to the same sink, so every format
 //! gets the same validation, pseudonymisation and accounting.
 //!
-//! Rows are held per table *and per store partition* (one per LA for the tables the store splits
-//! by LA: [`crate::store::part_name`]). Memory stays bounded however large the input: when the
+//! Rows are held per table *and per store partition* (for the tables the store splits by LA, the
+//! partition its LA hashes to, [`crate::store::part_name`]; `all` for the others). Memory stays bounded however large the input: when the
 //! rows held reach the spill budget, every builder's rows are written to a Parquet file in the
 //! store's staging folder, and the commit reads them back one partition at a time.
 

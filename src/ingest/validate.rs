@@ -113,7 +113,7 @@ impl Buf {
             (Buf::Str(v), Cell::Str(s)) => v.append_value(s),
             (Buf::Str(v), Cell::Code(s)) => v.append_value(s),
             (Buf::Str(v), _) => v.append_null(),
-            (Buf::Date(v), c) => v.push(c.date().map(parse::epoch_days)),
+            (Buf::Date(v), c) => v.push(c.date().map(crate::dates::epoch_days)),
             (Buf::DateTime { ms, has_time }, Cell::DateTime(w)) => {
                 ms.push(Some(w.at.and_utc().timestamp_millis()));
                 has_time.push(Some(w.has_time));
@@ -486,7 +486,7 @@ impl TableBuilder {
         rows.source_idx.push((rows.sources.len() - 1) as u32);
         rows.source_pos.append_value(position);
         rows.source_seq.push(src.seq);
-        rows.vintage.push(src.vintage.map(parse::epoch_days));
+        rows.vintage.push(src.vintage.map(crate::dates::epoch_days));
         true
     }
 

@@ -26,7 +26,8 @@ use anyhow::Result;
 use polars::prelude::*;
 
 use crate::config::Config;
-use crate::measures::{FinYear, MeasureRow, MeasuresOutput, ALL};
+use crate::measures::{MeasureRow, MeasuresOutput, ALL};
+use crate::period::FinYear;
 use crate::store::Store;
 use crate::suppress::{Cell, Share};
 use benchmarks::Benchmarks;
