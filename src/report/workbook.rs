@@ -27,13 +27,21 @@
 //!   through the CSV writer's escape (`csv_out::escape_cell`); the one text that is not given
 //!   back exactly is one that itself began with `'` before a formula character, which the CSV
 //!   cannot tell from an escaped cell either.
-//! - The header row is bold and frozen; columns are as wide as their text (6 to 60 characters).
+//! - The header row is bold and frozen (and repeated on each printed page); columns are as wide
+//!   as their text (6 to 60 characters); each sheet prints on A4 landscape, one page wide.
 //! - Sheet names are the CSV names without `.csv`, made safe for Excel (at most 31 characters,
 //!   none of `[ ] : * ? / \`, not starting or ending with `'`, not `History`, unique ignoring
 //!   case: a clash gets `~2`, `~3`...). `summary*` tables come first, then the others in the
 //!   order the report wrote them.
 //! - Same inputs, same bytes: the document's creation date is the data's reference date (else
 //!   the last day of the reporting year), and rust_xlsxwriter dates the zip entries 1980-01-01.
+//!
+//! Memory: each CSV is streamed twice (its columns' kinds and widths, then its cells row by row)
+//! into a worksheet in rust_xlsxwriter's constant-memory mode, whose rows go to an unnamed
+//! temporary file in the report folder; no table is held in memory (a 420,000-row table like
+//! `measures.csv` at national scale: 25 MB in this mode, 560 MB in the ordinary one). A table too
+//! big for a worksheet (1,048,576 rows) is left to its CSV, and the notes say so, rather than
+//! failing the report.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -61,6 +69,8 @@ const MARKERS: &[&str] = &["c", "-", "x", "z", "u", "[c]", "[x]", "[z]", "[u]", 
 const MAX_ROWS: usize = 1_048_576;
 const MAX_COLS: usize = 16_384;
 const MAX_SHEET_NAME: usize = 31;
+/// Width of the notes' text column, in characters.
+const NOTES_WIDTH: usize = 100;
 
 /// How a column's cells are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,23 +110,54 @@ fn is_marker(s: &str) -> bool {
     s.is_empty() || MARKERS.contains(&s)
 }
 
-/// The kind of a column from its (CSV) cells, header excluded.
-fn column_kind<'a>(cells: impl Iterator<Item = &'a str> + Clone) -> Kind {
-    for (kind, test) in [
-        (Kind::Percent, percent_decimals as fn(&str) -> Option<usize>),
-        (Kind::Number, number_decimals),
-    ] {
-        let mut any = false;
-        let all = cells.clone().all(|c| {
-            let ok = test(c).is_some();
-            any |= ok;
-            ok || is_marker(c)
-        });
-        if all && any {
-            return kind;
+/// What the first pass learns of a column: its kind and its width.
+#[derive(Debug, Clone, Copy)]
+struct Column {
+    all_percent: bool,
+    any_percent: bool,
+    all_number: bool,
+    any_number: bool,
+    width: usize,
+}
+
+impl Default for Column {
+    fn default() -> Self {
+        Column {
+            all_percent: true,
+            any_percent: false,
+            all_number: true,
+            any_number: false,
+            width: 6,
         }
     }
-    Kind::Text
+}
+
+impl Column {
+    /// Takes in one (CSV) cell below the header.
+    fn see(&mut self, c: &str) {
+        let pct = percent_decimals(c).is_some();
+        let num = number_decimals(c).is_some();
+        let marker = is_marker(c);
+        self.any_percent |= pct;
+        self.all_percent &= pct || marker;
+        self.any_number |= num;
+        self.all_number &= num || marker;
+        self.see_width(c);
+    }
+    fn see_width(&mut self, c: &str) {
+        // Thousands separators widen a count a little.
+        let n = c.chars().count();
+        self.width = self.width.max(n + n / 3);
+    }
+    fn kind(&self) -> Kind {
+        if self.all_percent && self.any_percent {
+            Kind::Percent
+        } else if self.all_number && self.any_number {
+            Kind::Number
+        } else {
+            Kind::Text
+        }
+    }
 }
 
 /// A CSV text cell as the sheet holds it: without the CSV writer's `'` escape, and whether it
@@ -186,19 +227,16 @@ fn contents(file: &str, figures: &[Figure]) -> String {
     }
 }
 
-/// Reads one published CSV (header first) as text cells.
-fn read_csv(path: &Path) -> Result<Vec<Vec<String>>> {
-    let mut r = csv::ReaderBuilder::new()
+/// The records of one published CSV (header first), streamed.
+fn records(path: &Path) -> Result<impl Iterator<Item = Result<csv::StringRecord>>> {
+    let r = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .from_path(path)
         .with_context(|| format!("reading {} for {FILE}", path.display()))?;
-    let mut rows = vec![];
-    for rec in r.records() {
-        let rec = rec.with_context(|| format!("reading {} for {FILE}", path.display()))?;
-        rows.push(rec.iter().map(str::to_string).collect());
-    }
-    Ok(rows)
+    let p = path.display().to_string();
+    Ok(r.into_records()
+        .map(move |rec| rec.with_context(|| format!("reading {p} for {FILE}"))))
 }
 
 /// Number formats by (kind, decimals), made once each.
@@ -222,46 +260,89 @@ impl Formats {
     }
 }
 
-/// Writes one table (header first, CSV text cells) into `ws`.
+/// The first pass over a published CSV: its columns (kind and width) and its number of rows.
+struct Scan {
+    cols: Vec<Column>,
+    rows: usize,
+}
+
+impl Scan {
+    fn of(path: &Path) -> Result<Scan> {
+        let mut cols: Vec<Column> = vec![];
+        let mut rows = 0usize;
+        for rec in records(path)? {
+            let rec = rec?;
+            if cols.len() < rec.len() {
+                cols.resize(rec.len(), Column::default());
+            }
+            for (c, cell) in rec.iter().enumerate() {
+                if rows == 0 {
+                    cols[c].see_width(cell);
+                } else {
+                    cols[c].see(cell);
+                }
+            }
+            rows += 1;
+        }
+        Ok(Scan { cols, rows })
+    }
+    /// Why a worksheet cannot hold the table, if it cannot.
+    fn too_big(&self) -> Option<String> {
+        (self.rows > MAX_ROWS || self.cols.len() > MAX_COLS).then(|| {
+            format!(
+                "{} rows and {} columns, more than a worksheet holds ({MAX_ROWS} x {MAX_COLS})",
+                self.rows,
+                self.cols.len()
+            )
+        })
+    }
+}
+
+/// Writes one published CSV into `ws`, streaming it a second time (after [`Scan::of`]) so that
+/// no table is held in memory: the cells row by row (the sheet is in rust_xlsxwriter's
+/// constant-memory mode).
 fn write_table(
     ws: &mut Worksheet,
+    path: &Path,
     file: &str,
-    rows: &[Vec<String>],
+    scan: &Scan,
     formats: &mut Formats,
 ) -> Result<()> {
-    let ncols = rows.iter().map(Vec::len).max().unwrap_or(0);
-    if rows.len() > MAX_ROWS || ncols > MAX_COLS {
-        anyhow::bail!(
-            "{file} has {} rows and {ncols} columns: more than a worksheet holds ({MAX_ROWS} x {MAX_COLS}), so {FILE} cannot carry it",
-            rows.len()
-        );
+    let kinds: Vec<Kind> = scan.cols.iter().map(Column::kind).collect();
+    for (c, col) in scan.cols.iter().enumerate() {
+        ws.set_column_width(c as u16, col.width.min(60) as f64 + 2.0)?;
     }
+    if scan.rows > 0 {
+        ws.set_freeze_panes(1, 0)?;
+        ws.set_repeat_rows(0, 0)?;
+    }
+    print_setup(ws);
+
     let header = Format::new()
         .set_bold()
         .set_border_bottom(rust_xlsxwriter::FormatBorder::Thin);
     let quoted = Format::new().set_quote_prefix();
     let marker = Format::new().set_align(FormatAlign::Right);
-    let body = rows.get(1..).unwrap_or(&[]);
-    for c in 0..ncols {
-        let cells = body.iter().map(|r| r.get(c).map_or("", String::as_str));
-        let kind = column_kind(cells);
-        let col = c as u16;
-        let mut width = 6usize;
-        for (i, r) in rows.iter().enumerate() {
-            let raw = r.get(c).map_or("", String::as_str);
+    for (i, rec) in records(path)?.enumerate().take(scan.rows) {
+        let rec = rec?;
+        let row = i as u32;
+        for (c, raw) in rec.iter().enumerate() {
             if raw.is_empty() {
                 continue;
             }
-            let row = i as u32;
+            let col = c as u16;
+            let kind = kinds[c];
             let (text, escaped) = unescape(raw);
-            let shown = text.chars().count();
             let at = || format!("{FILE}: {file} row {} column {}", i + 1, c + 1);
             let written = if i == 0 {
-                let f = if escaped {
-                    header.clone().set_quote_prefix()
-                } else {
-                    header.clone()
-                };
+                // Over a column of numbers the header is right-aligned, like its numbers.
+                let mut f = header.clone();
+                if kind != Kind::Text {
+                    f = f.set_align(FormatAlign::Right);
+                }
+                if escaped {
+                    f = f.set_quote_prefix();
+                }
                 ws.write_string_with_format(row, col, text, &f).map(|_| ())
             } else if escaped {
                 ws.write_string_with_format(row, col, text, &quoted)
@@ -288,15 +369,16 @@ fn write_table(
                 }
             };
             written.with_context(at)?;
-            // Thousands separators widen a count a little.
-            width = width.max(shown + shown / 3);
         }
-        ws.set_column_width(col, width.min(60) as f64 + 2.0)?;
-    }
-    if !rows.is_empty() {
-        ws.set_freeze_panes(1, 0)?;
     }
     Ok(())
+}
+
+/// Printing: A4 landscape, as wide as one page, as many pages down as it takes.
+fn print_setup(ws: &mut Worksheet) {
+    ws.set_paper_size(9)
+        .set_landscape()
+        .set_print_fit_to_pages(1, 0);
 }
 
 /// The notes sheet: (label, text) rows, then the list of sheets.
@@ -306,13 +388,15 @@ fn write_notes(
     m: &MeasuresOutput,
     sheets: &[(String, String, String)],
 ) -> Result<()> {
-    let bold = Format::new().set_bold();
-    let wrap = Format::new().set_text_wrap();
+    let bold = Format::new().set_bold().set_align(FormatAlign::Top);
+    let wrap = Format::new().set_text_wrap().set_align(FormatAlign::Top);
+    let top = Format::new().set_align(FormatAlign::Top);
     let title = Format::new().set_bold().set_font_size(14);
     ws.set_name(NOTES)?;
-    ws.set_column_width(0, 26)?;
-    ws.set_column_width(1, 100)?;
-    ws.set_column_width(2, 100)?;
+    print_setup(ws);
+    ws.set_column_width(0, 28)?;
+    ws.set_column_width(1, NOTES_WIDTH as f64)?;
+    ws.set_column_width(2, 32)?;
     let y = d.year;
     ws.write_string_with_format(
         0,
@@ -370,21 +454,31 @@ fn write_notes(
             "Working days exclude weekends and bank holidays in England and Wales.".into(),
         ),
     ];
+    // Wrapped text gets a row tall enough for its lines (spreadsheets do not all fit it).
+    let tall = |ws: &mut Worksheet, row: u32, text: &str| -> Result<()> {
+        let lines = text.chars().count().div_ceil(NOTES_WIDTH).max(1);
+        if lines > 1 {
+            ws.set_row_height(row, 15.0 * lines as f64)?;
+        }
+        Ok(())
+    };
     let mut row = 2u32;
     for (label, text) in &lines {
         ws.write_string_with_format(row, 0, *label, &bold)?;
         ws.write_string_with_format(row, 1, text, &wrap)?;
+        tall(ws, row, text)?;
         row += 1;
     }
     row += 1;
     ws.write_string_with_format(row, 0, "Sheet", &bold)?;
-    ws.write_string_with_format(row, 1, "File", &bold)?;
-    ws.write_string_with_format(row, 2, "What it holds", &bold)?;
+    ws.write_string_with_format(row, 1, "What it holds", &bold)?;
+    ws.write_string_with_format(row, 2, "File", &bold)?;
     for (name, file, what) in sheets {
         row += 1;
-        ws.write_string(row, 0, name)?;
-        ws.write_string(row, 1, file)?;
-        ws.write_string_with_format(row, 2, what, &wrap)?;
+        ws.write_string_with_format(row, 0, name, &top)?;
+        ws.write_string_with_format(row, 1, what, &wrap)?;
+        ws.write_string_with_format(row, 2, file, &top)?;
+        tall(ws, row, what)?;
     }
     Ok(())
 }
@@ -426,10 +520,12 @@ pub fn write(
             ))
             .set_creation_datetime(&date),
     );
+    // The sheets' temporary files go beside the report (a folder known to be writable).
+    book.set_tempdir(out_dir)?;
     let mut used = HashSet::from([NOTES.to_lowercase()]);
     let mut sheets = vec![];
-    let mut tables = vec![];
-    for p in csvs {
+    let mut scans = vec![];
+    for p in &csvs {
         let file = p
             .file_name()
             .map(|f| f.to_string_lossy().into_owned())
@@ -438,16 +534,28 @@ pub fn write(
             .file_stem()
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let name = sheet_name(&stem, &mut used);
-        sheets.push((name.clone(), file.clone(), contents(&file, figures)));
-        tables.push((name, file, read_csv(p)?));
+        let scan = Scan::of(p)?;
+        // A table too big for a worksheet (none is, at national scale) is left to its CSV,
+        // and the notes say so, rather than failing the report.
+        let (name, what) = match scan.too_big() {
+            Some(why) => (
+                "(not in this workbook)".to_string(),
+                format!("{file} has {why}: see the CSV file."),
+            ),
+            None => (sheet_name(&stem, &mut used), contents(&file, figures)),
+        };
+        sheets.push((name, file, what));
+        scans.push(scan);
     }
     write_notes(book.add_worksheet(), d, m, &sheets)?;
     let mut formats = Formats::default();
-    for (name, file, rows) in &tables {
-        let ws = book.add_worksheet();
+    for ((p, (name, file, _)), scan) in csvs.iter().zip(&sheets).zip(&scans) {
+        if scan.too_big().is_some() {
+            continue;
+        }
+        let ws = book.add_worksheet_with_constant_memory()?;
         ws.set_name(name)?;
-        write_table(ws, file, rows, &mut formats)?;
+        write_table(ws, p, file, scan, &mut formats)?;
     }
     let bytes = book.save_to_buffer().context("building report.xlsx")?;
     crate::csv_out::write_bytes(&path, &bytes)?;

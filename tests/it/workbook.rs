@@ -61,15 +61,16 @@ fn notes(book: &mut Xlsx<std::io::BufReader<std::fs::File>>) -> Vec<Vec<String>>
         .collect()
 }
 
-/// file name -> sheet name, from the Notes sheet's list of sheets (after its "Sheet | File" row).
+/// file name -> sheet name, from the Notes sheet's list of sheets (after its "Sheet | What it
+/// holds | File" row).
 fn sheet_list(notes: &[Vec<String>]) -> BTreeMap<String, String> {
     let start = notes
         .iter()
-        .position(|r| r.len() >= 2 && r[0] == "Sheet" && r[1] == "File")
+        .position(|r| r.len() >= 3 && r[0] == "Sheet" && r[2] == "File")
         .expect("the Notes sheet lists the sheets");
     notes[start + 1..]
         .iter()
-        .map(|r| (r[1].clone(), r[0].clone()))
+        .map(|r| (r[2].clone(), r[0].clone()))
         .collect()
 }
 
