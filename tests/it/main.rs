@@ -19,3 +19,4 @@ mod report;
 mod store;
 mod suppress;
 mod synth;
+mod workbook;
