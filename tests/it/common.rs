@@ -149,7 +149,8 @@ pub fn files_below(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// The text of a file as a scan for planted values sees it: a Parquet file decoded (column
-/// names and every cell, whatever its type), anything else as (lossy) UTF-8.
+/// names and every cell, whatever its type), a workbook's parts unzipped, anything else as
+/// (lossy) UTF-8.
 pub fn scannable_text(path: &Path) -> String {
     use polars::prelude::*;
     let is_parquet = path.extension().is_some_and(|e| e == "parquet");
@@ -166,6 +167,23 @@ pub fn scannable_text(path: &Path) -> String {
                 s.push_str(&format!("{v}"));
                 s.push('\n');
             }
+        }
+        s
+    } else if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"))
+    {
+        // A workbook is a zip of XML parts: every part, decompressed.
+        let file = std::fs::File::open(path).expect("open workbook");
+        let mut zip = ::zip::ZipArchive::new(file)
+            .unwrap_or_else(|e| panic!("{} is not a zip: {e}", path.display()));
+        let mut s = String::new();
+        for i in 0..zip.len() {
+            let mut part = zip.by_index(i).expect("zip part");
+            let mut bytes = vec![];
+            std::io::Read::read_to_end(&mut part, &mut bytes).expect("read zip part");
+            s.push_str(&String::from_utf8_lossy(&bytes));
+            s.push('\n');
         }
         s
     } else {
