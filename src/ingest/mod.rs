@@ -32,27 +32,7 @@ use validate::{Counts, Source};
 /// overflowed on national-scale CIN returns).
 const READER_STACK: usize = 16 << 20;
 
-/// The input formats, detected from content, never from the file name alone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    CanonicalCsv,
-    CinXml,
-    AnnexA,
-}
-
-impl Format {
-    pub fn label(self) -> &'static str {
-        match self {
-            Format::CanonicalCsv => "canonical CSV",
-            Format::CinXml => "CIN census XML",
-            Format::AnnexA => "Annex A workbook",
-        }
-    }
-    /// Formats that carry real identifiers and so need a pseudonym key.
-    pub fn identifiable(self) -> bool {
-        !matches!(self, Format::CanonicalCsv)
-    }
-}
+pub use crate::table::Format;
 
 /// What an ingest run did, for the summary.
 #[derive(Debug, Default)]
@@ -568,9 +548,11 @@ pub fn ingest_with_la(
         );
     }
     bar.set_message("writing the store");
+    let batch = sink.take_batch().context("writing the store")?;
     let commit = store
-        .commit(sink, new_sources)
+        .commit(batch, new_sources)
         .context("writing the store")?;
+    drop(sink);
     bar.finish_and_clear();
     if timing {
         eprintln!(

@@ -5,7 +5,7 @@
 //! gets the same validation, pseudonymisation and accounting.
 //!
 //! Rows are held per table *and per store partition* (one per LA for the tables the store splits
-//! by LA: [`crate::store::part_name`]). Memory stays bounded however large the input: when the
+//! by LA: [`crate::table::part_name`]). Memory stays bounded however large the input: when the
 //! rows held reach the spill budget, every builder's rows are written to a Parquet file in the
 //! store's staging folder, and the commit reads them back one partition at a time.
 
@@ -17,10 +17,10 @@ use polars::prelude::*;
 
 use super::privacy;
 use super::raw_allow::RawKind;
-use super::validate::{Counts, Issue, Source, TableBuilder};
+use super::validate::{Counts, Source, TableBuilder};
 use crate::pseudonym::Pseudonymiser;
 use crate::schema::TableSpec;
-use crate::store::{Chunk, NewRows};
+use crate::table::{part_name, Batch, Chunk, Issue, NewRows, RAW, WHOLE};
 
 /// Rows held in memory across all tables before they are spilled to disk, unless
 /// `SAFEGUARD_INGEST_BUFFER_ROWS` says otherwise (about 200 bytes a row).
@@ -68,9 +68,6 @@ impl Drop for Spill {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
-
-/// The pending rows' name for the raw layer's fields (not a canonical table).
-pub const RAW: &str = "raw";
 
 /// Most dropped field names held per file (a file with more distinct unknown names is counted).
 const MAX_NAMES: usize = 1000;
@@ -242,14 +239,20 @@ impl Sink {
         Ok(())
     }
 
-    /// The stored rows of the run, per (table, partition), in ingest order.
-    pub fn take_rows(&mut self) -> anyhow::Result<BTreeMap<(&'static str, String), NewRows>> {
+    /// What the run hands to the store's commit: its stored rows per (table, partition), in
+    /// ingest order, its rejects and its flags. The sink must live until the commit is done:
+    /// spilled rows are in its staging folders, removed when it is dropped.
+    pub fn take_batch(&mut self) -> anyhow::Result<Batch> {
         self.finish_file()?;
         self.pending_rows = 0;
-        Ok(std::mem::take(&mut self.pending)
-            .into_iter()
-            .map(|(k, chunks)| (k, NewRows { chunks }))
-            .collect())
+        Ok(Batch {
+            rows: std::mem::take(&mut self.pending)
+                .into_iter()
+                .map(|(k, chunks)| (k, NewRows { chunks }))
+                .collect(),
+            rejects: std::mem::take(&mut self.rejects),
+            flags: std::mem::take(&mut self.flags),
+        })
     }
 
     /// Moves the builders' rows, and the raw-layer fields, into held frames.
@@ -258,7 +261,7 @@ impl Sink {
             let df = raw_frame(&std::mem::take(&mut self.raw))?;
             self.pending_rows += df.height();
             self.pending
-                .entry((RAW, crate::store::WHOLE.to_string()))
+                .entry((RAW, WHOLE.to_string()))
                 .or_default()
                 .push(Chunk::Frame(df));
         }
@@ -361,7 +364,7 @@ impl Sink {
             .and_then(|v| v.as_deref())
             .unwrap_or("")
             .trim();
-        let part = crate::store::part_name(spec.name, la);
+        let part = part_name(spec.name, la);
         let builder = self
             .builders
             .entry((spec.name, part))

@@ -197,7 +197,11 @@ pub fn assert_nothing_planted(dirs: &[&Path], texts: &[&str], planted: &[&str]) 
             }
         }
     }
-    assert!(found.is_empty(), "planted values found:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "planted values found:\n{}",
+        found.join("\n")
+    );
 }
 
 /// The key of a measures row: (measure_id, period, la_code, breakdown, breakdown_value).
