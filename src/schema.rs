@@ -154,6 +154,29 @@ pub const CDOP_EVENT: &[&str] = &[
     "OTHER",
 ];
 pub const CDOP_DOMAIN: &[&str] = &["A", "B", "C", "D"];
+/// `UPNunknown` codes (DfE CIN census: UN1-UN10, why a child has no UPN; the raw layer).
+pub const UPN_UNKNOWN: &[&str] = &[
+    "UN1", "UN2", "UN3", "UN4", "UN5", "UN6", "UN7", "UN8", "UN9", "UN10",
+];
+/// `Disability` codes of the CIN census (anchors-csc.md section 2.1; the raw layer).
+pub const DISABILITY: &[&str] = &[
+    "NONE", "MOB", "HAND", "PC", "INC", "COMM", "LD", "HEAR", "VIS", "BEH", "CON", "AUT", "DDA",
+];
+
+/// A code list by its name here (`ETHNICITY`, `DISABILITY`...), for the format specs.
+pub fn code_list(name: &str) -> Option<&'static [&'static str]> {
+    Some(match name {
+        "SEX" => SEX,
+        "ETHNICITY" => ETHNICITY,
+        "REFERRAL_SOURCE" => REFERRAL_SOURCE,
+        "PRIMARY_NEED" => PRIMARY_NEED,
+        "CLOSURE_REASON" => CLOSURE_REASON,
+        "CATEGORY_OF_ABUSE" => CATEGORY_OF_ABUSE,
+        "UPN_UNKNOWN" => UPN_UNKNOWN,
+        "DISABILITY" => DISABILITY,
+        _ => return None,
+    })
+}
 pub const LA_CODE_LEN: usize = 3;
 
 /// Whether `v` is an LA code: exactly three ASCII digits (data-contract.md section 3).

@@ -11,6 +11,7 @@ pub mod parse;
 pub mod privacy;
 pub mod raw_allow;
 pub mod sink;
+pub mod specs;
 pub mod validate;
 
 use std::collections::BTreeMap;

@@ -327,27 +327,19 @@ impl Sink {
         self.source.as_ref().expect("begin_source before rows")
     }
 
-    /// A row of `spec`, one value per spec column in spec order (None = absent or empty).
-    /// Returns whether it was stored.
-    pub fn row(
-        &mut self,
-        spec: &'static TableSpec,
-        position: String,
-        values: Vec<Option<String>>,
-    ) -> bool {
-        self.push(spec, position, values, None)
-    }
-
-    /// As `row`, with the source's own name for each column (XML element, Annex A header) so that
-    /// rejects and flags name it: `labels[i]` goes with `spec.columns[i]` ("" = same name).
-    pub fn row_labelled(
-        &mut self,
-        spec: &'static TableSpec,
-        position: String,
-        values: Vec<Option<String>>,
-        labels: &[&str],
-    ) -> bool {
-        self.push(spec, position, values, Some(labels))
+    /// Starts a row of `spec` at `position` (`line 12`, an XML element path, `List 3 row 7`):
+    /// its values are set by column name ([`Row::set`]) and it is validated and stored, or
+    /// rejected, when [`Row::finish`] is called.
+    pub fn row_for<'l>(&mut self, spec: &'static TableSpec, position: String) -> Row<'_, 'l> {
+        Row {
+            sink: self,
+            spec,
+            position,
+            values: vec![None; spec.columns.len()],
+            labels: vec![""; spec.columns.len()],
+            considered: 0,
+            refused: None,
+        }
     }
 
     fn push(
@@ -355,7 +347,7 @@ impl Sink {
         spec: &'static TableSpec,
         position: String,
         values: Vec<Option<String>>,
-        labels: Option<&[&str]>,
+        labels: &[&str],
     ) -> bool {
         let src = self.source.as_ref().expect("begin_source before rows");
         let la = spec
@@ -373,7 +365,7 @@ impl Sink {
             src,
             position,
             values,
-            labels,
+            Some(labels),
             &self.pseudo,
             &mut self.rejects,
             &mut self.flags,
@@ -528,5 +520,112 @@ impl Sink {
             .map(|s| s.file_name.clone())
             .unwrap_or_default();
         self.notes.push(format!("{file}: {note}"));
+    }
+}
+
+/// A value a reader sets: text, or nothing (absent or empty in the source).
+pub trait CellValue {
+    fn into_cell(self) -> Option<String>;
+}
+
+impl CellValue for Option<String> {
+    fn into_cell(self) -> Option<String> {
+        self
+    }
+}
+
+impl CellValue for Option<&str> {
+    fn into_cell(self) -> Option<String> {
+        self.map(str::to_string)
+    }
+}
+
+impl CellValue for String {
+    fn into_cell(self) -> Option<String> {
+        Some(self)
+    }
+}
+
+impl CellValue for &str {
+    fn into_cell(self) -> Option<String> {
+        Some(self.to_string())
+    }
+}
+
+impl CellValue for &String {
+    fn into_cell(self) -> Option<String> {
+        Some(self.clone())
+    }
+}
+
+/// One row being built by a reader ([`Sink::row_for`]): each value is set by its column's name,
+/// with the source's own name for it (an XML element, an Annex A header) so that a reject or a
+/// flag names what the user sees; [`Row::finish`] hands it to the validator.
+pub struct Row<'s, 'l> {
+    sink: &'s mut Sink,
+    spec: &'static TableSpec,
+    position: String,
+    values: Vec<Option<String>>,
+    labels: Vec<&'l str>,
+    /// The columns set so far (one bit per column of the spec, which has fewer than 64).
+    considered: u64,
+    /// Set by [`Row::refuse`]: the row is rejected whole, naming this column, for this reason.
+    refused: Option<(&'l str, String)>,
+}
+
+impl<'l> Row<'_, 'l> {
+    /// Sets `column` (a column of the table: anything else is a bug in the reader) to `value`
+    /// (None or empty: absent), read from the source's `source` ("" when it has the column's
+    /// own name). A column set twice keeps the last value.
+    pub fn set(&mut self, column: &str, value: impl CellValue, source: &'l str) -> &mut Self {
+        let i = self.spec.index_of(column).unwrap_or_else(|| {
+            panic!(
+                "a reader set `{column}`, which is not a column of {}",
+                self.spec.name
+            )
+        });
+        self.values[i] = value.into_cell();
+        self.labels[i] = source;
+        self.considered |= 1 << i;
+        self
+    }
+
+    /// Whether `column` has been set.
+    pub fn is_set(&self, column: &str) -> bool {
+        self.spec
+            .index_of(column)
+            .is_some_and(|i| self.considered & (1 << i) != 0)
+    }
+
+    /// Rejects the row whole when it is finished (counted as read and rejected), naming `column`
+    /// (the source's name) and the reason, without validating its values.
+    pub fn refuse(&mut self, column: &'l str, reason: String) -> &mut Self {
+        self.refused = Some((column, reason));
+        self
+    }
+
+    /// Validates the row and stores it, or rejects it; returns whether it was stored. Every
+    /// required column must have been set (to a value or to nothing: then the validator rejects
+    /// the row as missing it).
+    pub fn finish(self) -> bool {
+        debug_assert!(
+            self.spec
+                .columns
+                .iter()
+                .enumerate()
+                .all(|(i, c)| !c.required || self.considered & (1 << i) != 0),
+            "a reader left a required column of {} unset",
+            self.spec.name
+        );
+        match self.refused {
+            Some((column, reason)) => {
+                self.sink
+                    .reject(self.spec, self.position, column, "", reason);
+                false
+            }
+            None => self
+                .sink
+                .push(self.spec, self.position, self.values, &self.labels),
+        }
     }
 }
