@@ -54,7 +54,8 @@ use crate::schema::{
 /// fields marked identifying (the child id, the date of birth). Like every column not on the
 /// raw-layer allow-list they are dropped and named in the summary.
 fn withheld(h: &str) -> bool {
-    specs::annex_a().withheld.matches(h) || schema::identifying_column(&h.replace(' ', "_")).is_some()
+    specs::annex_a().withheld.matches(h)
+        || schema::identifying_column(&h.replace(' ', "_")).is_some()
 }
 
 /// Normalises a header: curly quotes and non-breaking spaces folded, lower case, runs of anything
@@ -145,9 +146,7 @@ impl List {
             {
                 continue;
             }
-            let v = r
-                .get(&f.field)
-                .and_then(|v| clean(f.value.as_deref(), v));
+            let v = r.get(&f.field).and_then(|v| clean(f.value.as_deref(), v));
             out.push((canonical(table, column), v, self.label(&f.field)));
         }
         out
@@ -172,7 +171,9 @@ fn clean(how: Option<&str>, v: &str) -> Option<String> {
         None => Some(v.to_string()),
         Some("code") => Some(code(v)),
         Some("birth_month") => Some(birth_month_value(v)),
-        Some(map) => specs::annex_a().map_value(map, v, &strip_prefix(v).to_ascii_lowercase(), code),
+        Some(map) => {
+            specs::annex_a().map_value(map, v, &strip_prefix(v).to_ascii_lowercase(), code)
+        }
     }
 }
 
@@ -519,7 +520,11 @@ fn read_list(
         return Ok(None);
     };
     let patterns: Vec<&'static Field> = specs::annex_a().fields(n).collect();
-    let is_id = |h: &str| patterns.iter().any(|f| f.field == "child_id" && f.rule.matches(h));
+    let is_id = |h: &str| {
+        patterns
+            .iter()
+            .any(|f| f.field == "child_id" && f.rule.matches(h))
+    };
     // One row's values in column order, dense up to its last cell (at most MAX_COLUMNS).
     fn dense(cells: &[(u32, Got)]) -> Vec<Option<&Data>> {
         let width = cells.last().map_or(0, |(c, _)| *c as usize + 1);
@@ -683,11 +688,7 @@ fn read_list(
             };
             match cols.get(*j as usize) {
                 Some(Col::Field(f)) => {
-                    let v = if f.date {
-                        date_text(c)
-                    } else {
-                        cell_text(c)
-                    };
+                    let v = if f.date { date_text(c) } else { cell_text(c) };
                     if let Some(v) = v {
                         any = true;
                         rec.vals.insert(&f.field, v);
@@ -1091,8 +1092,11 @@ impl Mapper<'_> {
         let children = std::mem::take(&mut self.children);
         for (id, c) in children {
             let mut row = self.sink.row_for(&CHILDREN, c.pos);
-            row.set("la_code", self.la.as_str(), "")
-                .set("unborn", c.vals.get("dob").map(|_| "N"), "");
+            row.set("la_code", self.la.as_str(), "").set(
+                "unborn",
+                c.vals.get("dob").map(|_| "N"),
+                "",
+            );
             for f in &specs::annex_a().common {
                 let child = f.child.as_ref().expect("checked when the spec was read");
                 let v = match f.field.as_str() {

@@ -210,7 +210,9 @@ pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
         }
         let mut row = sink.row_for(spec, position.clone());
         for (c, p) in spec.columns.iter().zip(&positions) {
-            let value = p.and_then(|i| record.get(i)).filter(|v| !v.trim().is_empty());
+            let value = p
+                .and_then(|i| record.get(i))
+                .filter(|v| !v.trim().is_empty());
             row.set(c.name, value, "");
         }
         let stored = row.finish();

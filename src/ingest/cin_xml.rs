@@ -645,7 +645,12 @@ fn child_id_label() -> &'static str {
 impl Kid<'_> {
     /// Starts a row of `spec` for this child, with its child id and LA (or refused whole when
     /// the Child cannot be mapped).
-    fn row<'s>(&self, sink: &'s mut Sink, spec: &'static TableSpec, pos: String) -> Row<'s, 'static> {
+    fn row<'s>(
+        &self,
+        sink: &'s mut Sink,
+        spec: &'static TableSpec,
+        pos: String,
+    ) -> Row<'s, 'static> {
         let mut row = sink.row_for(spec, pos);
         if let Some(why) = &self.broken {
             row.refuse(child_id_label(), why.clone());
@@ -783,8 +788,13 @@ fn children(sink: &mut Sink, kid: &Kid, c: &Node, pos: &str) {
         .at(&codes_at.split('/').collect::<Vec<_>>())
         .map(|d| d.all(code_name).filter_map(Node::value).collect())
         .unwrap_or_default();
-    let disability = (!codes.is_empty())
-        .then(|| if codes.iter().any(|d| !d.eq_ignore_ascii_case("NONE")) { "Y" } else { "N" });
+    let disability = (!codes.is_empty()).then(|| {
+        if codes.iter().any(|d| !d.eq_ignore_ascii_case("NONE")) {
+            "Y"
+        } else {
+            "N"
+        }
+    });
     // Unborn: an expected birth date and no birth date. The expected date itself is not kept.
     let unborn = match (birth, expected) {
         (Some(_), _) => Some("N"),
@@ -867,9 +877,13 @@ impl Episode<'_> {
                     .join(";")
             });
             let mut row = self.kid.row(sink, &ASSESSMENTS, apos.clone());
-            row.set("assessment_id", format!("{}-A{}", self.referral_id, k + 1), "")
-                .set("referral_id", self.referral_id, "")
-                .set("factors", factors.filter(|f| !f.is_empty()), factors_label);
+            row.set(
+                "assessment_id",
+                format!("{}-A{}", self.referral_id, k + 1),
+                "",
+            )
+            .set("referral_id", self.referral_id, "")
+            .set("factors", factors.filter(|f| !f.is_empty()), factors_label);
             fill(&mut row, a, table);
             row.finish();
             for it in &a.children {

@@ -423,7 +423,13 @@ impl AnnexASpec {
     }
 
     /// A value through the map `name` (cleaned by `clean` first); None = missing.
-    pub fn map_value(&self, name: &str, v: &str, clean: &str, code: impl Fn(&str) -> String) -> Option<String> {
+    pub fn map_value(
+        &self,
+        name: &str,
+        v: &str,
+        clean: &str,
+        code: impl Fn(&str) -> String,
+    ) -> Option<String> {
         let m = &self.values[name];
         match m.map.iter().find(|e| e.rule.matches(clean)) {
             Some(e) if e.to.is_empty() => None,
