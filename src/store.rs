@@ -7,7 +7,7 @@
 //!   CURRENT                  the name of the live generation, e.g. "gen-000003"
 //!   gen-000003/
 //!     manifest.json          every source file: name, SHA-256, ingest order, format, vintage
-//!     <table>/part-NN.parquet  the tables split by LA (PARTITIONED): 16 files, each LA in one
+//!     <table>/part-NN.parquet  the tables split by LA ([`partitioned`]): 16 files, each LA in one
 //!     <table>/all.parquet    the other canonical tables (cp_reviews, CDOP, population)
 //!     links/<part>.parquet   the link checks' flags of each partition (all.parquet: across LAs)
 //!     rejects.parquet/.csv   rows that could not be stored: file, position, column, value, reason
@@ -50,7 +50,7 @@ use serde::{Deserialize, Serialize};
 use crate::rules;
 use crate::schema::{self, TableSpec};
 use crate::table::{empty_frame, issues_frame, Batch, Chunk, Format, NewRows};
-pub use crate::table::{is_partitioned, part_name, PARTITIONED, PARTITIONS, WHOLE};
+pub use crate::table::{is_partitioned, part_name, partitioned, PARTITIONS, WHOLE};
 
 const CURRENT: &str = "CURRENT";
 /// `CURRENT`'s replacement, written and synced before it is renamed over `CURRENT`.
@@ -185,13 +185,7 @@ impl Store {
                     }
                     continue;
                 }
-                Err(e) => {
-                    return Err(crate::error::UserError::file(
-                        &mpath,
-                        format!("cannot read the store's manifest: {e}"),
-                    )
-                    .into())
-                }
+                Err(e) => return Err(unreadable_manifest(&mpath, e)),
             };
             let pinned = lock_shared_bounded(&file, &mpath)?;
             if pinned && !same_file(&file, &mpath) {
@@ -291,13 +285,7 @@ impl Store {
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                         return Err(damaged(dir, name))
                     }
-                    Err(e) => {
-                        return Err(crate::error::UserError::file(
-                            &mpath,
-                            format!("cannot read the store's manifest: {e}"),
-                        )
-                        .into())
-                    }
+                    Err(e) => return Err(unreadable_manifest(&mpath, e)),
                 };
                 let manifest = parse_manifest(&mpath, &text)?;
                 Store {
@@ -584,7 +572,7 @@ impl Store {
         }
         let mut parts: BTreeSet<String> = by_part.keys().cloned().collect();
         if let Some(gen) = &old {
-            for t in PARTITIONED {
+            for t in partitioned() {
                 for f in part_files(gen, t)? {
                     if let Some(stem) = f.file_stem() {
                         parts.insert(stem.to_string_lossy().to_string());
@@ -830,7 +818,7 @@ fn link_or_copy(from: &Path, to: &Path) -> Result<()> {
 /// unchanged.
 fn carry_part(old: Option<&Path>, tmp: &Path, part: &str) -> Result<()> {
     let Some(gen) = old else { return Ok(()) };
-    for t in PARTITIONED.iter().chain([&LINKS]) {
+    for t in partitioned().chain([LINKS]) {
         let f = part_path(gen, t, part);
         if f.exists() {
             link_or_copy(&f, &part_path(tmp, t, part))?;
@@ -1101,6 +1089,11 @@ fn cascade_one(
 // ---------------------------------------------------------------------------------------------
 // Concurrency and crashes: CURRENT and the manifest checked, the writer lock, reader pins,
 // clean-up of leftovers, syncing a generation to disk.
+
+/// A manifest that exists but cannot be read (permissions...): a user error naming it.
+fn unreadable_manifest(mpath: &Path, e: std::io::Error) -> anyhow::Error {
+    crate::error::UserError::file(mpath, format!("cannot read the store's manifest: {e}")).into()
+}
 
 /// A store path that exists must be a folder.
 fn check_folder(dir: &Path) -> Result<(), crate::error::UserError> {

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use polars::prelude::*;
 use sha2::{Digest, Sha256};
 
-use crate::schema::{Kind, TableSpec};
+use crate::schema::{self, Kind, TableSpec};
 
 /// The input formats, detected from content, never from the file name alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,21 +56,57 @@ pub struct Issue {
     pub reason: String,
 }
 
+/// One field kept in the raw layer (non-identifying content beyond the canonical columns).
+#[derive(Debug, Clone)]
+pub struct RawField {
+    pub source_file: String,
+    pub position: String,
+    pub element: String,
+    pub field: String,
+    pub value: String,
+}
+
+/// A frame of text columns, one row per item: (column name, the item's text).
+fn text_frame<T>(items: &[T], columns: &[(&str, fn(&T) -> &str)]) -> PolarsResult<DataFrame> {
+    DataFrame::new(
+        items.len(),
+        columns
+            .iter()
+            .map(|(name, text)| {
+                StringChunked::from_iter_values((*name).into(), items.iter().map(text))
+                    .into_series()
+                    .into()
+            })
+            .collect(),
+    )
+}
+
 /// Issues as the store's `rejects` / `data_quality` frame.
 pub fn issues_frame(issues: &[Issue]) -> PolarsResult<DataFrame> {
-    let s = |name: &str, f: &dyn Fn(&Issue) -> String| -> Column {
-        Series::new(name.into(), issues.iter().map(f).collect::<Vec<String>>()).into()
-    };
-    DataFrame::new(
-        issues.len(),
-        vec![
-            s("table", &|i| i.table.to_string()),
-            s("source_file", &|i| i.source_file.clone()),
-            s("position", &|i| i.position.clone()),
-            s("column", &|i| i.column.clone()),
-            s("value", &|i| i.value.clone()),
-            s("flag", &|i| i.flag.clone()),
-            s("reason", &|i| i.reason.clone()),
+    text_frame(
+        issues,
+        &[
+            ("table", |i| i.table),
+            ("source_file", |i| &i.source_file),
+            ("position", |i| &i.position),
+            ("column", |i| &i.column),
+            ("value", |i| &i.value),
+            ("flag", |i| &i.flag),
+            ("reason", |i| &i.reason),
+        ],
+    )
+}
+
+/// Raw-layer fields as the store's `raw` frame.
+pub fn raw_frame(raw: &[RawField]) -> PolarsResult<DataFrame> {
+    text_frame(
+        raw,
+        &[
+            ("source_file", |x| &x.source_file),
+            ("position", |x| &x.position),
+            ("element", |x| &x.element),
+            ("field", |x| &x.field),
+            ("value", |x| &x.value),
         ],
     )
 }
@@ -139,22 +175,24 @@ pub const RAW: &str = "raw";
 /// The partition of tables that are not split by LA, and of the link checks across LAs.
 pub const WHOLE: &str = "all";
 
-/// The tables stored one file per LA: their key starts with `la_code`, and every link check
-/// between them joins on `la_code`. The others (cp_reviews has no `la_code`; the CDOP tables
-/// link by case across LAs; population is small) are one file each.
-pub const PARTITIONED: &[&str] = &[
-    "children",
-    "contacts",
-    "referrals",
-    "early_help",
-    "assessments",
-    "strategy_discussions",
-    "s47_enquiries",
-    "cp_plans",
-];
-
+/// Whether a table is stored one file per LA: the child-level case tables (a required `child_id`
+/// and `la_code`: a child's records belong to one LA, their keys start with `la_code`, and every
+/// link check between them joins on it). The others (cp_reviews has no `la_code`; the CDOP
+/// tables link by case across LAs; population is small) are one file each.
 pub fn is_partitioned(table: &str) -> bool {
-    PARTITIONED.contains(&table)
+    schema::table(table).is_some_and(|t| {
+        ["child_id", "la_code"]
+            .iter()
+            .all(|c| t.column(c).is_some_and(|c| c.required))
+    })
+}
+
+/// The tables stored one file per LA, in [`schema::TABLES`] order.
+pub fn partitioned() -> impl Iterator<Item = &'static str> {
+    schema::TABLES
+        .iter()
+        .map(|t| t.name)
+        .filter(|t| is_partitioned(t))
 }
 
 /// How many partitions the LA-split tables have. Each LA goes wholly to one partition (by a hash

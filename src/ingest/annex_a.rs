@@ -779,8 +779,6 @@ struct Referral<'l> {
     /// The child id's label, and the list cells (received_at, source...), with their labels.
     child_label: &'l str,
     cells: Vec<Cell<'l>>,
-    /// Set when a List 6 row completed it.
-    merged: bool,
     /// Flag to add once stored: (column, flag, reason).
     flag: Option<(String, &'static str, String)>,
 }
@@ -977,6 +975,29 @@ impl Mapper<'_> {
         self.map_children();
     }
 
+    /// A referral from a List 3 or List 6 row, id `{pseudonym}-{date}-{n}` (the date of
+    /// `date_field`); also returns n (the child's referrals on that date so far).
+    fn referral<'l>(
+        &mut self,
+        l: &'l List,
+        r: &Rec,
+        id: String,
+        date_field: &str,
+    ) -> (Referral<'l>, u32) {
+        let pseudo = self.sink.pseudo.child_id(&id);
+        let stem = format!("{pseudo}-{}", Self::id_date(r.get(date_field)));
+        let n = self.next("referral", &stem);
+        let x = Referral {
+            id: format!("{stem}-{n}"),
+            raw_id: id,
+            pos: l.pos(r),
+            child_label: l.label("child_id"),
+            cells: l.cells(REFERRALS.name, r, &[]),
+            flag: None,
+        };
+        (x, n)
+    }
+
     /// Lists 3 and 6: referrals. A CIN episode (List 6) starts with its referral (CIN Start Date
     /// = referral date): it completes the List 3 referral of the same child and date, or else
     /// becomes a referral of its own, flagged.
@@ -987,25 +1008,15 @@ impl Mapper<'_> {
                 let Some(id) = self.child(l, r, &REFERRALS) else {
                     continue;
                 };
-                let pseudo = self.sink.pseudo.child_id(&id);
-                let stem = format!("{pseudo}-{}", Self::id_date(r.get("ref_date")));
-                let n = self.next("referral", &stem);
-                let flag = (n > 1).then(|| {
+                let (mut x, n) = self.referral(l, r, id, "ref_date");
+                x.flag = (n > 1).then(|| {
                     (
                         l.label("ref_date").to_string(),
                         "same_day_episode",
                         format!("referral {n} of this child on the same date in this workbook: kept, in row order"),
                     )
                 });
-                referrals.push(Referral {
-                    id: format!("{stem}-{n}"),
-                    raw_id: id,
-                    pos: l.pos(r),
-                    child_label: l.label("child_id"),
-                    cells: l.cells(REFERRALS.name, r, &[]),
-                    merged: false,
-                    flag,
-                });
+                referrals.push(x);
                 self.raw(l, r);
             }
         }
@@ -1034,29 +1045,19 @@ impl Mapper<'_> {
                         // The episode's need and closure complete the referral, which keeps
                         // its own date.
                         let x = &mut referrals[i];
-                        x.merged = true;
                         x.pos = format!("{} + {}", x.pos, l.pos(r));
                         let more = l.cells(REFERRALS.name, r, &x.cells);
                         x.cells.extend(more);
                         merged += 1;
                     }
                     None => {
-                        let pseudo = self.sink.pseudo.child_id(&id);
-                        let stem = format!("{pseudo}-{}", Self::id_date(start));
-                        let n = self.next("referral", &stem);
-                        referrals.push(Referral {
-                            id: format!("{stem}-{n}"),
-                            raw_id: id,
-                            pos: l.pos(r),
-                            child_label: l.label("child_id"),
-                            cells: l.cells(REFERRALS.name, r, &[]),
-                            merged: true,
-                            flag: Some((
-                                l.label("cin_start").to_string(),
-                                "cin_without_referral",
-                                "List 6 CIN episode with no List 3 referral of the same child and date: stored as a referral of its own (received on the CIN Start Date)".into(),
-                            )),
-                        });
+                        let (mut x, _) = self.referral(l, r, id, "cin_start");
+                        x.flag = Some((
+                            l.label("cin_start").to_string(),
+                            "cin_without_referral",
+                            "List 6 CIN episode with no List 3 referral of the same child and date: stored as a referral of its own (received on the CIN Start Date)".into(),
+                        ));
+                        referrals.push(x);
                         own += 1;
                     }
                 }
@@ -1098,15 +1099,16 @@ impl Mapper<'_> {
                 "",
             );
             for f in &specs::annex_a().common {
-                let child = f.child.as_ref().expect("checked when the spec was read");
+                let column = f.column.as_deref().expect("checked when the spec was read");
                 let v = match f.field.as_str() {
                     "child_id" => Some(id.clone()),
-                    field => c
-                        .vals
-                        .get(field)
-                        .and_then(|v| clean(child.value.as_deref(), v)),
+                    field => c.vals.get(field).and_then(|v| clean(f.value.as_deref(), v)),
                 };
-                row.set(canonical("children", &child.column), v, &child.label);
+                row.set(
+                    canonical("children", column),
+                    v,
+                    f.label.as_deref().unwrap_or(""),
+                );
             }
             row.finish();
         }

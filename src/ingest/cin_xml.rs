@@ -695,6 +695,11 @@ fn fill(row: &mut Row<'_, 'static>, node: &Node, table: &'static CinTable) {
     }
 }
 
+/// A repeated item's block and name (`Reviews/CPPreviewDate`).
+fn in_block(path: &str) -> (&str, &str) {
+    path.split_once('/').unwrap_or(("", path))
+}
+
 /// The column's item, and its name for rejects and flags.
 fn source_of(table: &str, column: &str) -> (&'static str, &'static str) {
     let path = specs::cin().table(table).source(column).paths()[0].as_str();
@@ -865,9 +870,7 @@ impl Episode<'_> {
     fn assessments(&self, sink: &mut Sink) {
         let table = specs::cin().table("assessments");
         let (factors_path, factors_label) = source_of("assessments", "factors");
-        let (factors_block, factor) = factors_path
-            .split_once('/')
-            .expect("assessment factors are inside their block");
+        let (factors_block, factor) = in_block(factors_path);
         for (k, a) in self.node.all("Assessments").enumerate() {
             let apos = format!("{}/Assessments[{}]", self.pos, k + 1);
             let factors = a.first(factors_block).map(|f| {
@@ -886,15 +889,7 @@ impl Episode<'_> {
             .set("factors", factors.filter(|f| !f.is_empty()), factors_label);
             fill(&mut row, a, table);
             row.finish();
-            for it in &a.children {
-                if it.name == factors_block {
-                    for f in it.children.iter().filter(|f| f.name != factor) {
-                        sink.drop_field(&format!("{factors_block}/{}", f.name));
-                    }
-                } else if !table.reads(&it.name) {
-                    raw_item(sink, &apos, "Assessments", it, None);
-                }
-            }
+            unread_items(sink, a, &apos, table, factors_path);
         }
     }
 
@@ -982,9 +977,7 @@ impl Episode<'_> {
     fn plans(&self, sink: &mut Sink) {
         let table = specs::cin().table("cp_plans");
         let (review_path, review_label) = source_of("cp_reviews", "review_date");
-        let (reviews_block, review) = review_path
-            .split_once('/')
-            .expect("review dates are inside their block");
+        let (reviews_block, review) = in_block(review_path);
         // (signature -> position): a map, so that many plans in one episode stay linear.
         let mut kept: HashMap<String, String> = HashMap::new();
         for (k, p) in self.node.all("ChildProtectionPlans").enumerate() {
@@ -1033,15 +1026,23 @@ impl Episode<'_> {
                     .set("review_date", *date, review_label);
                 row.finish();
             }
-            for it in &p.children {
-                if it.name == reviews_block {
-                    for r in it.children.iter().filter(|r| r.name != review) {
-                        sink.drop_field(&format!("{reviews_block}/{}", r.name));
-                    }
-                } else if !table.reads(&it.name) {
-                    raw_item(sink, &ppos, "ChildProtectionPlans", it, None);
-                }
+            unread_items(sink, p, &ppos, table, review_path);
+        }
+    }
+}
+
+/// The items of a row's element that its table does not read: to the raw layer, or dropped. In
+/// `list` (`block/item`: the block holding a repeated item read whole, FactorsIdentifiedAtAssessment
+/// or Reviews) anything but that item is dropped.
+fn unread_items(sink: &mut Sink, node: &Node, pos: &str, table: &CinTable, list: &str) {
+    let (block, item) = in_block(list);
+    for it in &node.children {
+        if it.name == block {
+            for x in it.children.iter().filter(|x| x.name != item) {
+                sink.drop_field(&format!("{block}/{}", x.name));
             }
+        } else if !table.reads(&it.name) {
+            raw_item(sink, pos, &node.name, it, None);
         }
     }
 }

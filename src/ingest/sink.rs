@@ -20,7 +20,7 @@ use super::raw_allow::RawKind;
 use super::validate::{Counts, Source, TableBuilder};
 use crate::pseudonym::Pseudonymiser;
 use crate::schema::TableSpec;
-use crate::table::{part_name, Batch, Chunk, Issue, NewRows, RAW, WHOLE};
+use crate::table::{part_name, raw_frame, Batch, Chunk, Issue, NewRows, RawField, RAW, WHOLE};
 
 /// Rows held in memory across all tables before they are spilled to disk, unless
 /// `SAFEGUARD_INGEST_BUFFER_ROWS` says otherwise (about 200 bytes a row).
@@ -73,35 +73,6 @@ impl Drop for Spill {
 const MAX_NAMES: usize = 1000;
 /// Most dropped field names printed per file in the summary.
 const SHOWN_NAMES: usize = 30;
-
-/// Raw-layer fields as the store's `raw` frame.
-fn raw_frame(raw: &[RawField]) -> PolarsResult<DataFrame> {
-    let s = |name: &str, f: &dyn Fn(&RawField) -> &str| -> Column {
-        StringChunked::from_iter_values(name.into(), raw.iter().map(f))
-            .into_series()
-            .into()
-    };
-    DataFrame::new(
-        raw.len(),
-        vec![
-            s("source_file", &|x| x.source_file.as_str()),
-            s("position", &|x| x.position.as_str()),
-            s("element", &|x| x.element.as_str()),
-            s("field", &|x| x.field.as_str()),
-            s("value", &|x| x.value.as_str()),
-        ],
-    )
-}
-
-/// One field kept in the raw layer (non-identifying content beyond the canonical columns).
-#[derive(Debug, Clone)]
-pub struct RawField {
-    pub source_file: String,
-    pub position: String,
-    pub element: String,
-    pub field: String,
-    pub value: String,
-}
 
 /// Collects one ingest run's rows.
 pub struct Sink {

@@ -291,22 +291,13 @@ pub struct Field {
     pub date: bool,
     #[serde(rename = "match")]
     pub rule: Rule,
-    /// The table of `column` when it is not the list's.
+    /// The table of `column` when it is not the list's (`children` for a common field).
     pub table: Option<String>,
     pub column: Option<String>,
     /// The value map or clean-up (`code`, `birth_month`, or a name of `values`).
     pub value: Option<String>,
-    /// For a common field: its column of `children`.
-    pub child: Option<ChildColumn>,
-}
-
-/// A common field's column of `children`, and its label there.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChildColumn {
-    pub column: String,
-    pub value: Option<String>,
-    pub label: String,
+    /// A common field's name in the `children` rows' rejects and flags.
+    pub label: Option<String>,
 }
 
 /// One list.
@@ -373,11 +364,11 @@ impl AnnexASpec {
             }
         };
         for f in &self.common {
-            let c = f.child.as_ref().unwrap_or_else(|| {
-                panic!("{}: common field {} has no `child`", Self::FILE, f.field)
+            let c = f.column.as_deref().unwrap_or_else(|| {
+                panic!("{}: common field {} has no `column`", Self::FILE, f.field)
             });
-            check_column(Self::FILE, "children", &c.column);
-            value_ok(&c.value);
+            check_column(Self::FILE, "children", c);
+            value_ok(&f.value);
         }
         for l in &self.list {
             table_spec(Self::FILE, &l.table);

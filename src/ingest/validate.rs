@@ -23,6 +23,7 @@ use super::privacy::{self, Echo};
 use crate::pseudonym::Pseudonymiser;
 use crate::rules::{self, Value};
 use crate::schema::{Kind, TableSpec};
+use crate::table::stored_columns;
 pub use crate::table::Issue;
 
 /// Where rows came from: one input file.
@@ -76,22 +77,18 @@ enum Buf {
 }
 
 impl Buf {
-    fn for_kind(name: &str, kind: Kind) -> Buf {
-        match kind {
-            Kind::Id
-            | Kind::ChildId
-            | Kind::Text
-            | Kind::Code(_)
-            | Kind::Codes(_)
-            | Kind::LaCode
-            | Kind::Factor => Buf::Str(StringChunkedBuilder::new(name.into(), 0)),
-            Kind::Date | Kind::YearMonth => Buf::Date(vec![]),
-            Kind::DateTime => Buf::DateTime {
+    /// The buffer for a column stored as `stored` ([`crate::table::stored_columns`]: its first
+    /// column's type decides).
+    fn for_stored(stored: &[(String, DataType)]) -> Buf {
+        match &stored[0].1 {
+            DataType::Date => Buf::Date(vec![]),
+            DataType::Datetime(..) => Buf::DateTime {
                 ms: vec![],
                 has_time: vec![],
             },
-            Kind::YesNo | Kind::Withheld => Buf::Bool(vec![]),
-            Kind::Int { .. } => Buf::Int(vec![]),
+            DataType::Boolean => Buf::Bool(vec![]),
+            DataType::Int32 => Buf::Int(vec![]),
+            _ => Buf::Str(StringChunkedBuilder::new(stored[0].0.as_str().into(), 0)),
         }
     }
     fn push(&mut self, cell: Cell) {
@@ -114,29 +111,21 @@ impl Buf {
             (Buf::Int(v), _) => v.push(None),
         }
     }
-    fn into_columns(self, name: &str, kind: Kind) -> PolarsResult<Vec<Column>> {
+    /// The buffer as the columns `stored` names and types.
+    fn into_columns(self, stored: &[(String, DataType)]) -> PolarsResult<Vec<Column>> {
+        let named = |i: usize, s: Series| -> PolarsResult<Column> {
+            let (name, dtype) = &stored[i];
+            Ok(s.with_name(name.as_str().into()).cast(dtype)?.into())
+        };
         Ok(match self {
-            Buf::Str(v) => {
-                let mut s = v.finish().into_series();
-                s.rename(name.into());
-                vec![s.into()]
-            }
-            Buf::Date(v) => vec![Series::new(name.into(), v).cast(&DataType::Date)?.into()],
+            Buf::Str(v) => vec![named(0, v.finish().into_series())?],
+            Buf::Date(v) => vec![named(0, Series::new("".into(), v))?],
             Buf::DateTime { ms, has_time } => vec![
-                Series::new(name.into(), ms)
-                    .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))?
-                    .into(),
-                Series::new(format!("{name}_has_time").into(), has_time).into(),
+                named(0, Series::new("".into(), ms))?,
+                named(1, Series::new("".into(), has_time))?,
             ],
-            Buf::Bool(v) => {
-                let n = if kind == Kind::Withheld {
-                    format!("{name}_recorded")
-                } else {
-                    name.to_string()
-                };
-                vec![Series::new(n.into(), v).into()]
-            }
-            Buf::Int(v) => vec![Series::new(name.into(), v).cast(&DataType::Int32)?.into()],
+            Buf::Bool(v) => vec![named(0, Series::new("".into(), v))?],
+            Buf::Int(v) => vec![named(0, Series::new("".into(), v))?],
         })
     }
 }
@@ -180,7 +169,7 @@ impl Rows {
             bufs: spec
                 .columns
                 .iter()
-                .map(|c| Buf::for_kind(c.name, c.kind))
+                .map(|c| Buf::for_stored(&stored_columns(c.name, c.kind)))
                 .collect(),
             sources: vec![],
             source_idx: vec![],
@@ -200,7 +189,7 @@ impl Rows {
         let height = self.source_seq.len();
         let mut columns: Vec<Column> = vec![];
         for (buf, col) in self.bufs.into_iter().zip(spec.columns) {
-            columns.extend(buf.into_columns(col.name, col.kind)?);
+            columns.extend(buf.into_columns(&stored_columns(col.name, col.kind))?);
         }
         columns.push(self.dq_flags.finish().into_series().into());
         let sources = &self.sources;
