@@ -295,6 +295,8 @@ impl Emitter<'_> {
 /// Generates the partnership described by `opts` into `opts.out_dir`.
 pub fn run(opts: &SynthOptions) -> Result<SynthSummary> {
     validate(opts)?;
+    // The schema declares the codes; a code here that it does not list is a bug (exit 2).
+    codes::check_against_schema().map_err(anyhow::Error::msg)?;
     crate::csv_out::writable_dir(&opts.out_dir)?;
     let win = Window::new(opts.first_year, opts.years)?;
     let cal = Calendar::england_and_wales();
