@@ -29,11 +29,14 @@
 //! staging folder, a half-written `.gen-N.tmp`) are removed by the next writer.
 //!
 //! Every key of a partitioned table starts with `la_code`, and every check across those tables
-//! (supersession, the CIN episode cascade, orphans, DfE rules 1103, 2889, 2885, 8935/8940) stays
-//! inside one LA, so a commit works one partition (a fixed group of LAs) at a time: memory is
-//! bounded by the largest partition, and a partition that received no rows is carried into the
-//! new generation by hard links, not rewritten (a month's extract for one LA rewrites that LA's
-//! partition only).
+//! (supersession, the CIN episode cascade, and the link checks of [`crate::rules`]: orphans, DfE
+//! rules 1103, 2889, 2885, 8935/8940) stays inside one LA, so a commit works one partition (a
+//! fixed group of LAs) at a time: memory is bounded by the largest partition, and a partition that
+//! received no rows is carried into the new generation by hard links, not rewritten (a month's
+//! extract for one LA rewrites that LA's partition only).
+//!
+//! The store stands below ingest: it takes a [`Batch`] (the row-batch types and the stored layout
+//! are in [`crate::table`]) and imports nothing of ingest or the measures.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};

@@ -66,8 +66,11 @@ pub struct RawField {
     pub value: String,
 }
 
-/// A frame of text columns, one row per item: (column name, the item's text).
-fn text_frame<T>(items: &[T], columns: &[(&str, fn(&T) -> &str)]) -> PolarsResult<DataFrame> {
+/// A text column of a frame built from items: its name, and each item's text.
+type TextColumn<T> = (&'static str, fn(&T) -> &str);
+
+/// A frame of text columns, one row per item.
+fn text_frame<T>(items: &[T], columns: &[TextColumn<T>]) -> PolarsResult<DataFrame> {
     DataFrame::new(
         items.len(),
         columns

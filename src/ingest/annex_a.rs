@@ -14,6 +14,11 @@
 //!   neglect`, `a) Yes`) or not; dates are Excel serials (with or without a date style) or text
 //!   `dd/mm/yyyy`; `#N/A` and empty strings are missing; empty rows are skipped.
 //!
+//! The header rules, which column each header fills, the value maps and the raw layer's columns
+//! are data: `specs/annex_a.toml` ([`super::specs::annex_a`]). This file keeps the parsing (sheets,
+//! the header row, cells and dates) and the mapping logic (derived ids and links, List 6
+//! completing List 3, the child's characteristics once per child).
+//!
 //! Sheets are streamed cell by cell into a sparse sheet ([`read_sheet`]), never a rows x columns
 //! grid, and a workbook is checked before calamine opens it ([`preflight`]): a small hostile file
 //! cannot make the reader allocate without bound. A row made only of formulas with no saved value,
@@ -906,7 +911,8 @@ impl Mapper<'_> {
     }
 
     /// Lists 4, 5 and 7: rows hanging off the child's referral, with ids `{referral}-{kind}{k}`.
-    /// Returns each row's id, for the rows that hang off it in turn.
+    /// `then` is called after each row with its id (None: the row had no child id and was
+    /// rejected), for the rows that hang off it in turn.
     fn referral_rows(
         &mut self,
         l: &List,
@@ -914,19 +920,11 @@ impl Mapper<'_> {
         kind: &str,
         date_field: &str,
         more: &[Cell<'_>],
-        mut then: impl FnMut(&mut Self, &Rec, &str),
+        mut then: impl FnMut(&mut Self, &Rec, Option<&str>),
     ) {
         for r in &l.rows {
             let Some(id) = self.child(l, r, spec) else {
-                if spec.name == "cp_plans" && r.get("review").is_some() {
-                    self.sink.reject(
-                        &CP_REVIEWS,
-                        l.pos(r),
-                        l.label("child_id"),
-                        "",
-                        "review of a plan with no Child Unique ID".into(),
-                    );
-                }
+                then(self, r, None);
                 continue;
             };
             let pseudo = self.sink.pseudo.child_id(&id);
@@ -939,7 +937,7 @@ impl Mapper<'_> {
             ];
             cells.extend(more.iter().cloned());
             self.store_row(l, r, spec, &row_id, &cells);
-            then(self, r, &row_id);
+            then(self, r, Some(&row_id));
             self.raw(l, r);
         }
     }
@@ -962,14 +960,25 @@ impl Mapper<'_> {
         // List 7: child protection plans, and the latest review conference as a review.
         if let Some(l) = lists.get(&7) {
             self.referral_rows(l, &CP_PLANS, "P", "cpp_start", &[], |m, r, plan_id| {
-                if r.get("review").is_some() {
-                    let mut row = m.sink.row_for(&CP_REVIEWS, l.pos(r));
-                    row.set("plan_id", plan_id, "");
-                    for (column, v, label) in l.cells(CP_REVIEWS.name, r, &[]) {
-                        row.set(column, v, label);
-                    }
-                    row.finish();
+                if r.get("review").is_none() {
+                    return;
                 }
+                let Some(plan_id) = plan_id else {
+                    m.sink.reject(
+                        &CP_REVIEWS,
+                        l.pos(r),
+                        l.label("child_id"),
+                        "",
+                        "review of a plan with no Child Unique ID".into(),
+                    );
+                    return;
+                };
+                let mut row = m.sink.row_for(&CP_REVIEWS, l.pos(r));
+                row.set("plan_id", plan_id, "");
+                for (column, v, label) in l.cells(CP_REVIEWS.name, r, &[]) {
+                    row.set(column, v, label);
+                }
+                row.finish();
             });
         }
         self.map_children();

@@ -13,7 +13,11 @@
 //! (nesting [`MAX_DEPTH`], [`MAX_TREE_ELEMENTS`] per Child, [`MAX_TEXT`] per value); the message
 //! names the file and the line:column.
 //!
-//! Mapping (the same ids whichever return an episode is in, so a newer return supersedes it):
+//! Mapping (the same ids whichever return an episode is in, so a newer return supersedes it). Which
+//! census item fills which column, the sex code map and the raw layer's allow-list are data:
+//! `specs/cin_census.toml` ([`super::specs::cin`]); each table has its function below, which sets
+//! the columns it derives (ids, links, the LA, the values worked out from several items) and
+//! fills the rest from the spec:
 //! - `children`: one row per `Child` (LAchildID pseudonymised by the validator; birth month only;
 //!   sex from `GenderCurrent` 1/2/0/9 or `Sex` M/F/U, legacy digits accepted under `Sex`).
 //! - `referrals`: one per `CINdetails`, id `{pseudonym}-{CINreferralDate}-{n}` where n counts the
@@ -22,7 +26,7 @@
 //!   `CINdetails`-level `DateOfInitialCPC`: a transfer-in conference), `cp_plans` `{referral}-P{k}`,
 //!   `cp_reviews` (plan, `CPPreviewDate`).
 //! - CIN plans, the 2026-27 `PreProceedingsandFGDM` block, `UPNunknown`, disability codes and the
-//!   other census items on the raw layer's allow-list ([`super::raw_allow::CIN`]) go to the raw
+//!   other census items on the raw layer's allow-list (the spec's `raw`) go to the raw
 //!   layer; any other element (also inside `Header`) is dropped and named in the summary, never
 //!   its text. UPN, FormerUPN, the exact birth date, the expected birth date and the death date are
 //!   never stored.
@@ -1071,7 +1075,7 @@ fn rest(sink: &mut Sink, node: &Node, pos: &str, block: &str, numbered: bool) {
 }
 
 /// An element of `parent` that the reader does not map: kept in the raw layer only when the
-/// allow-list ([`raw_allow::CIN`]) knows it - a leaf as one field of its parent (at the parent's
+/// allow-list ([`raw_allow::cin`]) knows it - a leaf as one field of its parent (at the parent's
 /// position), a known block (CINPlanDates, PreProceedingsandFGDM) item by item at its own
 /// position (`[k]`: its number among its parent's blocks of that name). Anything else, leaf or
 /// block, is dropped whole and named `parent/name` in the summary; its text is never read.

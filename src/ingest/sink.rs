@@ -2,7 +2,9 @@
 //! rows a reader itself must reject, raw-layer fields, and notes for the summary.
 //!
 //! Every reader (canonical CSV, CIN census XML, Annex A) talks to the same sink, so every format
-//! gets the same validation, pseudonymisation and accounting.
+//! gets the same validation, pseudonymisation and accounting. A reader builds each row by column
+//! name ([`Sink::row_for`], [`Row::set`] with the source's own name for the value, [`Row::finish`]);
+//! at the end of the run the sink hands the store a [`Batch`].
 //!
 //! Rows are held per table *and per store partition* (one per LA for the tables the store splits
 //! by LA: [`crate::table::part_name`]). Memory stays bounded however large the input: when the

@@ -327,7 +327,9 @@ pub const IMD_DECILE: &[(u8, f64)] = &[
 /// is a bug here (the generated data would be rejected or flagged on ingest).
 pub fn check_against_schema() -> Result<(), String> {
     use crate::schema;
-    let weighted: &[(&str, &[(&str, f64)], &[&str])] = &[
+    // (name here, the weighted codes, the schema's list they come from)
+    type Drawn<'a> = (&'a str, &'a [(&'a str, f64)], &'a [&'a str]);
+    let weighted: &[Drawn] = &[
         ("ETHNICITY", ETHNICITY, schema::ETHNICITY),
         ("DISABILITY", DISABILITY, schema::DISABILITY),
         ("SOURCE", SOURCE, schema::REFERRAL_SOURCE),
