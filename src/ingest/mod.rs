@@ -11,6 +11,7 @@ pub mod parse;
 pub mod privacy;
 pub mod raw_allow;
 pub mod sink;
+pub mod specs;
 pub mod validate;
 
 use std::collections::BTreeMap;
@@ -32,27 +33,7 @@ use validate::{Counts, Source};
 /// overflowed on national-scale CIN returns).
 const READER_STACK: usize = 16 << 20;
 
-/// The input formats, detected from content, never from the file name alone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    CanonicalCsv,
-    CinXml,
-    AnnexA,
-}
-
-impl Format {
-    pub fn label(self) -> &'static str {
-        match self {
-            Format::CanonicalCsv => "canonical CSV",
-            Format::CinXml => "CIN census XML",
-            Format::AnnexA => "Annex A workbook",
-        }
-    }
-    /// Formats that carry real identifiers and so need a pseudonym key.
-    pub fn identifiable(self) -> bool {
-        !matches!(self, Format::CanonicalCsv)
-    }
-}
+pub use crate::table::Format;
 
 /// What an ingest run did, for the summary.
 #[derive(Debug, Default)]
@@ -564,9 +545,11 @@ pub fn ingest(
         );
     }
     bar.set_message("writing the store");
+    let batch = sink.take_batch().context("writing the store")?;
     let commit = store
-        .commit(sink, new_sources)
+        .commit(batch, new_sources)
         .context("writing the store")?;
+    drop(sink);
     bar.finish_and_clear();
     if timing {
         eprintln!(

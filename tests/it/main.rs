@@ -14,6 +14,7 @@ mod hostile_privacy;
 mod hostile_store;
 mod hostile_structure;
 mod ingest;
+mod layers;
 mod measures;
 mod report;
 mod store;
