@@ -207,6 +207,16 @@ enum Command {
         #[arg(value_name = "B")]
         b: NaiveDate,
     },
+    /// Fuzzing only (hidden): read one file as ingest would, without a store, and check the
+    /// pipeline's invariants (src/ingest/fuzz.rs). Exit 0 read, 1 a user error, 101 a finding.
+    #[command(hide = true)]
+    FuzzCase {
+        /// csv, cin-xml, annex-a, or detect (from content, as ingest).
+        #[arg(long, default_value = "detect")]
+        format: String,
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -466,6 +476,13 @@ fn run(cli: Cli) -> Result<()> {
                 .wd(a, b)
                 .map_err(|e| UserError::Message(e.to_string()))?;
             writeln!(out, "{n}")?;
+        }
+        Command::FuzzCase { format, file } => {
+            let format = ingest::fuzz::parse_format(&format).map_err(UserError::Message)?;
+            let bytes = std::fs::read(&file)
+                .map_err(|e| UserError::file(&file, format!("cannot read: {e}")))?;
+            let outcome = ingest::fuzz::run(format, &bytes)?;
+            write!(out, "{}", outcome.render())?;
         }
     }
     out.flush()?;

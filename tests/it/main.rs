@@ -7,6 +7,7 @@ mod cin_xml;
 mod cli;
 mod common;
 mod formats;
+mod fuzz;
 mod ingest;
 mod measures;
 mod report;
