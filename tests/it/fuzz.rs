@@ -39,7 +39,22 @@ use crate::common::{conformance, root};
 /// Mutation kinds that still find defects being fixed elsewhere (issue 11): the CI pass skips
 /// them so that it passes on the current code; `SAFEGUARD_FUZZ_ALL=1` (and `scripts/fuzz.sh`)
 /// runs them. Empty this list once those fixes are merged.
-const KNOWN_OPEN: &[&str] = &[];
+const KNOWN_OPEN: &[&str] = &[
+    // Deep XML nesting: the CIN reader recurses over the element tree (stack overflow) and builds
+    // each nested block's position from its parent's (memory quadratic in the depth: 100,000
+    // nested elements asked for 19 GB). Being fixed in src/ingest/cin_xml.rs.
+    "xml_deep_nesting",
+    // Huge or malformed cell references and dimensions: calamine's cell-reference parser
+    // overflows (a panic in a debug build: `r="ZZZZZZZZ9999999999"`, `r="B4294967296"`, a
+    // dimension `Z9:A1`) and a cell at XFD1048576 sizes the sheet's range to 17 billion cells.
+    // Being fixed in src/ingest/annex_a.rs (xlsx huge dimensions).
+    "xlsx_cell_ref",
+    "xlsx_dimension",
+    // A decompression bomb: a 255 KB workbook whose shared string inflates to 200 MiB took
+    // 4 GB and 226 s (debug build). Found by this fuzzer; not yet fixed (src/ingest/annex_a.rs:
+    // a cap on a part's inflated size).
+    "xlsx_bomb",
+];
 
 /// Cases in the CI pass (about a tenth of a second each in a debug build).
 const DEFAULT_CASES: u64 = 160;
@@ -737,6 +752,9 @@ fn boundaries(b: &[u8]) -> Vec<usize> {
 
 fn xml_deep_nesting(rng: &mut Rng64, b: &mut Vec<u8>) -> Option<String> {
     let bs = boundaries(b);
+    if bs.is_empty() {
+        return None;
+    }
     let at = *pick(rng, &bs);
     let n = *pick(rng, &[100usize, 5_000, 100_000]);
     let name = pick(rng, &["d", "CINdetails", "Child"]).to_string();
@@ -748,6 +766,9 @@ fn xml_deep_nesting(rng: &mut Rng64, b: &mut Vec<u8>) -> Option<String> {
 
 fn xml_deep_unclosed(rng: &mut Rng64, b: &mut Vec<u8>) -> Option<String> {
     let bs = boundaries(b);
+    if bs.is_empty() {
+        return None;
+    }
     let at = *pick(rng, &bs);
     let n = *pick(rng, &[100usize, 5_000, 100_000]);
     let ins = "<d>".repeat(n);
@@ -1628,17 +1649,31 @@ fn fuzz_readers_bounded() {
             .iter()
             .filter(|m| m.fmts.contains(&seed.fmt))
             .collect();
+        case += 1;
+        if usable.is_empty() {
+            continue;
+        }
         let n = rng.gen_range(1..=3);
         let mut chain: Vec<&Mutation> = (0..n).map(|_| **pick(&mut rng, &usable)).collect();
         chain.sort_by_key(|m| !m.zip_level);
         let mut bytes = seed.bytes.clone();
         let mut applied = vec![];
         for m in &chain {
-            if let Some(note) = (m.apply)(&mut rng, &mut bytes) {
-                applied.push(format!("{} ({note})", m.name));
+            let mutated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                (m.apply)(&mut rng, &mut bytes)
+            }));
+            match mutated {
+                Ok(Some(note)) => applied.push(format!("{} ({note})", m.name)),
+                Ok(None) => {}
+                // A bug of the harness itself: the test fails, naming the mutation and case.
+                Err(_) => panic!(
+                    "mutation {} panicked on case {} (seed {})",
+                    m.name,
+                    case - 1,
+                    s.seed
+                ),
             }
         }
-        case += 1;
         if case % 100 == 0 {
             eprintln!(
                 "fuzz: {case} case(s), {:.0} s, {} finding(s) so far",
@@ -1742,4 +1777,149 @@ fn fuzz_readers_bounded() {
         findings.len(),
         report.join("\n")
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Findings of the fuzzer, fixed, kept as tests.
+
+/// An end tag that runs over a line end (`</LAchildID` + newline): quick-xml quotes the bytes it
+/// read as the end tag's name, line break included; the user error must still be one line.
+#[test]
+fn fuzz_finding_a_malformed_end_tag_over_a_line_end_is_a_one_line_error() {
+    let d = tempfile::tempdir().expect("temp dir");
+    let dir = d.path();
+    let xml =
+        "<Message>\n<Header>\n<CollectionDetails><Collection>CIN</Collection><Year>2024</Year>\
+               <ReferenceDate>2024-03-31</ReferenceDate></CollectionDetails>\n\
+               <Source><LEA>940</LEA></Source>\n</Header>\n<Children>\n<Child>\n\
+               <ChildIdentifiers><LAchildID>FAKE-CHILD-1</LAchildID\n</ChildIdentifiers>\n\
+               </Child>\n</Children>\n</Message>\n";
+    let input = crate::common::write(dir, "broken.xml", xml);
+    let out = crate::common::bin()
+        .current_dir(dir)
+        .env(
+            "SAFEGUARD_KEY",
+            std::str::from_utf8(safeguard::ingest::fuzz::FUZZ_KEY).expect("ascii"),
+        )
+        .args(["ingest", "--quiet", "--store", "store"])
+        .arg(&input)
+        .output()
+        .expect("the binary runs");
+    let err = crate::common::stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "the error spans lines: {err:?}");
+    assert!(
+        lines[0].starts_with(&format!("error: {}:8:", input.display())),
+        "{err}"
+    );
+    assert!(lines[0].contains("not well-formed XML"), "{err}");
+    assert!(
+        lines[0].contains("LAchildID\\n"),
+        "the line break is shown escaped: {err}"
+    );
+    // The same message through the fuzz entry point (which checks it is one line).
+    let e = safeguard::ingest::fuzz::run(None, xml.as_bytes()).expect_err("a user error");
+    assert!(!e.to_string().contains('\n'), "{e}");
+}
+
+/// 3,000 plans of one child (a CIN return with one child copied 3,000 times): the overlapping
+/// plans check was a self-join on the child (9 million pairs: 2.7 GB and 55 s in a debug build).
+/// Ingest now runs under a 1 GiB address-space cap, and flags exactly the plans that start while
+/// an earlier plan of the same child in the same LA is still open.
+#[test]
+fn fuzz_finding_many_plans_of_one_child_are_checked_for_overlap_without_a_blow_up() {
+    let d = tempfile::tempdir().expect("temp dir");
+    let dir = d.path();
+    let mut csv =
+        String::from("plan_id,referral_id,child_id,la_code,start_date,end_date,initial_category\n");
+    let day0 = chrono::NaiveDate::from_ymd_opt(2015, 1, 1).expect("date");
+    let mut expected = std::collections::BTreeSet::new();
+    let mut line = 1;
+    let mut push = |csv: &mut String, row: String, overlaps: bool| {
+        csv.push_str(&row);
+        csv.push('\n');
+        line += 1;
+        if overlaps {
+            expected.insert(format!("line {line}"));
+        }
+    };
+    // P1 in LA 940: plan i from day i to day i + 2, so each one after the first starts while the
+    // one before is open.
+    for i in 0..3000 {
+        let start = day0 + chrono::Days::new(i);
+        let end = start + chrono::Days::new(2);
+        push(
+            &mut csv,
+            format!("A{i:04},R1,P1,940,{start},{end},NEG"),
+            i > 0,
+        );
+    }
+    // The same child id in another LA, inside P1's plans: not an overlap (another LA's child).
+    push(
+        &mut csv,
+        "B1,R2,P1,941,2015-03-01,2015-03-02,NEG".into(),
+        false,
+    );
+    // Two plans starting the same day: only the later id is flagged.
+    push(
+        &mut csv,
+        "C2,R3,P2,940,2024-01-01,2024-03-01,NEG".into(),
+        true,
+    );
+    push(
+        &mut csv,
+        "C1,R3,P2,940,2024-01-01,2024-02-01,NEG".into(),
+        false,
+    );
+    // A plan starting the day the earlier one ended: no overlap.
+    push(
+        &mut csv,
+        "D1,R4,P3,940,2024-01-01,2024-02-01,NEG".into(),
+        false,
+    );
+    push(
+        &mut csv,
+        "D2,R4,P3,940,2024-02-01,2024-03-01,NEG".into(),
+        false,
+    );
+    // An open plan (no end) and a plan a year later: an overlap; an earlier plan before both: none.
+    push(&mut csv, "E1,R5,P4,940,2024-01-01,,NEG".into(), false);
+    push(
+        &mut csv,
+        "E2,R5,P4,940,2025-01-01,2025-02-01,NEG".into(),
+        true,
+    );
+    push(
+        &mut csv,
+        "E0,R5,P4,940,2023-01-01,2023-06-01,NEG".into(),
+        false,
+    );
+    let input = crate::common::write(dir, "cp_plans.csv", &csv);
+    let s = Settings {
+        mem_mb: 1024,
+        timeout: Duration::from_secs(600),
+        ..Settings::from_env()
+    };
+    let ran = run_capped(
+        dir,
+        &[
+            "ingest".as_ref(),
+            "--quiet".as_ref(),
+            "--store".as_ref(),
+            "store".as_ref(),
+            input.as_os_str(),
+        ],
+        &s,
+        false,
+    );
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    let flagged: std::collections::BTreeSet<String> =
+        crate::common::issues(&dir.join("store"), "data_quality")
+            .into_iter()
+            .filter(|i| i.table == "cp_plans" && i.flag == "overlapping_cpp")
+            .map(|i| i.position)
+            .collect();
+    assert_eq!(flagged.len(), 2999 + 2);
+    assert_eq!(flagged, expected);
 }
