@@ -66,6 +66,9 @@ const DEFAULT_MEM_MB: u64 = 2048;
 const DEFAULT_TIMEOUT_SECS: u64 = 30;
 /// How many files a case may write, in bytes (a blow-up on disk is a finding too).
 const FILE_SIZE_CAP: u64 = 1 << 30;
+/// Delta debugging of a finding stops after this many runs or seconds.
+const MINIMIZE_TRIES: u32 = 400;
+const MINIMIZE_SECS: u64 = 90;
 /// Every this many cases that ran cleanly, the input also goes through a real `ingest`.
 const INGEST_EVERY: u64 = 8;
 
@@ -1569,17 +1572,22 @@ fn check_input(work: &Path, ext: &str, bytes: &[u8], s: &Settings, ingest: bool)
 fn minimize(work: &Path, ext: &str, bytes: &[u8], signature: &str, s: &Settings) -> Vec<u8> {
     let mut best = bytes.to_vec();
     let mut tries = 0;
+    let deadline = Instant::now() + Duration::from_secs(MINIMIZE_SECS);
     let same = |b: &[u8], tries: &mut u32| -> bool {
         *tries += 1;
+        if Instant::now() > deadline {
+            *tries = MINIMIZE_TRIES;
+            return false;
+        }
         matches!(check_input(work, ext, b, s, signature.starts_with("ingest")),
             Verdict::Finding { signature: sig, .. } if sig == signature)
     };
     for by_lines in [true, false] {
         let mut chunk = best.len() / 2;
-        while chunk >= 1 && tries < 400 {
+        while chunk >= 1 && tries < MINIMIZE_TRIES {
             let mut i = 0;
             let mut shrunk = false;
-            while i < best.len() && tries < 400 {
+            while i < best.len() && tries < MINIMIZE_TRIES {
                 let (s0, e0) = if by_lines {
                     let ls = lines(&best);
                     let n = (chunk / 40).max(1);
