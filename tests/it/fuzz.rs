@@ -1551,8 +1551,14 @@ fn check_input(work: &Path, ext: &str, bytes: &[u8], s: &Settings, ingest: bool)
         s,
         true,
     );
+    // Nothing identifying: the child identifiers the input carries are nowhere in the store
+    // (Parquet decoded) nor in what ingest printed.
+    let leak = leak_finding(&store, &ran, &planted_identifiers(bytes));
     let _ = std::fs::remove_dir_all(&store);
     let full = classify(&ran, "ingest");
+    if let (Some(leak), false) = (leak, matches!(full, Verdict::Finding { .. })) {
+        return leak;
+    }
     match (&verdict, &full) {
         (_, Verdict::Finding { .. }) => full,
         (Verdict::Read(a), Verdict::Read(b)) if a == b => verdict,
@@ -1565,6 +1571,71 @@ fn check_input(work: &Path, ext: &str, bytes: &[u8], s: &Settings, ingest: bool)
             ),
         },
     }
+}
+
+/// A finding when any of `planted` is in a file below `store` (Parquet decoded) or in what the
+/// run printed; one signature per place it leaked to (the table: `gen-000001/raw/...`, or the
+/// stream).
+fn leak_finding(store: &Path, ran: &Ran, planted: &[String]) -> Option<Verdict> {
+    if planted.is_empty() {
+        return None;
+    }
+    let mut texts: Vec<(String, String)> = crate::common::files_below(store)
+        .into_iter()
+        .map(|f| {
+            let name = f.strip_prefix(store).unwrap_or(&f).display().to_string();
+            (name, crate::common::scannable_text(&f))
+        })
+        .collect();
+    texts.push(("stdout".into(), ran.stdout.clone()));
+    texts.push(("stderr".into(), ran.stderr.clone()));
+    let mut leaked = vec![];
+    let mut place = String::new();
+    for (name, text) in &texts {
+        for p in planted {
+            if text.contains(p.as_str()) {
+                if place.is_empty() {
+                    let parts: Vec<&str> = name.split('/').collect();
+                    place = parts
+                        .get(1)
+                        .or(parts.first())
+                        .and_then(|p| p.split('.').next())
+                        .unwrap_or("")
+                        .to_string();
+                }
+                leaked.push(format!("{p:?} in {name}"));
+            }
+        }
+    }
+    (!leaked.is_empty()).then(|| Verdict::Finding {
+        signature: format!("ingest identifier leak: {place}"),
+        detail: leaked.join("; "),
+    })
+}
+
+/// The child identifiers a CIN return carries (`LAchildID`, `UPN`, `FormerUPN` values with a
+/// letter and at least 6 characters, so that they cannot be a date or a count by chance): they
+/// must never be stored or printed as they are.
+fn planted_identifiers(bytes: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(bytes);
+    let mut out = vec![];
+    for el in ["LAchildID", "UPN", "FormerUPN"] {
+        let (open, close) = (format!("<{el}>"), format!("</{el}>"));
+        let mut rest = &text[..];
+        while let Some(i) = rest.find(&open) {
+            let after = &rest[i + open.len()..];
+            let Some(j) = after.find(&close) else { break };
+            let v = after[..j].trim();
+            if v.len() >= 6 && v.chars().any(|c| c.is_ascii_alphabetic()) && !v.contains(['<', '&'])
+            {
+                out.push(v.to_string());
+            }
+            rest = &after[j..];
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Delta debugging: the smallest input (by lines, then bytes) that still gives `signature`,
@@ -1935,4 +2006,91 @@ fn fuzz_finding_many_plans_of_one_child_are_checked_for_overlap_without_a_blow_u
             .collect();
     assert_eq!(flagged.len(), 2999 + 2);
     assert_eq!(flagged, expected);
+}
+
+/// The harness's own oracles fire: an identifier stored as it is, an input that needs more memory
+/// than the cap, and a case slower than the timeout are each reported as findings.
+#[test]
+fn fuzz_harness_reports_a_leak_a_blow_up_and_a_hang() {
+    let d = tempfile::tempdir().expect("temp dir");
+    let work = d.path();
+    // A fictional return.
+    let xml =
+        "<Message>\n<Header>\n<CollectionDetails><Collection>CIN</Collection><Year>2024</Year>\
+               <ReferenceDate>2024-03-31</ReferenceDate></CollectionDetails>\n\
+               <Source><LEA>940</LEA></Source>\n</Header>\n<Children>\n<Child>\n\
+               <ChildIdentifiers><LAchildID>FAKE-CHILD-1</LAchildID><UPN>FAKEUPN000001</UPN>\
+               <PersonBirthDate>2015-06-15</PersonBirthDate><GenderCurrent>1</GenderCurrent>\
+               </ChildIdentifiers>\n<CINdetails><CINreferralDate>2023-05-01</CINreferralDate>\
+               <ReferralSource>1A</ReferralSource><PrimaryNeedCode>N1</PrimaryNeedCode>\
+               </CINdetails>\n\
+               </Child>\n</Children>\n</Message>\n";
+    assert_eq!(
+        planted_identifiers(xml.as_bytes()),
+        ["FAKE-CHILD-1", "FAKEUPN000001"]
+    );
+    let s = Settings {
+        timeout: Duration::from_secs(600),
+        ..Settings::from_env()
+    };
+    match check_input(work, "xml", xml.as_bytes(), &s, false) {
+        Verdict::Read(counts) => assert_eq!(counts["referrals"], [1, 1, 0, 0]),
+        other => panic!("the return reads: {other:?}"),
+    }
+    // An identifier in a stored table (as a leak into the raw layer would be).
+    let store = work.join("fake-store");
+    let table = store.join("gen-000001/raw");
+    std::fs::create_dir_all(&table).expect("fake store");
+    let mut df = polars::prelude::df!("value" => ["N1", "FAKEUPN000001"]).expect("frame");
+    safeguard::store::write_parquet(&table.join("g000001-00000.parquet"), &mut df).expect("write");
+    let ran = Ran {
+        code: Some(0),
+        signal: None,
+        stdout: String::new(),
+        stderr: String::new(),
+        timed_out: false,
+    };
+    let planted = planted_identifiers(xml.as_bytes());
+    match leak_finding(&store, &ran, &planted) {
+        Some(Verdict::Finding { signature, detail }) => {
+            assert_eq!(signature, "ingest identifier leak: raw");
+            assert_eq!(
+                detail,
+                "\"FAKEUPN000001\" in gen-000001/raw/g000001-00000.parquet"
+            );
+        }
+        other => panic!("the leak is not seen: {other:?}"),
+    }
+    // ... or in a message.
+    let said = Ran {
+        stderr: "error: case.xml: FAKE-CHILD-1 is not valid".into(),
+        ..ran
+    };
+    std::fs::remove_dir_all(&store).expect("clear the fake store");
+    match leak_finding(&store, &said, &planted) {
+        Some(Verdict::Finding { signature, .. }) => {
+            assert_eq!(signature, "ingest identifier leak: stderr")
+        }
+        other => panic!("the leak is not seen: {other:?}"),
+    }
+    // A cap far below what the binary needs to start.
+    let tiny = Settings {
+        mem_mb: 8,
+        ..Settings::from_env()
+    };
+    match check_input(work, "xml", xml.as_bytes(), &tiny, false) {
+        Verdict::Finding { signature, .. } => assert!(
+            signature.contains("memory blow-up") || signature.contains("signal"),
+            "{signature}"
+        ),
+        other => panic!("the cap is not applied: {other:?}"),
+    }
+    let hasty = Settings {
+        timeout: Duration::ZERO,
+        ..Settings::from_env()
+    };
+    match check_input(work, "xml", xml.as_bytes(), &hasty, false) {
+        Verdict::Finding { signature, .. } => assert_eq!(signature, "fuzz-case hang"),
+        other => panic!("the timeout is not applied: {other:?}"),
+    }
 }
