@@ -19,7 +19,9 @@
 //! - `SAFEGUARD_FUZZ_TIMEOUT` seconds a case may take (default [`DEFAULT_TIMEOUT_SECS`]);
 //! - `SAFEGUARD_FUZZ_FINDINGS` where findings are saved (default: a folder in the temp dir);
 //! - `SAFEGUARD_FUZZ_ALL=1` also runs the mutation kinds in [`KNOWN_OPEN`];
-//! - `SAFEGUARD_FUZZ_MINIMIZE=1` shrinks each text finding (delta debugging) before saving it.
+//! - `SAFEGUARD_FUZZ_MINIMIZE=1` shrinks each text finding (delta debugging) before saving it;
+//! - `SAFEGUARD_FUZZ_INGEST_EVERY` how often a clean case also goes through a real ingest
+//!   (default [`INGEST_EVERY`]; 1 = every case).
 //!
 //! `scripts/fuzz.sh MINUTES` runs this test for that long with every kind and minimisation on.
 
@@ -1302,6 +1304,7 @@ struct Settings {
     findings: PathBuf,
     all_kinds: bool,
     minimize: bool,
+    ingest_every: u64,
 }
 
 fn env_u64(name: &str) -> Option<u64> {
@@ -1329,6 +1332,9 @@ impl Settings {
                 .unwrap_or_else(|| std::env::temp_dir().join("safeguard-fuzz-findings")),
             all_kinds: std::env::var("SAFEGUARD_FUZZ_ALL").is_ok_and(|v| v == "1"),
             minimize: std::env::var("SAFEGUARD_FUZZ_MINIMIZE").is_ok_and(|v| v == "1"),
+            ingest_every: env_u64("SAFEGUARD_FUZZ_INGEST_EVERY")
+                .unwrap_or(INGEST_EVERY)
+                .max(1),
         }
     }
 }
@@ -1765,7 +1771,7 @@ fn fuzz_readers_bounded() {
                 findings.len()
             );
         }
-        let ingest = clean % INGEST_EVERY == INGEST_EVERY - 1;
+        let ingest = clean % s.ingest_every == s.ingest_every - 1;
         let t0 = Instant::now();
         let verdict = check_input(work.path(), seed.fmt.ext(), &bytes, &s, ingest);
         let took = t0.elapsed().as_secs_f64();
