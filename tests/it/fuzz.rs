@@ -25,6 +25,9 @@
 //!
 //! `scripts/fuzz.sh MINUTES` runs this test for that long with every kind and minimisation on.
 
+// Mutations take `&mut Vec<u8>` (one function type for all, and most of them splice).
+#![allow(clippy::ptr_arg)]
+
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Cursor, Read, Write};
@@ -500,11 +503,7 @@ fn lines(b: &[u8]) -> Vec<(usize, usize)> {
 /// Field start offsets of one line (by commas, ignoring quoting: good enough for mutation).
 fn field_starts(b: &[u8], (s, e): (usize, usize)) -> Vec<usize> {
     let mut out = vec![s];
-    for i in s..e {
-        if b[i] == b',' {
-            out.push(i + 1);
-        }
-    }
+    out.extend((s..e).filter(|&i| b[i] == b',').map(|i| i + 1));
     out
 }
 
@@ -639,7 +638,7 @@ fn csv_long_field(rng: &mut Rng64, b: &mut Vec<u8>) -> Option<String> {
     let l = data_line(rng, b)?;
     let at = *pick(rng, &field_starts(b, l));
     let n = *pick(rng, &[1000usize, 100_000, 2_000_000]);
-    let c = *pick(rng, &[b'x', b'9', b' ', b'"']);
+    let c = *pick(rng, b"x9 \"");
     b.splice(at..at, std::iter::repeat_n(c, n));
     Some(format!("{n} x {:?} at {at}", c as char))
 }
@@ -1250,7 +1249,7 @@ fn xlsx_bomb(rng: &mut Rng64, b: &mut Vec<u8>) -> Option<String> {
                 b"<v>"
             };
             let at = find(p, tag)? + 3;
-            let c = *pick(rng, &[b'A', b' ', b'9']);
+            let c = *pick(rng, b"A 9");
             p.splice(at..at, std::iter::repeat_n(c, mb << 20));
             Some(format!("{mb} MiB of {:?} in a cell", c as char))
         },
@@ -1764,7 +1763,7 @@ fn fuzz_readers_bounded() {
                 ),
             }
         }
-        if case % 100 == 0 {
+        if case.is_multiple_of(100) {
             eprintln!(
                 "fuzz: {case} case(s), {:.0} s, {} finding(s) so far",
                 started.elapsed().as_secs_f64(),
