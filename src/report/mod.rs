@@ -15,10 +15,13 @@
 //! out from what `measures.csv` shows, and nothing it hides can be recovered from the rest.
 //! A reading never prints `c`: a clause whose number is suppressed is left out.
 
+pub mod audit;
 pub mod benchmarks;
 pub mod chart;
 pub mod charts;
+pub mod comparison;
 pub mod html;
+pub mod stats;
 
 use std::path::{Path, PathBuf};
 
@@ -71,6 +74,9 @@ pub struct ReportData<'a> {
     pub partnership: String,
     /// Every published table goes through it (cdop.md section 4).
     pub sup: crate::suppress::Suppressor,
+    /// The comparison with the DfE's published figures for the report's years
+    /// ([`comparison::compute`]).
+    pub compare: &'a [crate::compare::CompareRow],
 }
 
 /// One row of the measures table as published: the row and its cells after suppression.
@@ -169,6 +175,18 @@ pub fn write_report(
     // The measures table as published: suppressed (the analyst's own copy is unsuppressed).
     // Every other number of the report starts from its cells.
     let published = sup.suppress_measures(&measures.frame()?)?;
+    // The comparison with the DfE's figures (issue 13), for the years the measures hold up to
+    // the report's: offline, from the shipped asset.
+    let mut years: Vec<FinYear> = measures
+        .rows
+        .iter()
+        .filter_map(|r| r.period.parse::<FinYear>().ok())
+        .filter(|y| *y <= year)
+        .collect();
+    years.sort();
+    years.dedup();
+    let las: Vec<String> = cfg.las.iter().map(|l| l.code.clone()).collect();
+    let compare_rows = comparison::compute(measures, &las, &years);
     let data = ReportData {
         rows: &measures.rows,
         cells: &published.cells,
@@ -182,6 +200,7 @@ pub fn write_report(
         threshold: cfg.suppression_threshold as u64,
         partnership: cfg.partnership.clone(),
         sup,
+        compare: &compare_rows,
     };
     let figures = charts::all(&data);
     let mut files = vec![];
@@ -203,7 +222,14 @@ pub fn write_report(
     let dq = out_dir.join("data-quality.csv");
     data_quality(store, measures, &data)?.write_csv(&dq)?;
     files.push(dq);
+    let cpath = out_dir.join("compare.csv");
+    let mut cframe = comparison::published_frame(&compare_rows, measures, &published.cells)?;
+    crate::csv_out::write_frame(&cpath, &mut cframe)?;
+    files.push(cpath);
     let summary = html::summary_table(&data);
+    let spath = out_dir.join("summary.csv");
+    summary.write_csv(&spath)?;
+    files.push(spath);
     let index = out_dir.join("index.html");
     crate::csv_out::write_bytes(
         &index,

@@ -100,7 +100,7 @@ fn the_catalogue_holds_sources_polarity_units_and_headlines() {
         (
             "referral_decision_1wd",
             "Referral decisions within 1 working day",
-            "1 working day (WT2013)"
+            "1 working day (WT2023)"
         )
     );
     assert_eq!(h[1].0, "rereferral_12m");
