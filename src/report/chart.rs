@@ -830,7 +830,8 @@ where
                         _ => runs.push(vec![]),
                     }
                 }
-                for run in runs.iter().filter(|r| !r.is_empty()) {
+                // A run of one point is its marker alone.
+                for run in runs.iter().filter(|r| r.len() > 1) {
                     if sr.dashed {
                         cc.draw_series(DashedLineSeries::new(
                             run.clone(),

@@ -34,7 +34,7 @@ fn pct1(v: f64) -> String {
 /// The footnote: source, period, and the suppression rule with the configured threshold.
 fn footnote(d: &ReportData, source: &str, period: &str) -> String {
     format!(
-        "{source} Period: {period}. Counts of 1 to {} are withheld, with others where a total would reveal one.",
+        "{source} Period: {period}.\nCounts of 1 to {} are withheld, with others where a total would reveal one.",
         d.threshold
     )
 }
@@ -1266,9 +1266,6 @@ const CDOP_CATEGORIES: &[(&str, &str)] = &[
     ("10", "Sudden unexplained"),
 ];
 
-/// The outcomes of a review (cdop.md section 2), as `category_modifiable` spells them.
-const CDOP_OUTCOMES: &[&str] = &["IDENTIFIED", "NOT_IDENTIFIED", "INSUFFICIENT", "not recorded"];
-
 /// Whether a breakdown value of `cdop_reviews_completed` (`category` or `modifiable`) is
 /// withheld or absent in every one of `years` at partnership level in the published measures
 /// table: public information, so grouping by it tells a reader nothing new.
@@ -1385,6 +1382,8 @@ pub fn cdop_pooled(d: &ReportData, years: &[FinYear]) -> CdopPooled {
     if vars.iter().any(|v| split(&v.2).0 == "not recorded") {
         cats.push(("not recorded".into(), "Category not recorded".into()));
     }
+    // A category with no review in the three years has no row.
+    cats.retain(|(k, _)| vars.iter().any(|v| &split(&v.2).0 == k));
     let combine: Vec<&(String, String)> = cats
         .iter()
         .filter(|(k, _)| cdop_never_shown(d, years, "category", k))
@@ -1405,7 +1404,10 @@ pub fn cdop_pooled(d: &ReportData, years: &[FinYear]) -> CdopPooled {
     // Columns: the outcomes, the rare ones in with "no modifiable factors".
     let rare: Vec<&str> = ["INSUFFICIENT", "not recorded"]
         .into_iter()
-        .filter(|o| cdop_never_shown(d, years, "modifiable", o))
+        .filter(|o| {
+            vars.iter().any(|v| split(&v.2).1 == *o)
+                && cdop_never_shown(d, years, "modifiable", o)
+        })
         .collect();
     let mut cols: Vec<(String, Vec<String>)> = vec![
         (
@@ -1432,7 +1434,6 @@ pub fn cdop_pooled(d: &ReportData, years: &[FinYear]) -> CdopPooled {
             cols.push((name.into(), vec![o.into()]));
         }
     }
-    debug_assert!(CDOP_OUTCOMES.len() == 4);
     // Raw pooled counts (partnership level), and each cell's form over the base counts.
     let in_cell = |r: usize, c: usize, k: &str| {
         let (cat, out) = split(k);
@@ -1480,8 +1481,9 @@ pub fn cdop_pooled(d: &ReportData, years: &[FinYear]) -> CdopPooled {
             }
         }
         for c in 0..cols.len() {
-            if let Some(t) = &g.col_totals {
-                put(t[c], col_form(c));
+            // (No column totals when there is no row: no review at all.)
+            if let Some(t) = g.col_totals.as_ref().and_then(|t| t.get(c)) {
+                put(*t, col_form(c));
             }
         }
         if let Some(t) = g.grand_total {

@@ -532,7 +532,7 @@ fn the_report_summary_table_takes_its_headlines_from_the_catalogue() {
         .and_then(|r| r.split("</tr>").next())
         .expect("the rereferral_12m row");
     assert!(
-        row.contains("<td>Children referred again within a year</td>"),
+        row.contains("<th scope=\"row\">Children referred again within a year<"),
         "{row}"
     );
     assert!(row.contains("none set"), "{row}");

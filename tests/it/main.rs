@@ -16,6 +16,7 @@ mod hostile_structure;
 mod ingest;
 mod measures;
 mod report;
+mod report_publish;
 mod store;
 mod suppress;
 mod synth;
