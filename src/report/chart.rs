@@ -740,6 +740,17 @@ where
                                 colour.stroke_width((2.0 * s) as u32),
                             ))
                             .map_err(e)?;
+                            // Said in words above it where the word fits.
+                            if (bx1 - bx0) as f64 >= 58.0 * s {
+                                root.draw(&Text::new(
+                                    "withheld".to_string(),
+                                    ((bx0 + bx1) / 2, by - stub - px(3.0)),
+                                    font(11.0, s)
+                                        .color(&GREY)
+                                        .pos(Pos::new(HPos::Center, VPos::Bottom)),
+                                ))
+                                .map_err(e)?;
+                            }
                         }
                         Point::Withheld => {
                             // Drawn once the shown values of the stack are in (below).
@@ -820,6 +831,7 @@ where
             }
         }
         Kind::Lines => {
+            let mut end_labels: Vec<(i32, i32, String)> = vec![];
             for (j, sr) in chart.series.iter().enumerate() {
                 let colour = PALETTE[sr.colour.unwrap_or(j) % PALETTE.len()];
                 // Runs of consecutive shown points: the line breaks at a withheld or missing one.
@@ -877,19 +889,28 @@ where
                             .map_err(e)?;
                     }
                 }
-                // Only the latest point is labelled: labels on every point of several lines collide.
+                // Only the latest point is labelled (labels on every point of several lines
+                // collide): to its right, placed below.
                 let last = sr.points.iter().rposition(|p| p.value().is_some());
                 if let Some(i) = last {
                     if let (Some(v), Some(Some(l))) = (sr.points[i].value(), sr.labels.get(i)) {
                         let (bx, by) = cc.backend_coord(&(i as f64 + 0.5, v));
-                        root.draw(&Text::new(
-                            l.clone(),
-                            (bx, by - px(8.0)),
-                            font(11.0, s).pos(Pos::new(HPos::Center, VPos::Bottom)),
-                        ))
-                        .map_err(e)?;
+                        end_labels.push((by, bx + px(9.0), l.clone()));
                     }
                 }
+            }
+            // End labels a line apart at least, in the order of their points.
+            end_labels.sort_by_key(|l| l.0);
+            let mut prev: Option<i32> = None;
+            for (y, x, l) in end_labels {
+                let y = prev.map_or(y, |p| y.max(p + px(14.0)));
+                root.draw(&Text::new(
+                    l,
+                    (x, y),
+                    font(11.0, s).pos(Pos::new(HPos::Left, VPos::Center)),
+                ))
+                .map_err(e)?;
+                prev = Some(y);
             }
         }
     }
