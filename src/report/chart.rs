@@ -496,7 +496,12 @@ fn draw_marker<DB: DrawingBackend>(
             colour.filled(),
         )),
         Marker::Diamond => root.draw(&Polygon::new(
-            vec![(x, y - r - 1), (x + r + 1, y), (x, y + r + 1), (x - r - 1, y)],
+            vec![
+                (x, y - r - 1),
+                (x + r + 1, y),
+                (x, y + r + 1),
+                (x - r - 1, y),
+            ],
             colour.filled(),
         )),
         Marker::Cross => {
@@ -592,8 +597,15 @@ where
                             colour.filled(),
                         ))
                         .map_err(e)?;
-                        draw_marker(root, marker(*j), (x + px(11.0), y + px(8.0)), px(4.5), colour, s)
-                            .map_err(e)?;
+                        draw_marker(
+                            root,
+                            marker(*j),
+                            (x + px(11.0), y + px(8.0)),
+                            px(4.5),
+                            colour,
+                            s,
+                        )
+                        .map_err(e)?;
                     } else {
                         patterned_box(
                             root,
@@ -717,6 +729,7 @@ where
             let mut stub_top: Vec<Option<i32>> = vec![None; n];
             for (j, sr) in chart.series.iter().enumerate() {
                 let colour = PALETTE[sr.colour.unwrap_or(j) % PALETTE.len()];
+                #[allow(clippy::needless_range_loop)] // i is the category: base, x and points
                 for i in 0..n {
                     let (x0, x1) = if stacked {
                         (i as f64 + 0.15, i as f64 + 0.85)
@@ -765,8 +778,15 @@ where
                             let a = cc.backend_coord(&(x0, y0));
                             let b = cc.backend_coord(&(x1, y1));
                             if v > 0.0 {
-                                patterned_box(root, (a.0 + 1, a.1), (b.0 - 1, b.1), colour, pattern(j), s)
-                                    .map_err(e)?;
+                                patterned_box(
+                                    root,
+                                    (a.0 + 1, a.1),
+                                    (b.0 - 1, b.1),
+                                    colour,
+                                    pattern(j),
+                                    s,
+                                )
+                                .map_err(e)?;
                                 root.draw(&Rectangle::new(
                                     [(a.0 + 1, a.1), (b.0 - 1, b.1)],
                                     colour.stroke_width(s.max(1.0) as u32),
@@ -838,7 +858,9 @@ where
                 let mut runs: Vec<Vec<(f64, f64)>> = vec![vec![]];
                 for (i, p) in sr.points.iter().enumerate() {
                     match p {
-                        Point::Shown(v) => runs.last_mut().expect("a run").push((i as f64 + 0.5, *v)),
+                        Point::Shown(v) => {
+                            runs.last_mut().expect("a run").push((i as f64 + 0.5, *v))
+                        }
                         _ => runs.push(vec![]),
                     }
                 }
@@ -873,7 +895,12 @@ where
                         // The stub on the axis, with the series' marker above it; the stubs of
                         // several series at one category side by side, centred.
                         let at_i: Vec<usize> = (0..chart.series.len())
-                            .filter(|&jj| chart.series[jj].points.get(i).is_some_and(Point::is_withheld))
+                            .filter(|&jj| {
+                                chart.series[jj]
+                                    .points
+                                    .get(i)
+                                    .is_some_and(Point::is_withheld)
+                            })
                             .collect();
                         let pos = at_i.iter().position(|&jj| jj == j).unwrap_or(0) as f64;
                         let (bx, by) = cc.backend_coord(&(i as f64 + 0.5, 0.0));
@@ -885,8 +912,15 @@ where
                             s,
                         )
                         .map_err(e)?;
-                        draw_marker(root, marker(j), (bx + dx, by - stub - px(7.0)), px(3.5), colour, s)
-                            .map_err(e)?;
+                        draw_marker(
+                            root,
+                            marker(j),
+                            (bx + dx, by - stub - px(7.0)),
+                            px(3.5),
+                            colour,
+                            s,
+                        )
+                        .map_err(e)?;
                     }
                 }
                 // Only the latest point is labelled (labels on every point of several lines
@@ -937,9 +971,7 @@ where
         root.draw(&Text::new(
             label.clone(),
             (bx - px(4.0), ty),
-            font(11.0, s)
-                .color(&GREY)
-                .pos(Pos::new(HPos::Right, vpos)),
+            font(11.0, s).color(&GREY).pos(Pos::new(HPos::Right, vpos)),
         ))
         .map_err(e)?;
         last_label = Some(if above { ty } else { ty + px(14.0) });

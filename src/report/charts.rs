@@ -298,7 +298,12 @@ pub fn series_from_grid(
         let mut points = vec![];
         let mut labels = vec![];
         for (i, cat) in cats.iter().enumerate() {
-            if !present.get(i).and_then(|r| r.get(j)).copied().unwrap_or(false) {
+            if !present
+                .get(i)
+                .and_then(|r| r.get(j))
+                .copied()
+                .unwrap_or(false)
+            {
                 points.push(Point::Missing);
                 labels.push(None);
                 continue;
@@ -433,7 +438,10 @@ fn front_door(d: &ReportData) -> Figure {
     // would make a month's count a sum with a withheld number in it (the reading gives them).
     let contacts: Vec<Option<Num>> = months
         .iter()
-        .map(|(k, _)| d.row("contact_to_referral", y, ALL, "month", k).map(|r| den(&r)))
+        .map(|(k, _)| {
+            d.row("contact_to_referral", y, ALL, "month", k)
+                .map(|r| den(&r))
+        })
         .collect();
     let referrals: Vec<Option<Num>> = months
         .iter()
@@ -1114,13 +1122,13 @@ fn plans_duration(d: &ReportData) -> Figure {
         Some(t) if enough(total) => {
             let long = match long {
                 None => Some("none".to_string()),
-                Some(l) => count_phrase(l.num, l.row.numerator, d.threshold).map(|n| {
-                    match l.share() {
+                Some(l) => {
+                    count_phrase(l.num, l.row.numerator, d.threshold).map(|n| match l.share() {
                         Share::Shown(v) if n != "0" => format!("{n} ({})", pct1(v)),
                         Share::Shown(_) => "none".to_string(),
                         _ => n,
-                    }
-                }),
+                    })
+                }
             };
             match long {
                 Some(n) => format!(
@@ -1337,7 +1345,9 @@ pub fn cdop_pooled(d: &ReportData, years: &[FinYear]) -> CdopPooled {
     vars.sort();
     vars.dedup();
     let form = |pred: &dyn Fn(&(String, String, String)) -> bool| -> super::audit::Form {
-        vars.iter().map(|v| if pred(v) { 1.0 } else { 0.0 }).collect()
+        vars.iter()
+            .map(|v| if pred(v) { 1.0 } else { 0.0 })
+            .collect()
     };
     let split = |v: &str| -> (String, String) {
         let mut it = v.splitn(2, '|');
@@ -1363,7 +1373,13 @@ pub fn cdop_pooled(d: &ReportData, years: &[FinYear]) -> CdopPooled {
                     }
             });
             let [num, den, ..] = d.cells[i];
-            for (cell, f) in [(num, f.clone()), (den, form(&|(p, l, _)| p == period && (la == ALL || l == la)))] {
+            for (cell, f) in [
+                (num, f.clone()),
+                (
+                    den,
+                    form(&|(p, l, _)| p == period && (la == ALL || l == la)),
+                ),
+            ] {
                 match cell {
                     Cell::Shown(v) => shown.push((f, v)),
                     Cell::Suppressed => withheld.push(f),
@@ -1405,8 +1421,7 @@ pub fn cdop_pooled(d: &ReportData, years: &[FinYear]) -> CdopPooled {
     let rare: Vec<&str> = ["INSUFFICIENT", "not recorded"]
         .into_iter()
         .filter(|o| {
-            vars.iter().any(|v| split(&v.2).1 == *o)
-                && cdop_never_shown(d, years, "modifiable", o)
+            vars.iter().any(|v| split(&v.2).1 == *o) && cdop_never_shown(d, years, "modifiable", o)
         })
         .collect();
     let mut cols: Vec<(String, Vec<String>)> = vec![
@@ -1455,9 +1470,8 @@ pub fn cdop_pooled(d: &ReportData, years: &[FinYear]) -> CdopPooled {
     let cell_form = |r: usize, c: usize| form(&|(_, _, k)| in_cell(r, c, k));
     let row_form = |r: usize| form(&|(_, _, k)| (0..cols.len()).any(|c| in_cell(r, c, k)));
     let col_form = |c: usize| form(&|(_, _, k)| (0..rows.len()).any(|r| in_cell(r, c, k)));
-    let all_form = form(&|(_, _, k)| {
-        (0..rows.len()).any(|r| (0..cols.len()).any(|c| in_cell(r, c, k)))
-    });
+    let all_form =
+        form(&|(_, _, k)| (0..rows.len()).any(|r| (0..cols.len()).any(|c| in_cell(r, c, k))));
     let mut hidden = vec![vec![false; cols.len()]; rows.len()];
     let mut audit_hidden = 0;
     loop {
@@ -1545,13 +1559,16 @@ fn cdop_by_category(d: &ReportData) -> Figure {
     // Pooled over the three years (reviews are counted in the year they are completed, so the
     // years are disjoint): one panel's single year is too small to publish by category.
     let pooled = cdop_pooled(d, &years);
-    let present: Vec<Vec<bool>> = pooled
-        .counts
-        .iter()
-        .map(|r| vec![true; r.len()])
-        .collect();
+    let present: Vec<Vec<bool>> = pooled.counts.iter().map(|r| vec![true; r.len()]).collect();
     let names: Vec<String> = pooled.cols.iter().map(|c| c.0.clone()).collect();
-    c.series = series_from_grid(&names, &pooled.rows, &pooled.grid, &present, &mut table, None);
+    c.series = series_from_grid(
+        &names,
+        &pooled.rows,
+        &pooled.grid,
+        &present,
+        &mut table,
+        None,
+    );
     if let Some(other) = pooled.rows.iter().position(|r| r == "Other categories") {
         let named: Vec<String> = pooled.row_codes[other]
             .iter()
@@ -1559,9 +1576,10 @@ fn cdop_by_category(d: &ReportData) -> Figure {
                 CDOP_CATEGORIES
                     .iter()
                     .find(|(code, _)| code == k)
-                    .map_or_else(|| "category not recorded".to_string(), |(code, n)| {
-                        format!("{code} {}", n.to_lowercase())
-                    })
+                    .map_or_else(
+                        || "category not recorded".to_string(),
+                        |(code, n)| format!("{code} {}", n.to_lowercase()),
+                    )
             })
             .collect();
         c.notes.push(format!(

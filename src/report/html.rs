@@ -101,16 +101,21 @@ pub fn summary_table(d: &ReportData) -> Table {
             .and_then(|c| c.measure(id))
             .map_or(Unit::Proportion, |m| m.unit);
         let pol = super::charts::polarity(id);
-        let england = d.benchmarks.latest(id, &d.year.to_string()).map_or_else(
-            String::new,
-            |(p, v)| format!("{} ({p})", pct1(v)),
-        );
+        let england = d
+            .benchmarks
+            .latest(id, &d.year.to_string())
+            .map_or_else(String::new, |(p, v)| format!("{} ({p})", pct1(v)));
         for (la, area) in areas(d) {
             let now = d.row(id, d.year, &la, "NONE", "");
             let before = d.row(id, d.year.previous(), &la, "NONE", "");
             let fmt = |r: Option<super::Published>| r.map_or_else(String::new, |r| d.pct_cell(&r));
-            let (mut lo, mut hi, mut change, mut dir, mut size) =
-                (String::new(), String::new(), String::new(), String::new(), String::new());
+            let (mut lo, mut hi, mut change, mut dir, mut size) = (
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+            );
             let counts = now.and_then(|r| match (r.num, r.den) {
                 (Cell::Shown(x), Cell::Shown(n)) if n > 0 => Some((x, n)),
                 _ => None,
@@ -257,7 +262,8 @@ fn summary_html(d: &ReportData, t: &Table) -> String {
                     other => other,
                 }
                 .to_string();
-                let words: Vec<String> = [dir, size].into_iter().filter(|w| !w.is_empty()).collect();
+                let words: Vec<String> =
+                    [dir, size].into_iter().filter(|w| !w.is_empty()).collect();
                 format!(
                     "{}<span class=\"sub\">{}</span>",
                     esc(&short),
@@ -283,7 +289,9 @@ fn summary_html(d: &ReportData, t: &Table) -> String {
                     }
                     c
                 };
-                s.push_str(&format!("<td class=\"num\" data-col=\"neighbours\">{cell}</td>"));
+                s.push_str(&format!(
+                    "<td class=\"num\" data-col=\"neighbours\">{cell}</td>"
+                ));
             }
         }
         let england = first[col("england")].clone();
@@ -437,7 +445,9 @@ pub fn page(
         esc(&d.partnership),
         d.year
     ));
-    s.push_str(&format!("<style>{CSS}</style>\n</head>\n<body>\n<header>\n"));
+    s.push_str(&format!(
+        "<style>{CSS}</style>\n</head>\n<body>\n<header>\n"
+    ));
     s.push_str(&format!("<h1>{}</h1>\n", esc(&d.partnership)));
     s.push_str(&format!(
         "<p class=\"lede\">Annual report on the effectiveness of safeguarding, {} (1 April {} to 31 March {}).</p>\n</header>\n<main>\n",

@@ -223,8 +223,8 @@ pub fn write_report(
     data_quality(store, measures, &data)?.write_csv(&dq)?;
     files.push(dq);
     let cpath = out_dir.join("compare.csv");
-    let mut cframe = comparison::published_frame(&compare_rows, measures, &published.cells)?;
-    crate::csv_out::write_frame(&cpath, &mut cframe)?;
+    let cframe = comparison::published_frame(&compare_rows, measures, &published.cells)?;
+    crate::csv_out::write_frame(&cpath, &cframe)?;
     files.push(cpath);
     let summary = html::summary_table(&data);
     let spath = out_dir.join("summary.csv");

@@ -52,8 +52,7 @@ fn elements(doc: &str, tag: &str) -> Vec<String> {
 
 /// Whether a sentence holds `c` as a word (the suppression symbol).
 fn has_c_word(s: &str) -> bool {
-    s.split(|ch: char| !ch.is_alphanumeric())
-        .any(|w| w == "c")
+    s.split(|ch: char| !ch.is_alphanumeric()).any(|w| w == "c")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -79,9 +78,7 @@ fn a_chart_whose_only_counts_are_withheld_draws_stubs_not_bars() {
         "a withheld value was drawn as a bar"
     );
     // Each withheld value is a stub outlined in the series' colour and hatched in grey.
-    let outlines = svg
-        .matches("fill=\"none\" stroke=\"#0072B2\"")
-        .count();
+    let outlines = svg.matches("fill=\"none\" stroke=\"#0072B2\"").count();
     assert_eq!(outlines, 2, "one outlined stub per withheld value:\n{svg}");
     assert!(svg.contains("stroke=\"#5A5A5A\""), "the stubs are hatched");
     // The legend says what a stub is, with the threshold's words.
@@ -92,10 +89,21 @@ fn a_chart_whose_only_counts_are_withheld_draws_stubs_not_bars() {
     assert!(!has_c_word(&desc), "{desc}");
 
     // The same chart with the counts shown draws bars.
-    let shown = bar_chart(vec![Point::Shown(0.0), Point::Shown(3.0), Point::Shown(4.0)]);
+    let shown = bar_chart(vec![
+        Point::Shown(0.0),
+        Point::Shown(3.0),
+        Point::Shown(4.0),
+    ]);
     let svg = render_svg(&shown).unwrap();
-    assert_eq!(svg.matches("fill=\"#0072B2\"").count(), 2, "two bars of 3 and 4");
-    assert!(!svg.contains("Withheld:"), "no legend item without a withheld value");
+    assert_eq!(
+        svg.matches("fill=\"#0072B2\"").count(),
+        2,
+        "two bars of 3 and 4"
+    );
+    assert!(
+        !svg.contains("Withheld:"),
+        "no legend item without a withheld value"
+    );
 }
 
 #[test]
@@ -110,10 +118,15 @@ fn a_withheld_point_breaks_a_line_and_is_not_plotted_at_zero() {
     let svg = render_svg(&c).unwrap();
     // Two runs of one point each: no line joins Q1 to Q3 through the withheld Q2.
     assert!(
-        !svg.lines().any(|l| l.starts_with("<polyline") && l.contains("stroke=\"#0072B2\"")),
+        !svg.lines()
+            .any(|l| l.starts_with("<polyline") && l.contains("stroke=\"#0072B2\"")),
         "no line drawn across the gap:\n{svg}"
     );
-    assert_eq!(svg.matches("<circle").count(), 3, "two points and the stub's marker");
+    assert_eq!(
+        svg.matches("<circle").count(),
+        3,
+        "two points and the stub's marker"
+    );
     assert!(describe(&c).contains("Q2 withheld"));
 }
 
@@ -122,17 +135,18 @@ fn a_withheld_point_breaks_a_line_and_is_not_plotted_at_zero() {
 
 #[test]
 fn every_svg_has_a_title_and_a_description_with_its_numbers() {
-    let mut c = bar_chart(vec![Point::Shown(12.0), Point::Withheld, Point::Shown(30.0)]);
+    let mut c = bar_chart(vec![
+        Point::Shown(12.0),
+        Point::Withheld,
+        Point::Shown(30.0),
+    ]);
     c.reading = "42 plans or more were made.".into();
     let svg = render_svg(&c).unwrap();
     let head = &svg[..svg.find('>').unwrap()];
     assert!(head.starts_with("<svg"), "{head}");
     assert!(head.contains("role=\"img\""));
     assert!(head.contains("aria-labelledby=\"t-withheld-title t-withheld-desc\""));
-    assert_eq!(
-        elements(&svg, "title"),
-        vec!["Plans by month".to_string()]
-    );
+    assert_eq!(elements(&svg, "title"), vec!["Plans by month".to_string()]);
     let desc = &elements(&svg, "desc")[0];
     for want in [
         "Bar chart",
@@ -167,7 +181,10 @@ fn series_differ_by_pattern_and_marker_not_colour_alone() {
         Series::new("Two", vec![Point::Shown(7.0)]),
     ];
     let svg = render_svg(&bars).unwrap();
-    assert!(svg.contains("stroke=\"#FFFFFF\""), "the second series is striped");
+    assert!(
+        svg.contains("stroke=\"#FFFFFF\""),
+        "the second series is striped"
+    );
     let mut lines = Chart::new("t-lines", "Three lines", Kind::Lines);
     lines.categories = vec!["A".into(), "B".into()];
     lines.series = (0..3)
@@ -176,7 +193,10 @@ fn series_differ_by_pattern_and_marker_not_colour_alone() {
     let svg = render_svg(&lines).unwrap();
     assert!(svg.contains("<circle"), "a circle marker");
     // A triangle (3 points) and a square (a rect the size of a marker) are polygons/rects.
-    assert!(svg.matches("<polygon").count() >= 2, "triangle markers:\n{svg}");
+    assert!(
+        svg.matches("<polygon").count() >= 2,
+        "triangle markers:\n{svg}"
+    );
 }
 
 #[test]
@@ -229,7 +249,10 @@ fn wilson_interval_of_72_out_of_80() {
     assert_eq!(lo, 0.0);
     assert!((hi - 0.277532).abs() < 5e-6, "{hi}");
     let (lo, hi) = wilson(10, 10).unwrap();
-    assert!((lo - 0.722468).abs() < 5e-6 && (hi - 1.0).abs() < 1e-12, "{lo} {hi}");
+    assert!(
+        (lo - 0.722468).abs() < 5e-6 && (hi - 1.0).abs() < 1e-12,
+        "{lo} {hi}"
+    );
     assert_eq!(wilson(0, 0), None);
 }
 
@@ -240,10 +263,19 @@ fn polarity_words_for_lower_and_higher_is_better_measures() {
     assert_eq!(polarity("icpc_15wd"), Polarity::HigherIsBetter);
     assert_eq!(polarity("contact_to_referral"), Polarity::Neutral);
     // Re-referrals up from 20% to 23%: worse; down: better.
-    assert_eq!(direction(polarity("rereferral_12m"), 0.23, 0.20).word(), "worse");
-    assert_eq!(direction(polarity("rereferral_12m"), 0.20, 0.23).word(), "better");
+    assert_eq!(
+        direction(polarity("rereferral_12m"), 0.23, 0.20).word(),
+        "worse"
+    );
+    assert_eq!(
+        direction(polarity("rereferral_12m"), 0.20, 0.23).word(),
+        "better"
+    );
     // ICPCs within 15 working days up: better; down: worse.
-    assert_eq!(direction(polarity("icpc_15wd"), 0.85, 0.80).word(), "better");
+    assert_eq!(
+        direction(polarity("icpc_15wd"), 0.85, 0.80).word(),
+        "better"
+    );
     assert_eq!(direction(polarity("icpc_15wd"), 0.80, 0.85).word(), "worse");
     // A neutral measure: neither; no move: no change.
     assert_eq!(
@@ -287,7 +319,8 @@ fn a_reading_says_fewer_than_6_for_5_and_6_for_6() {
 /// about 7 months), and its report; returns the reading of the plan-length chart.
 fn plans_reading(long: usize) -> String {
     let dir = tempfile::tempdir().unwrap();
-    let mut plans = String::from("plan_id,referral_id,child_id,la_code,start_date,end_date,initial_category\n");
+    let mut plans =
+        String::from("plan_id,referral_id,child_id,la_code,start_date,end_date,initial_category\n");
     let mut refs = String::from("referral_id,child_id,la_code,received_at\n");
     for i in 0..20 {
         let (start, end) = if i < long {
@@ -381,7 +414,10 @@ fn small_child_death_categories_are_combined_into_other_with_hand_worked_counts(
             i += 1;
         }
     };
-    for (y, done) in ["2022-09-01", "2023-09-01", "2024-09-01"].iter().enumerate() {
+    for (y, done) in ["2022-09-01", "2023-09-01", "2024-09-01"]
+        .iter()
+        .enumerate()
+    {
         add(done, "8", "IDENTIFIED", 7);
         add(done, "8", "NOT_IDENTIFIED", 10);
         add(done, "7", "NOT_IDENTIFIED", 8);
@@ -416,8 +452,16 @@ fn small_child_death_categories_are_combined_into_other_with_hand_worked_counts(
     let (header, got) = read_csv(&dir.path().join("rep/09-cdop-category.csv"));
     assert_eq!(header, ["category", "series", "count"]);
     let want: Vec<Vec<String>> = [
-        ["7 Congenital anomalies", "Modifiable factors identified", "0"],
-        ["8 Perinatal or neonatal", "Modifiable factors identified", "21"],
+        [
+            "7 Congenital anomalies",
+            "Modifiable factors identified",
+            "0",
+        ],
+        [
+            "8 Perinatal or neonatal",
+            "Modifiable factors identified",
+            "21",
+        ],
         ["Other categories", "Modifiable factors identified", "7"],
         ["Total", "Modifiable factors identified", "28"],
         ["7 Congenital anomalies", "No modifiable factors", "24"],
@@ -461,20 +505,22 @@ fn the_audit_finds_a_pooled_total_that_gives_a_withheld_year_away() {
     let audit = Audit::new(&[e(1), e(2)], &[e(0)]);
     assert_eq!(audit.already_recoverable(), 0);
     let pooled = vec![1.0, 1.0, 1.0];
-    assert_eq!(audit.recovered(&[pooled.clone()], &[]), vec![0]);
+    assert_eq!(audit.recovered(std::slice::from_ref(&pooled), &[]), vec![0]);
     // With x2 withheld too, the pooled total gives neither away (x1 + x2 only).
     let audit = Audit::new(&[e(2)], &[e(0), e(1)]);
-    assert!(audit.recovered(&[pooled.clone()], &[]).is_empty());
+    assert!(audit
+        .recovered(std::slice::from_ref(&pooled), &[])
+        .is_empty());
     // But the pooled total and a second pooled cell x1 + x3 together give x1 and x2 away.
     let r = audit.recovered(&[pooled, vec![1.0, 0.0, 1.0]], &[]);
     assert_eq!(r, vec![0, 1]);
-    // A withheld cell of the new table (x2 + x3, with x3 shown) is its own target: a shown
-    // x1 + x2 + x3 beside a known x1 would reveal it... x1 is not known, so it is safe.
+    // The new table's own withheld cells are protected too: x2 + x3 withheld beside a shown
+    // x1 + x2 + x3 is safe while x1 is unknown...
     let audit = Audit::new(&[e(2)], &[]);
     assert!(audit
         .recovered(&[vec![1.0, 1.0, 1.0]], &[vec![0.0, 1.0, 1.0]])
         .is_empty());
-    // ...and with x1 shown it is recovered (index 0 of the new table's withheld cells).
+    // ...and recovered (index 0 of the new table's withheld cells) once x1 is shown.
     let audit = Audit::new(&[e(0), e(2)], &[]);
     assert_eq!(
         audit.recovered(&[vec![1.0, 1.0, 1.0]], &[vec![0.0, 1.0, 1.0]]),
@@ -551,7 +597,10 @@ fn the_sample_report_is_publishable_and_accessible() {
         );
         let csv = std::fs::read_to_string(dir.join(format!("{id}.csv"))).unwrap();
         if csv.lines().skip(1).any(|l| !l.is_empty()) {
-            assert!(f.contains("<details>") && f.contains("<table"), "{id}: no data table");
+            assert!(
+                f.contains("<details>") && f.contains("<table"),
+                "{id}: no data table"
+            );
         }
         // A chart whose table withholds a count says so in its description and legend.
         let withheld_in_table = csv
@@ -567,12 +616,17 @@ fn the_sample_report_is_publishable_and_accessible() {
         }
         // The standalone SVG carries the same text alternative.
         let file = std::fs::read_to_string(dir.join(format!("{id}.svg"))).unwrap();
-        assert!(file.contains("<title id=") && file.contains("<desc id="), "{id}.svg");
+        assert!(
+            file.contains("<title id=") && file.contains("<desc id="),
+            "{id}.svg"
+        );
     }
 
     // No sentence of the page says `c`: the readings, the notes and the descriptions.
     for p in elements(&html, "p") {
-        let text = p.replace("c in the tables", "").replace("c in the table", "");
+        let text = p
+            .replace("c in the tables", "")
+            .replace("c in the table", "");
         assert!(!has_c_word(&text), "a sentence says c: {p}");
     }
     for d in elements(&html, "desc") {
@@ -588,7 +642,10 @@ fn the_sample_report_is_publishable_and_accessible() {
         "West Northamptonshire</th>",
         "Partnership</th>",
     ] {
-        assert!(html.contains(&format!("class=\"group\">{group}")), "{group}");
+        assert!(
+            html.contains(&format!("class=\"group\">{group}")),
+            "{group}"
+        );
     }
     let (header, rows) = read_csv(&dir.join("summary.csv"));
     let col = |n: &str| header.iter().position(|h| h == n).unwrap();
@@ -629,7 +686,11 @@ fn the_sample_report_is_publishable_and_accessible() {
         .iter()
         .map(|r| {
             let v = &r[col("this_year")];
-            if v.is_empty() { "-".to_string() } else { v.clone() }
+            if v.is_empty() {
+                "-".to_string()
+            } else {
+                v.clone()
+            }
         })
         .collect();
     assert_eq!(page, csv);
@@ -639,7 +700,10 @@ fn the_sample_report_is_publishable_and_accessible() {
         .iter()
         .find(|r| r[0] == "rereferral_12m" && r[col("area_code")] == "940")
         .unwrap();
-    assert_eq!(r_cells(rr, &col), ("24.2%", "up 0.3 points", "worse", "within chance variation"));
+    assert_eq!(
+        r_cells(rr, &col),
+        ("24.2%", "up 0.3 points", "worse", "within chance variation")
+    );
     assert!(!rr[col("neighbours_median")].is_empty() && !rr[col("quartile_band")].is_empty());
     assert!(html.contains("limit: 1 working day (WT2023)"));
     assert!(!html.contains("WT2013"));
@@ -647,7 +711,9 @@ fn the_sample_report_is_publishable_and_accessible() {
     // compare.csv is written beside it, our own small counts withheld as in measures.csv.
     let (ch, crows) = read_csv(&dir.join("compare.csv"));
     let cc = |n: &str| ch.iter().position(|h| h == n).unwrap();
-    assert!(crows.iter().any(|r| r[cc("la_code")] == "940" && !r[cc("sn_median")].is_empty()));
+    assert!(crows
+        .iter()
+        .any(|r| r[cc("la_code")] == "940" && !r[cc("sn_median")].is_empty()));
     let (_, m) = read_csv(&dir.join("measures.csv"));
     for r in &crows {
         let pubd = m.iter().find(|x| {
@@ -692,7 +758,10 @@ fn the_sample_report_is_publishable_and_accessible() {
     assert_eq!(stdout(&o).trim(), "[]");
 }
 
-fn r_cells<'a>(r: &'a [String], col: &dyn Fn(&str) -> usize) -> (&'a str, &'a str, &'a str, &'a str) {
+fn r_cells<'a>(
+    r: &'a [String],
+    col: &dyn Fn(&str) -> usize,
+) -> (&'a str, &'a str, &'a str, &'a str) {
     (
         r[col("this_year")].as_str(),
         r[col("change")].as_str(),
