@@ -98,13 +98,13 @@ pub struct Num {
 }
 
 impl Num {
-    fn of(cell: Cell, raw: f64) -> Num {
+    pub fn of(cell: Cell, raw: f64) -> Num {
         Num {
             v: raw.max(0.0).round() as u64,
             hidden: cell.is_suppressed(),
         }
     }
-    fn plus(self, o: Num) -> Num {
+    pub fn plus(self, o: Num) -> Num {
         Num {
             v: self.v + o.v,
             hidden: self.hidden || o.hidden,
