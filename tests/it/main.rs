@@ -18,6 +18,7 @@ mod ingest;
 mod layers;
 mod measures;
 mod report;
+mod report_publish;
 mod store;
 mod suppress;
 mod synth;
