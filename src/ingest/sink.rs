@@ -37,8 +37,15 @@ struct Spill {
 }
 
 impl Spill {
-    /// Writes frames (of one table and partition, in order) as one file; returns its path.
+    /// Writes frames (of one table and partition, in order) as one file; returns its path. A
+    /// full disk, a quota or a folder that cannot be written is a user error naming the store.
     fn write(&mut self, frames: Vec<DataFrame>) -> anyhow::Result<PathBuf> {
+        let store = self.dir.parent().unwrap_or(&self.dir).to_path_buf();
+        self.write_file(frames)
+            .map_err(|e| crate::store::fixable_io(&store, e))
+    }
+
+    fn write_file(&mut self, frames: Vec<DataFrame>) -> anyhow::Result<PathBuf> {
         let mut df = frames
             .into_iter()
             .reduce(|mut a, b| {
