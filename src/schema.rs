@@ -154,6 +154,10 @@ pub const CDOP_EVENT: &[&str] = &[
     "OTHER",
 ];
 pub const CDOP_DOMAIN: &[&str] = &["A", "B", "C", "D"];
+/// `PPOutcome`, the outcome of pre-proceedings (CIN census 2026-27 code set CS131; DfE rule 9011).
+/// The meanings of A, B and C are not in the sources this project holds: they are stored and
+/// shown as codes.
+pub const PP_OUTCOME: &[&str] = &["A", "B", "C"];
 pub const LA_CODE_LEN: usize = 3;
 
 /// Whether `v` is an LA code: exactly three ASCII digits (data-contract.md section 3).
@@ -372,6 +376,33 @@ pub static CP_PLANS: TableSpec = TableSpec {
     parent: REFERRAL_PARENT,
 };
 
+/// Pre-proceedings and family group decision-making (the CIN census `PreProceedingsandFGDM`
+/// module from 2026-27; the Children's Wellbeing and Schools Act 2026 s.1 duty to offer an FGDM
+/// meeting in the letter before proceedings). Every column but the ids is optional: the module is
+/// new and returns will come incomplete, so gaps are data-quality flags (the DfE's draft rules
+/// 9005-9015Q, `crate::ingest::pp_rules`), never rejections.
+pub static PRE_PROCEEDINGS: TableSpec = TableSpec {
+    name: "pre_proceedings",
+    columns: &[
+        req("pp_id", Kind::Id),
+        req("referral_id", Kind::Id),
+        req("child_id", Kind::ChildId),
+        req("la_code", Kind::LaCode),
+        opt("pp_start_date", Kind::Date),
+        opt("lbp_sent_date", Kind::Date),
+        opt("fgdm_offered", Kind::YesNo),
+        opt("fgdm_facilitated", Kind::YesNo),
+        opt("initial_meeting_date", Kind::Date),
+        opt("review_meetings", Kind::Int { min: 0, max: 999 }),
+        opt("step_decision_date", Kind::Date),
+        opt("outcome", Kind::Code(PP_OUTCOME)),
+        opt("court_application_date", Kind::Date),
+        opt("care_proceedings_letter_date", Kind::Date),
+    ],
+    key: &["la_code", "pp_id"],
+    parent: REFERRAL_PARENT,
+};
+
 pub static CP_REVIEWS: TableSpec = TableSpec {
     name: "cp_reviews",
     columns: &[req("plan_id", Kind::Id), req("review_date", Kind::Date)],
@@ -465,6 +496,7 @@ pub static TABLES: &[&TableSpec] = &[
     &STRATEGY_DISCUSSIONS,
     &S47_ENQUIRIES,
     &CP_PLANS,
+    &PRE_PROCEEDINGS,
     &CP_REVIEWS,
     &CDOP_REVIEWS,
     &CDOP_FACTORS,

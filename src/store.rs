@@ -92,6 +92,7 @@ pub const PARTITIONED: &[&str] = &[
     "strategy_discussions",
     "s47_enquiries",
     "cp_plans",
+    "pre_proceedings",
 ];
 
 pub fn is_partitioned(table: &str) -> bool {
@@ -1093,6 +1094,7 @@ fn cascade_episode_supersession(
         "strategy_discussions",
         "s47_enquiries",
         "cp_plans",
+        "pre_proceedings",
     ] {
         let (Some(child), Some(par)) = (merged.get(table), merged.get("referrals")) else {
             continue;
@@ -1227,6 +1229,10 @@ fn link_checks(merged: &BTreeMap<&'static str, DataFrame>) -> Result<Vec<Issue>>
     }
     if let (Some(plans), Some(s47)) = (merged.get("cp_plans"), merged.get("s47_enquiries")) {
         out.extend(plan_checks(plans, s47)?);
+    }
+    // The DfE's draft pre-proceedings rules 9005-9015Q (src/ingest/pp_rules.rs).
+    if let Some(pp) = merged.get("pre_proceedings") {
+        out.extend(crate::ingest::pp_rules::checks(pp)?);
     }
     Ok(out)
 }

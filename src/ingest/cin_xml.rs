@@ -21,7 +21,9 @@
 //! - `assessments` `{referral}-A{k}`, `s47_enquiries` `{referral}-S{k}` (plus `{referral}-T` for a
 //!   `CINdetails`-level `DateOfInitialCPC`: a transfer-in conference), `cp_plans` `{referral}-P{k}`,
 //!   `cp_reviews` (plan, `CPPreviewDate`).
-//! - CIN plans, the 2026-27 `PreProceedingsandFGDM` block, `UPNunknown`, disability codes and the
+//! - `pre_proceedings`: each 2026-27 `PreProceedingsandFGDM` block of an episode, id
+//!   `{referral}-PP{k}` ([`super::cin_pp`]; a 2026-27 or later return with none is DfE query 8995Q).
+//! - CIN plans, `UPNunknown`, disability codes and the
 //!   other census items on the raw layer's allow-list ([`super::raw_allow::CIN`]) go to the raw
 //!   layer; any other element (also inside `Header`) is dropped and named in the summary, never
 //!   its text. UPN, FormerUPN, the exact birth date, the expected birth date and the death date are
@@ -329,6 +331,7 @@ pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
             "no Header/CollectionDetails/Collection: this is not a CIN census return".into(),
         ));
     }
+    super::cin_pp::after_return(sink);
     Ok(())
 }
 
@@ -404,6 +407,11 @@ const PLACES: &[(&str, &[&str], &str)] = &[
         "CPPreviewDate",
         &["Reviews"],
         "ChildProtectionPlans/Reviews/CPPreviewDate",
+    ),
+    (
+        "PreProceedingsandFGDM",
+        &["CINdetails"],
+        "Child/CINdetails/PreProceedingsandFGDM",
     ),
 ];
 
@@ -1106,7 +1114,8 @@ impl ChildMapper {
                 }
             }
 
-            // CIN plans and pre-proceedings (2026-27): the raw layer; anything else is dropped.
+            // Pre-proceedings (2026-27): pre_proceedings rows; CIN plans: the raw layer; anything
+            // else is dropped.
             let mut seen: HashMap<&str, usize> = HashMap::new();
             for item in &ep.children {
                 match item.name.as_str() {
@@ -1120,6 +1129,27 @@ impl ChildMapper {
                     | "Assessments"
                     | "Section47"
                     | "ChildProtectionPlans" => {}
+                    super::cin_pp::BLOCK => {
+                        let k = seen.entry(super::cin_pp::BLOCK).or_insert(0);
+                        *k += 1;
+                        let items: Vec<super::cin_pp::Item> = item
+                            .children
+                            .iter()
+                            .map(|c| super::cin_pp::Item {
+                                name: &c.name,
+                                value: c.value(),
+                                nested: !c.children.is_empty(),
+                            })
+                            .collect();
+                        let ep = super::cin_pp::Episode {
+                            pos: &epos,
+                            referral_id: &referral_id,
+                            raw_child_id: raw_id,
+                            la,
+                            broken: out.broken.as_deref(),
+                        };
+                        super::cin_pp::block(out.sink, ep, *k, &items);
+                    }
                     name => {
                         let k = seen.entry(name).or_insert(0);
                         *k += 1;
@@ -1133,7 +1163,7 @@ impl ChildMapper {
 
 /// An element of `parent` that the reader does not map: kept in the raw layer only when the
 /// allow-list ([`raw_allow::CIN`]) knows it - a leaf as one field of its parent (at the parent's
-/// position), a known block (CINPlanDates, PreProceedingsandFGDM) item by item at its own
+/// position), a known block (CINPlanDates) item by item at its own
 /// position (`[k]`: its number among its parent's blocks of that name). Anything else, leaf or
 /// block, is dropped whole and named `parent/name` in the summary; its text is never read.
 fn raw_item(sink: &mut Sink, parent_pos: &str, parent: &str, item: &Node, k: Option<usize>) {

@@ -6,8 +6,10 @@
 
 pub mod annex_a;
 pub mod canonical_csv;
+pub mod cin_pp;
 pub mod cin_xml;
 pub mod parse;
+pub mod pp_rules;
 pub mod privacy;
 pub mod raw_allow;
 pub mod sink;

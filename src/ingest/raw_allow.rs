@@ -11,8 +11,8 @@
 //! - Canonical CSV: no field beyond the canonical columns of data-contract.md section 3 is known,
 //!   so none is kept (an LA's extra columns are its own and may be anything).
 //! - CIN census XML: the DfE census items that are not mapped to canonical columns, from the DfE
-//!   XSDs 2017-2026 (`CIN_schema_20NN.xsd`) and, for the 2026-27 pre-proceedings block, the DfE
-//!   validator's fake data and ingress (anchors-csc.md section 2.1). The census year an item
+//!   XSDs 2017-2026 (`CIN_schema_20NN.xsd`; the 2026-27 pre-proceedings block is mapped to the
+//!   `pre_proceedings` table, not kept here: `super::cin_pp`). The census year an item
 //!   entered the return is recorded, but an item is accepted in a return of any year: suppliers
 //!   (and the DfE validator's own fake data) carry newer items under older ReferenceDates, and an
 //!   item's meaning does not change with the year.
@@ -152,58 +152,12 @@ pub const CIN: &[Allowed] = &[
     a("Section47", "InitialCPCtarget", 2017, RawKind::Date),
     a("CINPlanDates", "CINPlanStartDate", 2022, RawKind::Date),
     a("CINPlanDates", "CINPlanEndDate", 2022, RawKind::Date),
-    a("PreProceedingsandFGDM", "PPStartDate", 2027, RawKind::Date),
-    a("PreProceedingsandFGDM", "LBPSentDate", 2027, RawKind::Date),
-    a(
-        "PreProceedingsandFGDM",
-        "FGDMMeetingOffer",
-        2027,
-        RawKind::ShortCode,
-    ),
-    a(
-        "PreProceedingsandFGDM",
-        "FGDMMeetingFac",
-        2027,
-        RawKind::ShortCode,
-    ),
-    a(
-        "PreProceedingsandFGDM",
-        "InitialPPMeetingDate",
-        2027,
-        RawKind::Date,
-    ),
-    a(
-        "PreProceedingsandFGDM",
-        "ReviewMeetingsCount",
-        2027,
-        RawKind::Count,
-    ),
-    a(
-        "PreProceedingsandFGDM",
-        "StepDecisionDate",
-        2027,
-        RawKind::Date,
-    ),
-    a(
-        "PreProceedingsandFGDM",
-        "PPOutcome",
-        2027,
-        RawKind::ShortCode,
-    ),
-    a("PreProceedingsandFGDM", "CourtAppDate", 2027, RawKind::Date),
-    a(
-        "PreProceedingsandFGDM",
-        "LetterInitCPDate",
-        2027,
-        RawKind::Date,
-    ),
 ];
 
 /// CIN census blocks whose items are kept (each item must itself be listed in [`CIN`]), by
 /// parent element.
 pub const CIN_BLOCKS: &[(&str, &str)] = &[
     ("CINdetails", "CINPlanDates"),
-    ("CINdetails", "PreProceedingsandFGDM"),
 ];
 
 /// The shape of a kept CIN item, or None when it is not on the list.
