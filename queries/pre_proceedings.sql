@@ -190,7 +190,8 @@ SELECT
         WHEN CAST(p.as_at AS INTEGER) - CAST(b.pp_start_date AS INTEGER) <= 112 THEN 'over 12 to 16 weeks'
         WHEN CAST(p.as_at AS INTEGER) - CAST(b.pp_start_date AS INTEGER) <= 182 THEN 'over 16 to 26 weeks'
         ELSE 'over 26 weeks'
-    END AS band
+    END AS band,
+    CAST(NULL AS INTEGER) AS days
 FROM pp_base b
 CROSS JOIN params p
 WHERE b.pp_start_date <= p.as_at

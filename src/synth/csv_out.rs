@@ -22,6 +22,7 @@ pub enum Tbl {
     Discussions,
     S47,
     Plans,
+    PreProceedings,
     Reviews,
     CdopReviews,
     CdopFactors,
@@ -29,7 +30,7 @@ pub enum Tbl {
 }
 
 /// Every table with its file name and header.
-pub const TABLES: [(Tbl, &str, &[&str]); 12] = [
+pub const TABLES: [(Tbl, &str, &[&str]); 13] = [
     (
         Tbl::Children,
         "children.csv",
@@ -145,6 +146,26 @@ pub const TABLES: [(Tbl, &str, &[&str]); 12] = [
             "previous_plans",
             "first_core_group_date",
             "end_reason",
+        ],
+    ),
+    (
+        Tbl::PreProceedings,
+        "pre_proceedings.csv",
+        &[
+            "pp_id",
+            "referral_id",
+            "child_id",
+            "la_code",
+            "pp_start_date",
+            "lbp_sent_date",
+            "fgdm_offered",
+            "fgdm_facilitated",
+            "initial_meeting_date",
+            "review_meetings",
+            "step_decision_date",
+            "outcome",
+            "court_application_date",
+            "care_proceedings_letter_date",
         ],
     ),
     (Tbl::Reviews, "cp_reviews.csv", &["plan_id", "review_date"]),
@@ -485,6 +506,29 @@ impl CsvTables {
                 for r in &p.reviews {
                     self.row(Tbl::Reviews, &[p.id.as_bytes(), Cell::date(*r).as_bytes()])?;
                 }
+            }
+            for p in &ep.pre_proceedings {
+                self.row(
+                    Tbl::PreProceedings,
+                    &[
+                        p.id.as_bytes(),
+                        rid,
+                        cid,
+                        code,
+                        Cell::date(p.start).as_bytes(),
+                        Cell::opt_date(p.letter).as_bytes(),
+                        p.fgdm_offered.map_or(b"", yn),
+                        p.fgdm_facilitated().map_or(b"", yn),
+                        Cell::opt_date(p.initial_meeting).as_bytes(),
+                        p.review_count()
+                            .map_or_else(Cell::empty, |n| Cell::num(n as i64))
+                            .as_bytes(),
+                        Cell::opt_date(p.decision.map(|d| d.0)).as_bytes(),
+                        opt(p.decision.and_then(|d| d.1)),
+                        Cell::opt_date(p.court_application).as_bytes(),
+                        Cell::opt_date(p.care_proceedings_letter).as_bytes(),
+                    ],
+                )?;
             }
         }
         Ok(())
