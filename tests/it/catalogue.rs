@@ -407,7 +407,7 @@ fn a_catalogue_that_does_not_fit_its_sql_is_a_user_error_naming_the_file() {
                 "data_quality == ",
             )
         }),
-        &["catalogue.toml:24:15:"],
+        &["catalogue.toml:25:15:"],
     );
     // A typo'd field.
     assert_user_error(
