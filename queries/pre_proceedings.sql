@@ -127,15 +127,17 @@ CROSS JOIN params p
 WHERE b.lbp_sent_date BETWEEN p.period_start AND p.period_end;
 
 -- pp_fgdm_facilitated: FGDM offers made in the period (the letter's date) followed by a
--- facilitated meeting / offers whose pre-proceedings had ended by `as_at`. An offer whose
--- pre-proceedings is still open at `as_at` with no meeting facilitated yet is `pending` (the
--- meeting may yet be held); ended with FGDMMeetingFac not recorded (query 9010Q): excluded.
+-- facilitated meeting / those offers whose pre-proceedings had ended (the cohort, followed to the
+-- reference date). An offer whose pre-proceedings is still open at the reference date with no
+-- meeting facilitated yet is `pending` (the meeting may yet be held); ended with FGDMMeetingFac
+-- not recorded (query 9010Q): excluded.
 SELECT
     'pp_fgdm_facilitated' AS measure_id,
     b.la_code,
     CASE
         WHEN b.fgdm_facilitated THEN 'met'
-        WHEN b.step_decision_date IS NULL OR b.step_decision_date > p.as_at THEN 'pending'
+        WHEN b.step_decision_date IS NULL OR b.step_decision_date > p.reference_date
+            THEN 'pending'
         WHEN b.fgdm_facilitated IS NULL THEN 'excluded'
         ELSE 'not_met'
     END AS outcome,
