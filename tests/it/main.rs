@@ -15,6 +15,7 @@ mod hostile_store;
 mod hostile_structure;
 mod ingest;
 mod measures;
+mod pre_proceedings;
 mod report;
 mod store;
 mod suppress;
