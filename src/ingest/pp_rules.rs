@@ -190,9 +190,8 @@ pub fn checks(pp: &DataFrame) -> Result<Vec<Issue>> {
             .iter()
             .collect())
     };
-    let flag = |name: &str| -> Result<Vec<Option<bool>>> {
-        Ok(pp.column(name)?.bool()?.iter().collect())
-    };
+    let flag =
+        |name: &str| -> Result<Vec<Option<bool>>> { Ok(pp.column(name)?.bool()?.iter().collect()) };
     let text = |name: &str| -> Result<Vec<Option<String>>> {
         Ok(pp
             .column(name)?
@@ -299,7 +298,9 @@ mod tests {
     #[test]
     fn the_outcome_flag_reads_both_labels() {
         assert!(bad_outcome("bad_value:outcome"));
-        assert!(bad_outcome("negative_interval:x;bad_value:PPOutcome (outcome)"));
+        assert!(bad_outcome(
+            "negative_interval:x;bad_value:PPOutcome (outcome)"
+        ));
         assert!(!bad_outcome("bad_value:review_meetings"));
     }
 }

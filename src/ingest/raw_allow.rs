@@ -156,9 +156,7 @@ pub const CIN: &[Allowed] = &[
 
 /// CIN census blocks whose items are kept (each item must itself be listed in [`CIN`]), by
 /// parent element.
-pub const CIN_BLOCKS: &[(&str, &str)] = &[
-    ("CINdetails", "CINPlanDates"),
-];
+pub const CIN_BLOCKS: &[(&str, &str)] = &[("CINdetails", "CINPlanDates")];
 
 /// The shape of a kept CIN item, or None when it is not on the list.
 pub fn cin(parent: &str, name: &str) -> Option<RawKind> {

@@ -402,10 +402,11 @@ pub fn compute(
     // Measures the data can't support are absent, never zero. A rate's NONE row would add up
     // unlike counts: rates exist only per count.
     out.rows.retain(|r| {
-        !out.not_measurable.contains_key(&r.measure_id)
-            && !before_since.contains(&(r.measure_id.clone(), r.period.clone()))
-            && !(r.breakdown == "NONE"
-                && cat.measure(&r.measure_id).is_some_and(|m| m.rate.is_some()))
+        let unsupported = out.not_measurable.contains_key(&r.measure_id)
+            || before_since.contains(&(r.measure_id.clone(), r.period.clone()));
+        let rate_none =
+            r.breakdown == "NONE" && cat.measure(&r.measure_id).is_some_and(|m| m.rate.is_some());
+        !(unsupported || rate_none)
     });
     sort_rows(&mut out.rows, cat);
     Ok(out)

@@ -752,7 +752,10 @@ fn cin_2026_return_maps_every_module_and_keeps_the_rest_in_the_raw_layer() {
         .iter()
         .filter(|r| r.1 == "PreProceedingsandFGDM")
         .count();
-    assert_eq!(pp, 0, "the pre-proceedings items are in pre_proceedings, not raw");
+    assert_eq!(
+        pp, 0,
+        "the pre-proceedings items are in pre_proceedings, not raw"
+    );
     for forbidden in ["UPN", "FormerUPN", "PersonBirthDate", "LAchildID"] {
         assert!(
             !rows.iter().any(|r| r.2 == forbidden),

@@ -520,11 +520,9 @@ fn every_catalogue_measure_is_computed_on_a_full_fixture() {
         );
     }
     assert!(
-        !summary
-            .lines()
-            .any(|l| l.starts_with("not measurable: ")
-                && !l.starts_with("not measurable: cdop_")
-                && !l.starts_with("not measurable: pp_")),
+        !summary.lines().any(|l| l.starts_with("not measurable: ")
+            && !l.starts_with("not measurable: cdop_")
+            && !l.starts_with("not measurable: pp_")),
         "{summary}"
     );
     // A few figures (hand count): the ICPC, wd(Tue 10 Dec 2024, Fri 3 Jan 2025) = 15 (25, 26

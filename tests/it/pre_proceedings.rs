@@ -195,7 +195,9 @@ fn each_dfe_rule_raises_its_flag_on_its_crafted_record_and_nowhere_else() {
     let store = d.path().join("store");
     // A 2026-27 return (1 April 2026 - 31 March 2027); each child's block breaks one rule.
     let start = ("PPStartDate", "2026-05-10");
-    let cases: Vec<(&str, Vec<(&str, &str)>, &[&str])> = vec![
+    // (LAchildID, the block's items, the flags it must raise)
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a [&'a str]);
+    let cases: Vec<Case> = vec![
         // A clean record.
         (
             "ZZR00",
@@ -420,7 +422,9 @@ fn a_2026_27_return_without_the_module_is_query_8995q_and_a_2025_26_one_is_not_m
         "pp_lbp_to_meeting",
     ] {
         assert!(
-            summary.contains(&format!("not measurable: {id}: not measurable before 2026-27")),
+            summary.contains(&format!(
+                "not measurable: {id}: not measurable before 2026-27"
+            )),
             "{id}: {summary}"
         );
         assert!(!t.keys().any(|k| k.0 == id), "{id} has rows (never zero)");
@@ -490,7 +494,10 @@ fn a_newer_return_supersedes_the_block_and_an_episode_without_it_takes_the_row_a
         &census(
             "940",
             "2028-03-31",
-            &[kid("ZZS01", vec![episode("2026-11-02", &with("2027-05-10"))])],
+            &[kid(
+                "ZZS01",
+                vec![episode("2026-11-02", &with("2027-05-10"))],
+            )],
         ),
     );
     let c = write(
@@ -515,7 +522,7 @@ fn a_newer_return_supersedes_the_block_and_an_episode_without_it_takes_the_row_a
     }
     // A newer return whose episode has no block: the episode is replaced with what hangs off it.
     let store = d.path().join("store-c");
-    ingest_ok(&store, &[a.clone()], None);
+    ingest_ok(&store, std::slice::from_ref(&a), None);
     let (out, _) = ingest_ok(&store, &[c], None);
     assert!(out.contains("superseded"), "{out}");
     assert_eq!(read_table(&store, "pre_proceedings").height(), 0);
@@ -538,7 +545,8 @@ fn a_block_out_of_its_place_fails_the_file_and_a_child_without_id_rejects_it() {
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
     let err = stderr(&o);
     assert!(
-        err.contains("PreProceedingsandFGDM") && err.contains("belongs directly inside <CINdetails>"),
+        err.contains("PreProceedingsandFGDM")
+            && err.contains("belongs directly inside <CINdetails>"),
         "{err}"
     );
     assert!(!store.join("CURRENT").exists(), "nothing stored");
@@ -725,7 +733,11 @@ fn same_records(dir: &Path) -> (PathBuf, PathBuf) {
     ] {
         write(&csv_dir, name, text);
     }
-    std::fs::copy(csv_dir.join("population.csv"), xml_dir.join("population.csv")).unwrap();
+    std::fs::copy(
+        csv_dir.join("population.csv"),
+        xml_dir.join("population.csv"),
+    )
+    .unwrap();
     (xml_dir, csv_dir)
 }
 
@@ -764,7 +776,15 @@ fn the_census_and_the_csv_give_the_same_figures_for_the_same_records() {
     ] {
         assert!(ids.contains(id), "{id} missing: {summary_xml}");
     }
-    let none = |id: &str| pa[&(id.into(), "2026-27".into(), "940".into(), "NONE".into(), String::new())];
+    let none = |id: &str| {
+        pa[&(
+            id.into(),
+            "2026-27".into(),
+            "940".into(),
+            "NONE".into(),
+            String::new(),
+        )]
+    };
     assert_eq!(none("pp_started"), [6, 6, 0, 0]);
     // Offered: PP1, PP3, PP5, PP6 of six letters, PP7 not recorded.
     assert_eq!(none("pp_lbp_fgdm_offered"), [4, 5, 1, 0]);
