@@ -839,3 +839,89 @@ fn the_census_and_the_csv_give_the_same_figures_for_the_same_records() {
     };
     assert_eq!(rows(&store_xml), rows(&store_csv));
 }
+
+// ---------------------------------------------------------------------------------------------
+// synth
+
+#[test]
+fn synth_writes_the_module_from_2026_27_with_plausible_mixes() {
+    use safeguard::synth::{run, SynthFormat, SynthOptions};
+    let d = tmp();
+    let opts = |dir: &Path, first_year: i32, format: SynthFormat| SynthOptions {
+        out_dir: dir.to_path_buf(),
+        first_year,
+        years: 2,
+        referrals_per_year: 8000,
+        seed: 7,
+        format,
+        ..SynthOptions::default()
+    };
+    // A window ending in 2025-26: no pre-proceedings at all (the header only).
+    let early = d.path().join("early");
+    run(&opts(&early, 2024, SynthFormat::Csv)).unwrap();
+    let text = std::fs::read_to_string(early.join("pre_proceedings.csv")).unwrap();
+    assert_eq!(text.lines().count(), 1, "{text}");
+
+    // 2025-26 and 2026-27, both formats.
+    let dir = d.path().join("late");
+    run(&opts(&dir, 2025, SynthFormat::Both)).unwrap();
+    let mut r = csv::Reader::from_path(dir.join("pre_proceedings.csv")).unwrap();
+    let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    let at = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let rows: Vec<Vec<String>> = r
+        .records()
+        .map(|x| x.unwrap().iter().map(String::from).collect())
+        .collect();
+    assert!(rows.len() >= 100, "{} pre-proceedings", rows.len());
+    let date = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+    let first = chrono::NaiveDate::from_ymd_opt(2026, 4, 1).unwrap();
+    assert!(rows
+        .iter()
+        .all(|x| date(&x[at("pp_start_date")]).is_some_and(|d| d >= first)));
+    let share = |n: usize, of: usize| n as f64 / of.max(1) as f64;
+    let letters: Vec<&Vec<String>> = rows
+        .iter()
+        .filter(|x| !x[at("lbp_sent_date")].is_empty())
+        .collect();
+    let offered = letters
+        .iter()
+        .filter(|x| x[at("fgdm_offered")] == "Y")
+        .count();
+    // Most letters offer a meeting once the duty applies.
+    let s = share(offered, letters.len());
+    assert!((0.8..=0.95).contains(&s), "offered {s}");
+    // A minority of offers facilitated (among those ended).
+    let ended: Vec<&&Vec<String>> = letters
+        .iter()
+        .filter(|x| x[at("fgdm_offered")] == "Y" && !x[at("step_decision_date")].is_empty())
+        .collect();
+    let facilitated = ended
+        .iter()
+        .filter(|x| x[at("fgdm_facilitated")] == "Y")
+        .count();
+    let s = share(facilitated, ended.len());
+    assert!((0.12..0.45).contains(&s), "facilitated {s}");
+    // Weeks to months: every decided one within 14 months, the middle one 4 to 26 weeks.
+    let mut days: Vec<i64> = rows
+        .iter()
+        .filter_map(|x| {
+            Some((date(&x[at("step_decision_date")])? - date(&x[at("pp_start_date")])?).num_days())
+        })
+        .collect();
+    days.sort_unstable();
+    assert!(!days.is_empty() && days[0] >= 0 && *days.last().unwrap() <= 430);
+    let median = days[days.len() / 2];
+    assert!((28..=182).contains(&median), "median {median} days");
+    // The census files carry the block from the 2026-27 return only, as many as the CSV rows.
+    let count = |name: &str| {
+        std::fs::read_to_string(dir.join(name))
+            .unwrap()
+            .matches("<PreProceedingsandFGDM>")
+            .count()
+    };
+    assert_eq!(count("cin_940_2026.xml") + count("cin_941_2026.xml"), 0);
+    assert_eq!(
+        count("cin_940_2027.xml") + count("cin_941_2027.xml"),
+        rows.len()
+    );
+}
