@@ -46,9 +46,9 @@ const fn ymd(year: i32, month: u32, day: u32) -> NaiveDate {
 }
 
 /// First date covered (day 0 of the tables).
-const FIRST_DATE: NaiveDate = ymd(FIRST_YEAR, 1, 1);
+pub const FIRST_DATE: NaiveDate = ymd(FIRST_YEAR, 1, 1);
 /// Last date covered.
-const LAST_DATE: NaiveDate = ymd(LAST_YEAR, 12, 31);
+pub const LAST_DATE: NaiveDate = ymd(LAST_YEAR, 12, 31);
 /// The first date past the range: reported by [`Calendar::add_working_days`] when its result
 /// would lie beyond [`LAST_DATE`] (the real result is unknowable).
 const AFTER_LAST_DATE: NaiveDate = ymd(LAST_YEAR + 1, 1, 1);

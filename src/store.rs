@@ -7,7 +7,7 @@
 //!   CURRENT                  the name of the live generation, e.g. "gen-000003"
 //!   gen-000003/
 //!     manifest.json          every source file: name, SHA-256, ingest order, format, vintage
-//!     <table>/part-NN.parquet  the tables split by LA (PARTITIONED): 16 files, each LA in one
+//!     <table>/part-NN.parquet  the tables split by LA ([`partitioned`]): 16 files, each LA in one
 //!     <table>/all.parquet    the other canonical tables (cp_reviews, CDOP, population)
 //!     links/<part>.parquet   the link checks' flags of each partition (all.parquet: across LAs)
 //!     rejects.parquet/.csv   rows that could not be stored: file, position, column, value, reason
@@ -29,11 +29,14 @@
 //! staging folder, a half-written `.gen-N.tmp`) are removed by the next writer.
 //!
 //! Every key of a partitioned table starts with `la_code`, and every check across those tables
-//! (supersession, the CIN episode cascade, orphans, DfE rules 1103, 2889, 2885, 8935/8940) stays
-//! inside one LA, so a commit works one partition (a fixed group of LAs) at a time: memory is
-//! bounded by the largest partition, and a partition that received no rows is carried into the
-//! new generation by hard links, not rewritten (a month's extract for one LA rewrites that LA's
-//! partition only).
+//! (supersession, the CIN episode cascade, and the link checks of [`crate::rules`]: orphans, DfE
+//! rules 1103, 2889, 2885, 8935/8940) stays inside one LA, so a commit works one partition (a
+//! fixed group of LAs) at a time: memory is bounded by the largest partition, and a partition that
+//! received no rows is carried into the new generation by hard links, not rewritten (a month's
+//! extract for one LA rewrites that LA's partition only).
+//!
+//! The store stands below ingest: it takes a [`Batch`] (the row-batch types and the stored layout
+//! are in [`crate::table`]) and imports nothing of ingest or the measures.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
@@ -46,11 +49,11 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-use crate::ingest::sink::Sink;
-use crate::ingest::validate::{Issue, TableBuilder};
+use crate::rules;
 use crate::schema::{self, TableSpec};
+use crate::table::{empty_frame, issues_frame, Batch, Chunk, Format, NewRows};
+pub use crate::table::{is_partitioned, part_name, partitioned, PARTITIONS, WHOLE};
 
 const CURRENT: &str = "CURRENT";
 /// `CURRENT`'s replacement, written and synced before it is renamed over `CURRENT`.
@@ -72,75 +75,23 @@ const DEFAULT_LOCK_WAIT_SECS: u64 = 600;
 const PIN_WAIT: Duration = Duration::from_secs(60);
 /// The layout this code writes: 2 = tables as folders of partition files.
 const LAYOUT: u32 = 2;
-/// The partition of tables that are not split by LA, and of the link checks across LAs.
-pub const WHOLE: &str = "all";
 /// The link checks' flags, one file per partition.
 const LINKS: &str = "links";
 /// Append-only folders: each commit adds files, the old ones are carried over.
 const SUPERSESSIONS: &str = "supersessions";
 const RAW: &str = "raw";
 
-/// The tables stored one file per LA: their key starts with `la_code`, and every link check
-/// between them joins on `la_code`. The others (cp_reviews has no `la_code`; the CDOP tables
-/// link by case across LAs; population is small) are one file each.
-pub const PARTITIONED: &[&str] = &[
-    "children",
-    "contacts",
-    "referrals",
-    "early_help",
-    "assessments",
-    "strategy_discussions",
-    "s47_enquiries",
-    "cp_plans",
-    "pre_proceedings",
-];
-
-pub fn is_partitioned(table: &str) -> bool {
-    PARTITIONED.contains(&table)
-}
-
-/// How many partitions the LA-split tables have. Each LA goes wholly to one partition (by a hash
-/// of its code), so a partition holds about 1/16 of a national store, and one LA's monthly extract
-/// rewrites one partition; fewer, larger files than one per LA keep `measures` reading fast (a
-/// partition per LA cost 16% more at national scale: 150 files per table) and each commit's
-/// fixed cost per partition small. Changing it changes the layout number.
-pub const PARTITIONS: u64 = 16;
-
-/// The partition (file stem) a row of `table` with this `la_code` goes to: `part-NN` from a hash
-/// of the code, or `all` for tables that are not split.
-pub fn part_name(table: &str, la: &str) -> String {
-    if !is_partitioned(table) {
-        return WHOLE.to_string();
-    }
-    let h = Sha256::digest(la.as_bytes());
-    let n = u64::from_be_bytes(h[..8].try_into().expect("8 bytes")) % PARTITIONS;
-    format!("part-{n:02}")
-}
-
-/// A piece of one ingest run's rows of one partition of one table.
-pub enum Chunk {
-    /// Rows spilled to the staging folder.
-    File(PathBuf),
-    /// Rows still in memory.
-    Frame(DataFrame),
-}
-
-/// One ingest run's rows of one partition of one table, in ingest order.
-pub struct NewRows {
-    pub chunks: Vec<Chunk>,
-}
-
-impl NewRows {
-    fn read(self) -> Result<DataFrame> {
-        let mut acc = DataFrame::empty();
-        for c in self.chunks {
-            match c {
-                Chunk::File(f) => append(&mut acc, read_parquet(&f)?)?,
-                Chunk::Frame(df) => append(&mut acc, df)?,
-            }
+/// One ingest run's rows of one partition of one table, read back (spilled files and held frames
+/// in ingest order).
+fn read_new(rows: NewRows) -> Result<DataFrame> {
+    let mut acc = DataFrame::empty();
+    for c in rows.chunks {
+        match c {
+            Chunk::File(f) => append(&mut acc, read_parquet(&f)?)?,
+            Chunk::Frame(df) => append(&mut acc, df)?,
         }
-        Ok(acc)
     }
+    Ok(acc)
 }
 
 /// One ingested file.
@@ -237,13 +188,7 @@ impl Store {
                     }
                     continue;
                 }
-                Err(e) => {
-                    return Err(crate::error::UserError::file(
-                        &mpath,
-                        format!("cannot read the store's manifest: {e}"),
-                    )
-                    .into())
-                }
+                Err(e) => return Err(unreadable_manifest(&mpath, e)),
             };
             let pinned = lock_shared_bounded(&file, &mpath)?;
             if pinned && !same_file(&file, &mpath) {
@@ -343,13 +288,7 @@ impl Store {
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                         return Err(damaged(dir, name))
                     }
-                    Err(e) => {
-                        return Err(crate::error::UserError::file(
-                            &mpath,
-                            format!("cannot read the store's manifest: {e}"),
-                        )
-                        .into())
-                    }
+                    Err(e) => return Err(unreadable_manifest(&mpath, e)),
                 };
                 let manifest = parse_manifest(&mpath, &text)?;
                 Store {
@@ -393,7 +332,7 @@ impl Store {
             )),
             None => {
                 let built_keyed = self.manifest.sources.iter().any(|s| {
-                    s.format != crate::ingest::Format::CanonicalCsv.label()
+                    s.format != Format::CanonicalCsv.label()
                 });
                 if built_keyed && run == UNKEYED {
                     return refuse(format!(
@@ -464,7 +403,7 @@ impl Store {
         if let Some(spec) = schema::table(name) {
             let files = self.table_files(name)?;
             if files.is_empty() {
-                return Ok(TableBuilder::new(spec).finish()?);
+                return Ok(empty_frame(spec)?);
             }
             return scan_files(&files)?
                 .collect()
@@ -492,11 +431,11 @@ impl Store {
         Ok(self.read_table(name)?.lazy())
     }
 
-    /// Writes a new generation holding the old one's rows plus the sink's, then makes it live.
+    /// Writes a new generation holding the old one's rows plus the batch's, then makes it live.
     /// Needs the writer lock ([`Store::open_for_write`]). A failure leaves the store as it was
     /// (the half-written generation is removed); one the user can fix (a full disk, a folder
     /// that cannot be written) is a user error naming the store folder.
-    pub fn commit(&mut self, sink: Sink, new_sources: Vec<SourceEntry>) -> Result<CommitResult> {
+    pub fn commit(&mut self, batch: Batch, new_sources: Vec<SourceEntry>) -> Result<CommitResult> {
         if self._lock.is_none() {
             anyhow::bail!(
                 "{}: a commit without the store's writer lock",
@@ -507,7 +446,7 @@ impl Store {
         let generation = self.next_generation();
         let gen_name = format!("gen-{generation:06}");
         let tmp = self.dir.join(format!(".{gen_name}.tmp"));
-        let written = self.write_generation(sink, new_sources, generation, &tmp);
+        let written = self.write_generation(batch, new_sources, generation, &tmp);
         let (manifest, result) = match written {
             Ok(w) => w,
             Err(e) => {
@@ -584,13 +523,17 @@ impl Store {
     /// manifest. Returns the manifest and what changed.
     fn write_generation(
         &mut self,
-        mut sink: Sink,
+        batch: Batch,
         new_sources: Vec<SourceEntry>,
         generation: u64,
         tmp: &Path,
     ) -> Result<(Manifest, CommitResult)> {
-        let mut new_rows = sink.take_rows()?;
-        let new_raw = new_rows.remove(&(crate::ingest::sink::RAW, WHOLE.to_string()));
+        let Batch {
+            rows: mut new_rows,
+            rejects: new_rejects,
+            flags: new_flags,
+        } = batch;
+        let new_raw = new_rows.remove(&(crate::table::RAW, WHOLE.to_string()));
         if tmp.exists() {
             fs::remove_dir_all(tmp)?;
         }
@@ -614,7 +557,7 @@ impl Store {
         let cin_seqs: Vec<u32> = manifest
             .sources
             .iter()
-            .filter(|s| s.format == crate::ingest::Format::CinXml.label())
+            .filter(|s| s.format == Format::CinXml.label())
             .map(|s| s.seq)
             .collect();
         let old = self.current.clone();
@@ -632,7 +575,7 @@ impl Store {
         }
         let mut parts: BTreeSet<String> = by_part.keys().cloned().collect();
         if let Some(gen) = &old {
-            for t in PARTITIONED {
+            for t in partitioned() {
                 for f in part_files(gen, t)? {
                     if let Some(stem) = f.file_stem() {
                         parts.insert(stem.to_string_lossy().to_string());
@@ -681,10 +624,10 @@ impl Store {
             }
             let mut combined = match old_file {
                 Some(f) => read_parquet(&f)?,
-                None => TableBuilder::new(spec).finish()?,
+                None => empty_frame(spec)?,
             };
             if let Some(r) = rows {
-                append(&mut combined, r.read()?)?;
+                append(&mut combined, read_new(r)?)?;
             }
             let (kept, dropped) = supersede(spec, combined)?;
             superseded += dropped.height();
@@ -725,9 +668,7 @@ impl Store {
         ] {
             let lf = match scan_part_files(&tmp, t)? {
                 Some(lf) => lf,
-                None => TableBuilder::new(schema::table(t).expect("a canonical table"))
-                    .finish()?
-                    .lazy(),
+                None => empty_frame(schema::table(t).expect("a canonical table"))?.lazy(),
             };
             let lf = match only {
                 Some(c) => lf.select([col(c)]),
@@ -735,17 +676,17 @@ impl Store {
             };
             linked.insert(t, lf.collect()?);
         }
-        let mut across = issues_frame(&link_checks(&linked)?)?;
+        let mut across = issues_frame(&rules::link_checks(&linked)?)?;
         write_parquet(&part_path(&tmp, LINKS, WHOLE), &mut across)?;
 
         // 3. Bookkeeping. Rejects and value-level flags accumulate; the link checks' flags are
         //    those of the partitions as they now stand.
         let mut rejects = self.read_table("rejects")?;
-        append(&mut rejects, issues_frame(&sink.rejects)?)?;
+        append(&mut rejects, issues_frame(&new_rejects)?)?;
         write_both(&tmp, "rejects", &mut rejects)?;
 
         let mut value_flags = self.read_table("data_quality_values")?;
-        append(&mut value_flags, issues_frame(&sink.flags)?)?;
+        append(&mut value_flags, issues_frame(&new_flags)?)?;
         write_parquet(&tmp.join("data_quality_values.parquet"), &mut value_flags)?;
         let mut dq = value_flags;
         for f in part_files(&tmp, LINKS)? {
@@ -880,7 +821,7 @@ fn link_or_copy(from: &Path, to: &Path) -> Result<()> {
 /// unchanged.
 fn carry_part(old: Option<&Path>, tmp: &Path, part: &str) -> Result<()> {
     let Some(gen) = old else { return Ok(()) };
-    for t in PARTITIONED.iter().chain([&LINKS]) {
+    for t in partitioned().chain([LINKS]) {
         let f = part_path(gen, t, part);
         if f.exists() {
             link_or_copy(&f, &part_path(tmp, t, part))?;
@@ -910,7 +851,7 @@ fn commit_part(
             .filter(|p| p.exists());
         let stored = match &old_file {
             Some(f) => read_parquet(f)?,
-            None => TableBuilder::new(spec).finish()?,
+            None => empty_frame(spec)?,
         };
         match rows.remove(spec.name) {
             None => {
@@ -918,7 +859,7 @@ fn commit_part(
             }
             Some(new) => {
                 let mut combined = stored;
-                append(&mut combined, new.read()?)?;
+                append(&mut combined, read_new(new)?)?;
                 let (kept, dropped) = supersede(spec, combined)?;
                 out.superseded += dropped.height();
                 if dropped.height() > 0 {
@@ -935,7 +876,7 @@ fn commit_part(
     }
     out.plans_changed = changed.contains("cp_plans");
     write_appended(tmp, SUPERSESSIONS, generation, part, supersessions)?;
-    let mut links = issues_frame(&link_checks(&merged)?)?;
+    let mut links = issues_frame(&rules::link_checks(&merged)?)?;
     write_parquet(&part_path(tmp, LINKS, part), &mut links)?;
     for (name, df) in merged.iter_mut() {
         let target = part_path(tmp, name, part);
@@ -1149,212 +1090,14 @@ fn cascade_one(
         .collect()?)
 }
 
-/// Checks that need two tables: orphans (a row whose referral, plan or CDOP case is not in the
-/// store) and the DfE date-order rules 1103 (assessment start >= referral) and 2889
-/// (s47 start >= referral).
-fn link_checks(merged: &BTreeMap<&'static str, DataFrame>) -> Result<Vec<Issue>> {
-    let mut out = vec![];
-    for spec in schema::TABLES {
-        let Some(parent) = spec.parent else { continue };
-        let (Some(child), Some(par)) = (merged.get(spec.name), merged.get(parent.table)) else {
-            continue;
-        };
-        let mut keys = vec![parent.column];
-        if spec.column("la_code").is_some()
-            && schema::table(parent.table).is_some_and(|p| p.column("la_code").is_some())
-        {
-            keys.insert(0, "la_code");
-        }
-        let k: Vec<Expr> = keys.iter().map(|c| col(*c)).collect();
-        let orphans = child
-            .clone()
-            .lazy()
-            .join(
-                par.clone()
-                    .lazy()
-                    .select(k.clone())
-                    .unique(None, UniqueKeepStrategy::Any),
-                k.clone(),
-                k.clone(),
-                JoinArgs::new(JoinType::Anti),
-            )
-            .select([col("source_file"), col("source_pos")])
-            .collect()?;
-        out.extend(issue_rows(
-            spec.name,
-            &orphans,
-            parent.column,
-            "orphan",
-            &format!(
-                "its {} is not in the store (or was rejected)",
-                parent.table.trim_end_matches('s')
-            ),
-        )?);
-    }
-    for (table, date_col, flag, rule) in [
-        (
-            "assessments",
-            "start_date",
-            "assessment_before_referral",
-            "assessment start is before the referral (DfE rule 1103)",
-        ),
-        (
-            "s47_enquiries",
-            "start_date",
-            "s47_before_referral",
-            "s47 start is before the referral (DfE rule 2889)",
-        ),
-    ] {
-        let (Some(child), Some(refs)) = (merged.get(table), merged.get("referrals")) else {
-            continue;
-        };
-        let k = [col("la_code"), col("referral_id")];
-        let bad = child
-            .clone()
-            .lazy()
-            .join(
-                refs.clone().lazy().select([
-                    col("la_code"),
-                    col("referral_id"),
-                    col("received_at").cast(DataType::Date).alias("__ref_date"),
-                ]),
-                k.clone(),
-                k.clone(),
-                JoinArgs::new(JoinType::Inner),
-            )
-            .filter(col(date_col).lt(col("__ref_date")))
-            .select([col("source_file"), col("source_pos")])
-            .collect()?;
-        out.extend(issue_rows(table, &bad, date_col, flag, rule)?);
-    }
-    if let (Some(plans), Some(s47)) = (merged.get("cp_plans"), merged.get("s47_enquiries")) {
-        out.extend(plan_checks(plans, s47)?);
-    }
-    // The DfE's draft pre-proceedings rules 9005-9015Q (src/ingest/pp_rules.rs).
-    if let Some(pp) = merged.get("pre_proceedings") {
-        out.extend(crate::ingest::pp_rules::checks(pp)?);
-    }
-    Ok(out)
-}
-
-/// DfE rule 2885 (a plan starts on the date of the conference that made it: an ICPC of the same
-/// child in the same LA on the plan's start date) and rules 8935/8940 (a child's plans must not
-/// overlap: a plan starting while an earlier one of the same child is still open).
-fn plan_checks(plans: &DataFrame, s47: &DataFrame) -> Result<Vec<Issue>> {
-    let k = [col("la_code"), col("child_id"), col("start_date")];
-    let icpcs = s47
-        .clone()
-        .lazy()
-        .filter(col("icpc_date").is_not_null())
-        .select([
-            col("la_code"),
-            col("child_id"),
-            col("icpc_date").alias("start_date"),
-        ])
-        .unique(None, UniqueKeepStrategy::Any);
-    let no_icpc = plans
-        .clone()
-        .lazy()
-        .join(icpcs, k.clone(), k.clone(), JoinArgs::new(JoinType::Anti))
-        .select([col("source_file"), col("source_pos")])
-        .collect()?;
-    let mut out = issue_rows(
-        "cp_plans",
-        &no_icpc,
-        "start_date",
-        "cpp_start_not_icpc",
-        "no ICPC of this child on the plan's start date (DfE rule 2885)",
-    )?;
-    let others = plans.clone().lazy().select([
-        col("la_code"),
-        col("child_id"),
-        col("plan_id").alias("__other_id"),
-        col("start_date").alias("__other_start"),
-        col("end_date").alias("__other_end"),
-    ]);
-    let overlapping = plans
-        .clone()
-        .lazy()
-        .join(
-            others,
-            [col("la_code"), col("child_id")],
-            [col("la_code"), col("child_id")],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .filter(
-            col("__other_id")
-                .neq(col("plan_id"))
-                .and(col("__other_start").lt_eq(col("start_date")))
-                .and(
-                    col("__other_end")
-                        .is_null()
-                        .or(col("__other_end").gt(col("start_date"))),
-                )
-                // Two plans starting the same day: flag only one of them (the later id).
-                .and(
-                    col("__other_start")
-                        .lt(col("start_date"))
-                        .or(col("__other_id").lt(col("plan_id"))),
-                ),
-        )
-        .select([col("source_file"), col("source_pos")])
-        .unique(None, UniqueKeepStrategy::Any)
-        .collect()?;
-    out.extend(issue_rows(
-        "cp_plans",
-        &overlapping,
-        "start_date",
-        "overlapping_cpp",
-        "starts while another plan of the same child is open (DfE rules 8935/8940)",
-    )?);
-    Ok(out)
-}
-
-fn issue_rows(
-    table: &'static str,
-    df: &DataFrame,
-    column: &str,
-    flag: &str,
-    reason: &str,
-) -> Result<Vec<Issue>> {
-    let files = df.column("source_file")?.str()?.clone();
-    let pos = df.column("source_pos")?.str()?.clone();
-    Ok(files
-        .iter()
-        .zip(pos.iter())
-        .map(|(f, p)| Issue {
-            table,
-            source_file: f.unwrap_or_default().to_string(),
-            position: p.unwrap_or_default().to_string(),
-            column: column.to_string(),
-            value: String::new(),
-            flag: flag.to_string(),
-            reason: reason.to_string(),
-        })
-        .collect())
-}
-
-fn issues_frame(issues: &[Issue]) -> Result<DataFrame> {
-    let s = |name: &str, f: &dyn Fn(&Issue) -> String| -> Column {
-        Series::new(name.into(), issues.iter().map(f).collect::<Vec<String>>()).into()
-    };
-    Ok(DataFrame::new(
-        issues.len(),
-        vec![
-            s("table", &|i| i.table.to_string()),
-            s("source_file", &|i| i.source_file.clone()),
-            s("position", &|i| i.position.clone()),
-            s("column", &|i| i.column.clone()),
-            s("value", &|i| i.value.clone()),
-            s("flag", &|i| i.flag.clone()),
-            s("reason", &|i| i.reason.clone()),
-        ],
-    )?)
-}
-
 // ---------------------------------------------------------------------------------------------
 // Concurrency and crashes: CURRENT and the manifest checked, the writer lock, reader pins,
 // clean-up of leftovers, syncing a generation to disk.
+
+/// A manifest that exists but cannot be read (permissions...): a user error naming it.
+fn unreadable_manifest(mpath: &Path, e: std::io::Error) -> anyhow::Error {
+    crate::error::UserError::file(mpath, format!("cannot read the store's manifest: {e}")).into()
+}
 
 /// A store path that exists must be a folder.
 fn check_folder(dir: &Path) -> Result<(), crate::error::UserError> {

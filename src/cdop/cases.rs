@@ -10,7 +10,7 @@ use chrono::{Datelike, Months, NaiveDate};
 use polars::prelude::*;
 
 use super::age::{self, AgeBand};
-use crate::ingest::parse::{epoch_days, from_epoch_days};
+use crate::dates::{epoch_days, from_epoch_days};
 
 /// The default bands of time from death to review completion, in whole calendar months: under 6,
 /// 6 to under 12, 12 to under 24, 24 or more (cdop.md section 2: configurable).

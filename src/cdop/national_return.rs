@@ -24,7 +24,7 @@ use chrono::{Datelike, NaiveDate};
 
 use super::age::AgeBand;
 use super::cases::{category_name, ethnicity_group, read_cases, Case};
-use crate::measures::FinYear;
+use crate::period::FinYear;
 use crate::schema::{CDOP_CATEGORY, MODIFIABLE};
 use crate::store::Store;
 

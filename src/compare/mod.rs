@@ -26,17 +26,13 @@ pub mod reconcile;
 pub mod refresh;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
-use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use chrono::NaiveDate;
 use polars::prelude::*;
 
-use crate::calendar::Calendar;
-use crate::config::Config;
-use crate::error::UserError;
-use crate::measures::{self, period, FinYear, MeasureRow, MeasuresOutput, ALL};
+use crate::dates::from_epoch_days;
+use crate::measures::{MeasureRow, MeasuresOutput, ALL};
+use crate::period::FinYear;
 use crate::store::Store;
 use published::{Published, SeriesKey};
 
@@ -449,40 +445,8 @@ pub fn to_frame(rows: &[CompareRow]) -> Result<DataFrame> {
     )?)
 }
 
-/// Options of `safeguard compare`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct CompareArgs {
-    /// The store folder.
-    #[arg(long, default_value = "store", value_name = "DIR")]
-    pub store: PathBuf,
-    /// An LA to compare (DfE three-digit code), or ALL for the partnership; repeat for several.
-    /// Default: every LA of the config, then the partnership.
-    #[arg(long = "la", value_name = "CODE")]
-    pub las: Vec<String>,
-    /// The reporting year, e.g. 2024-25 (default: every year from the store's first referral, not
-    /// before the DfE's first published year, to the latest complete year at the reference date).
-    #[arg(long, conflicts_with = "years")]
-    pub year: Option<String>,
-    /// A range of years, e.g. 2019-20..2024-25.
-    #[arg(long)]
-    pub years: Option<String>,
-    /// The data's reference date (default as for `measures`).
-    #[arg(long, value_name = "DATE")]
-    pub reference_date: Option<NaiveDate>,
-    /// The DfE statistical-neighbour model: 2025 or 2021.
-    #[arg(long, default_value = "2025", value_parser = ["2025", "2021"])]
-    pub neighbours: String,
-    /// Output file (.csv, or .parquet).
-    #[arg(long, value_name = "FILE")]
-    pub out: PathBuf,
-    /// A folder with the benchmark files (dfe.parquet or dfe.csv, neighbours.csv, optionally
-    /// hand_kept.csv and polarity.csv) instead of the shipped ones.
-    #[arg(long, hide = true, value_name = "DIR")]
-    pub benchmarks_dir: Option<PathBuf>,
-}
-
 /// The first financial year of the store's referrals (else of any s47 or plan).
-fn first_year(store: &Store) -> Result<Option<FinYear>> {
+pub fn first_year(store: &Store) -> Result<Option<FinYear>> {
     for (table, column) in [
         ("referrals", "received_at"),
         ("s47_enquiries", "start_date"),
@@ -497,132 +461,8 @@ fn first_year(store: &Store) -> Result<Option<FinYear>> {
                 .alias("first")])
             .collect()?;
         if let Some(d) = df.column("first")?.i32()?.get(0) {
-            return Ok(Some(FinYear::containing(
-                crate::ingest::parse::from_epoch_days(d),
-            )));
+            return Ok(Some(FinYear::containing(from_epoch_days(d))));
         }
     }
     Ok(None)
-}
-
-/// `safeguard compare`: computes the measures for the years, compares, writes the table and
-/// prints the reconciliation of the last year.
-pub fn run(cfg: &Config, args: &CompareArgs, out: &mut dyn Write) -> Result<()> {
-    let pubd = match &args.benchmarks_dir {
-        Some(d) => Published::load_dir(d)?,
-        None => Published::shipped()?,
-    };
-    let st = Store::open_existing(&args.store)?;
-    let cal = Calendar::england_and_wales()
-        .with_closures(&cfg.closure_days)
-        .map_err(|e| {
-            let file = cfg
-                .path
-                .as_ref()
-                .map_or_else(|| "the config".to_string(), |p| p.display().to_string());
-            UserError::Message(format!("{file}: closure_days: {e}"))
-        })?;
-    let given = args.reference_date.or(cfg.reference_date);
-    let (reference, _) = measures::reference_date(&st, given)?;
-    let years: Vec<FinYear> = match (&args.year, &args.years) {
-        (_, Some(r)) => period::parse_year_range(r).map_err(UserError::Message)?,
-        (Some(y), None) => vec![y.parse().map_err(UserError::Message)?],
-        (None, None) => {
-            let last = FinYear::latest_complete(reference);
-            // Not before the DfE's first published year: a stray early date in the store would
-            // otherwise ask for decades of measures with nothing to compare them with.
-            let published_first = pubd
-                .years
-                .first()
-                .and_then(|y| y.parse::<FinYear>().ok())
-                .unwrap_or(last);
-            let first = first_year(&st)?
-                .unwrap_or(last)
-                .max(published_first)
-                .min(last);
-            (first.0..=last.0).map(FinYear).collect()
-        }
-    };
-    let partnership: Vec<String> = cfg.las.iter().map(|l| l.code.clone()).collect();
-    let las = if args.las.is_empty() {
-        partnership
-            .iter()
-            .cloned()
-            .chain([ALL.to_string()])
-            .collect()
-    } else {
-        let mut v: Vec<String> = vec![];
-        for l in &args.las {
-            let l = if l.eq_ignore_ascii_case(ALL) {
-                ALL.to_string()
-            } else {
-                l.trim().to_string()
-            };
-            if !v.contains(&l) {
-                v.push(l);
-            }
-        }
-        v
-    };
-    let m = measures::compute(&st, &cal, &years, given)?;
-    let scope = Scope {
-        las,
-        partnership,
-        years: years.clone(),
-        model: args.neighbours.clone(),
-    };
-    let rows = compare(&pubd, &m, &scope);
-    let mut df = to_frame(&rows)?;
-    write_table(&args.out, &mut df)?;
-    let by_status = rows
-        .iter()
-        .fold(BTreeMap::<&str, usize>::new(), |mut acc, r| {
-            *acc.entry(r.status.as_str()).or_default() += 1;
-            acc
-        });
-    writeln!(
-        out,
-        "statistical neighbours: the DfE's {} model; the report reads the median (LAIT's mean beside it)",
-        scope.model
-    )?;
-    if let Some(last) = years.last() {
-        let last = last.to_string();
-        for r in rows
-            .iter()
-            .filter(|r| r.year == last && r.breakdown == "NONE" && r.status == "both")
-        {
-            let who = if r.la_code == ALL {
-                "The partnership's".to_string()
-            } else {
-                format!("{}'s", cfg.la_name(&r.la_code))
-            };
-            writeln!(out, "{}", reconcile::sentence(r, &who))?;
-        }
-    }
-    let statuses: Vec<String> = by_status.iter().map(|(s, n)| format!("{n} {s}")).collect();
-    writeln!(
-        out,
-        "{} rows ({}) written to {}",
-        rows.len(),
-        statuses.join(", "),
-        args.out.display()
-    )?;
-    Ok(())
-}
-
-/// Writes a table as CSV, or Parquet when the name ends `.parquet`.
-fn write_table(path: &Path, df: &mut DataFrame) -> Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| UserError::file(dir, format!("cannot create folder: {e}")))?;
-    }
-    let parquet = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
-    let written = if parquet {
-        crate::store::write_parquet(path, df)
-    } else {
-        crate::store::write_csv(path, df)
-    };
-    written.map_err(|e| UserError::file(path, format!("cannot write: {e:#}")).into())
 }

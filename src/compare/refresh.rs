@@ -14,14 +14,13 @@
 //! `queries/rates.sql`.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use polars::prelude::*;
 
 use crate::error::UserError;
-use crate::measures::FinYear;
+use crate::period::FinYear;
 
 /// The files read from the folder given (its `dfe/` subfolder), found by the start of their
 /// name (the end names the years, which grows with each publication), e.g.
@@ -526,7 +525,7 @@ fn find(dir: &Path, prefix: &str) -> Result<PathBuf, UserError> {
 
 /// Reads the DfE files in `from/dfe/` and builds the asset's rows and the neighbour table
 /// (`model, la_code, rank, neighbour`).
-pub fn build(from: &Path) -> Result<(Vec<AssetRow>, Vec<NeighbourLink>)> {
+pub fn build(from: &Path) -> Result<Asset> {
     let dir = from.join("dfe");
     let mut tables: BTreeMap<Table, Loaded> = BTreeMap::new();
     for (t, prefix) in FILES {
@@ -667,7 +666,10 @@ pub fn build(from: &Path) -> Result<(Vec<AssetRow>, Vec<NeighbourLink>)> {
     for (model, file, code_col, prefix) in NEIGHBOUR_FILES {
         neighbours.extend(read_neighbours(&dir.join(file), model, code_col, prefix)?);
     }
-    Ok((out, neighbours))
+    Ok(Asset {
+        rows: out,
+        neighbours,
+    })
 }
 
 /// Reads a statistical-neighbour file: every row whose code is a number, its ten neighbours in
@@ -786,43 +788,35 @@ pub fn neighbours_csv(rows: &[NeighbourLink]) -> String {
 pub const ASSET_FILE: &str = "dfe.parquet";
 pub const NEIGHBOURS_FILE: &str = "neighbours.csv";
 
-/// Options of `safeguard benchmarks-refresh`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct RefreshArgs {
-    /// The folder of the DfE's published files (with `dfe/` inside), e.g. ../shared/benchmarks.
-    #[arg(long, value_name = "DIR")]
-    pub from: PathBuf,
-    /// Where `dfe.parquet` and `neighbours.csv` are written.
-    #[arg(long, default_value = "assets/benchmarks", value_name = "DIR")]
-    pub out: PathBuf,
+/// The asset as built from a folder of the DfE's files ([`build`]).
+pub struct Asset {
+    pub rows: Vec<AssetRow>,
+    pub neighbours: Vec<NeighbourLink>,
 }
 
-/// `safeguard benchmarks-refresh`: builds the asset and writes it; prints what it wrote.
-pub fn run(args: &RefreshArgs, out: &mut dyn Write) -> Result<()> {
-    let (rows, neighbours) = build(&args.from)?;
-    std::fs::create_dir_all(&args.out)
-        .map_err(|e| UserError::file(&args.out, format!("cannot create folder: {e}")))?;
-    let asset = args.out.join(ASSET_FILE);
-    let mut df = asset_frame(&rows)?;
-    crate::store::write_parquet(&asset, &mut df)
-        .map_err(|e| UserError::file(&asset, format!("cannot write: {e:#}")))?;
-    let nb = args.out.join(NEIGHBOURS_FILE);
-    std::fs::write(&nb, neighbours_csv(&neighbours))
-        .map_err(|e| UserError::file(&nb, format!("cannot write: {e}")))?;
-    let years: std::collections::BTreeSet<&str> = rows.iter().map(|r| r.year.as_str()).collect();
-    writeln!(
-        out,
-        "{} rows ({} to {}) written to {}",
-        rows.len(),
-        years.first().copied().unwrap_or("-"),
-        years.last().copied().unwrap_or("-"),
-        asset.display()
-    )?;
-    writeln!(
-        out,
-        "{} neighbour links written to {}",
-        neighbours.len(),
-        nb.display()
-    )?;
-    Ok(())
+impl Asset {
+    /// Writes [`ASSET_FILE`] and [`NEIGHBOURS_FILE`] into `dir` (created if absent); returns
+    /// their paths.
+    pub fn write(&self, dir: &Path) -> Result<(PathBuf, PathBuf)> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| UserError::file(dir, format!("cannot create folder: {e}")))?;
+        let asset = dir.join(ASSET_FILE);
+        let mut df = asset_frame(&self.rows)?;
+        crate::store::write_parquet(&asset, &mut df)
+            .map_err(|e| UserError::file(&asset, format!("cannot write: {e:#}")))?;
+        let nb = dir.join(NEIGHBOURS_FILE);
+        std::fs::write(&nb, neighbours_csv(&self.neighbours))
+            .map_err(|e| UserError::file(&nb, format!("cannot write: {e}")))?;
+        Ok((asset, nb))
+    }
+
+    /// The first and last reporting year of the rows (`-` when there are none).
+    pub fn years(&self) -> (&str, &str) {
+        let years: std::collections::BTreeSet<&str> =
+            self.rows.iter().map(|r| r.year.as_str()).collect();
+        (
+            years.first().copied().unwrap_or("-"),
+            years.last().copied().unwrap_or("-"),
+        )
+    }
 }

@@ -14,6 +14,11 @@
 //!   neglect`, `a) Yes`) or not; dates are Excel serials (with or without a date style) or text
 //!   `dd/mm/yyyy`; `#N/A` and empty strings are missing; empty rows are skipped.
 //!
+//! The header rules, which column each header fills, the value maps and the raw layer's columns
+//! are data: `specs/annex_a.toml` ([`super::specs::annex_a`]). This file keeps the parsing (sheets,
+//! the header row, cells and dates) and the mapping logic (derived ids and links, List 6
+//! completing List 3, the child's characteristics once per child).
+//!
 //! Sheets are streamed cell by cell into a sparse sheet ([`read_sheet`]), never a rows x columns
 //! grid, and a workbook is checked before calamine opens it ([`preflight`]): a small hostile file
 //! cannot make the reader allocate without bound. A row made only of formulas with no saved value,
@@ -41,204 +46,20 @@ use super::parse;
 use super::privacy;
 use super::raw_allow::{self, RawKind};
 use super::sink::Sink;
+use super::specs::{self, Field, ListSpec};
 use crate::error::UserError;
 use crate::schema::{
     self, TableSpec, ASSESSMENTS, CHILDREN, CONTACTS, CP_PLANS, CP_REVIEWS, EARLY_HELP, REFERRALS,
     S47_ENQUIRIES,
 };
 
-/// The Annex A columns this reader maps (everything else goes to the raw layer or is dropped).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-enum F {
-    ChildId,
-    Gender,
-    Ethnicity,
-    Dob,
-    Disability,
-    ContactDate,
-    ContactSource,
-    EhStart,
-    EhOrganisation,
-    RefDate,
-    RefSource,
-    RefNfa,
-    AsmtStart,
-    AsmtSeen,
-    AsmtAuthorised,
-    S47Start,
-    IcpcUnnecessary,
-    IcpcDate,
-    IcpcResult,
-    CinStart,
-    Need,
-    CinClosure,
-    ClosureReason,
-    CppStart,
-    CatInitial,
-    CatLatest,
-    Review,
-    CppEnd,
-    PreviousPlans,
-}
-
-impl F {
-    /// Whether cells of this column are dates.
-    fn is_date(self) -> bool {
-        matches!(
-            self,
-            F::Dob
-                | F::ContactDate
-                | F::EhStart
-                | F::RefDate
-                | F::AsmtStart
-                | F::AsmtAuthorised
-                | F::S47Start
-                | F::IcpcDate
-                | F::CinStart
-                | F::CinClosure
-                | F::CppStart
-                | F::Review
-                | F::CppEnd
-        )
-    }
-}
-
-/// Matches a normalised header (lower case, words separated by one space, `sum of` dropped).
-type Pattern = fn(&str) -> bool;
-
-/// The columns of Lists 1-7 in matching order: the first field whose pattern matches a header
-/// (and is not taken yet) gets the column.
-fn fields(list: u8) -> Vec<(F, Pattern)> {
-    let mut v: Vec<(F, Pattern)> = vec![
-        (F::ChildId, |h| {
-            !h.contains("family")
-                && !h.contains("adopter")
-                && (h.contains("child unique id")
-                    || h == "child id"
-                    || h == "unique id"
-                    || h.contains("child identifier")
-                    || h == "child unique identifier")
-        }),
-        (F::Gender, |h| {
-            h == "gender" || h == "sex" || h.starts_with("gender ")
-        }),
-        (F::Ethnicity, |h| h.starts_with("ethnic")),
-        (F::Dob, |h| {
-            h == "dob" || h.contains("date of birth") || h == "birth date"
-        }),
-        (F::Disability, |h| h.contains("disab")),
-    ];
-    let more: Vec<(F, Pattern)> = match list {
-        1 => vec![
-            (F::ContactDate, |h| {
-                h.contains("contact") && h.contains("date")
-            }),
-            (F::ContactSource, |h| h.contains("source")),
-        ],
-        2 => vec![
-            (F::EhStart, |h| h.contains("start")),
-            (F::EhOrganisation, |h| {
-                h.contains("organisation") || h.contains("organization") || h.contains("agency")
-            }),
-        ],
-        3 => vec![
-            (F::RefDate, |h| h.contains("referral") && h.contains("date")),
-            (F::RefSource, |h| h.contains("source")),
-            (F::RefNfa, |h| {
-                h.contains("nfa") || h.contains("no further action")
-            }),
-        ],
-        4 => vec![
-            (F::AsmtStart, |h| h.contains("start")),
-            (F::AsmtSeen, |h| h.contains("seen")),
-            (F::AsmtAuthorised, |h| {
-                h.contains("authoris") || h.contains("authoriz") || h.contains("completion")
-            }),
-        ],
-        5 => vec![
-            (F::S47Start, |h| {
-                h.contains("start") || h.contains("strategy discussion")
-            }),
-            (F::IcpcUnnecessary, |h| {
-                h.contains("unnecessary") || h.contains("not required")
-            }),
-            (F::IcpcResult, |h| h.contains("result")),
-            (F::IcpcDate, |h| {
-                h.contains("date")
-                    && (h.contains("conference") || h.contains("icpc"))
-                    && !h.contains("number")
-            }),
-        ],
-        6 => vec![
-            (F::CinStart, |h| h.contains("start")),
-            (F::Need, |h| h.contains("need")),
-            (F::CinClosure, |h| {
-                h.contains("closure") && h.contains("date")
-            }),
-            (F::ClosureReason, |h| h.contains("reason")),
-        ],
-        7 => vec![
-            (F::CppStart, |h| h.contains("start")),
-            (F::CatInitial, |h| {
-                h.contains("initial") && h.contains("categor")
-            }),
-            (F::CatLatest, |h| {
-                h.contains("latest") && h.contains("categor")
-            }),
-            (F::Review, |h| h.contains("review")),
-            (F::CppEnd, |h| {
-                h.contains("end date") || h.contains("plan end")
-            }),
-            (F::PreviousPlans, |h| h.contains("previous")),
-        ],
-        _ => vec![],
-    };
-    v.extend(more);
-    v
-}
-
-/// Columns each list must have (else the file fails: the sheet is not what its name says).
-fn required(list: u8) -> &'static [F] {
-    match list {
-        1 => &[F::ChildId, F::ContactDate],
-        2 => &[F::ChildId, F::EhStart],
-        3 => &[F::ChildId, F::RefDate],
-        4 => &[F::ChildId, F::AsmtStart],
-        5 => &[F::ChildId, F::S47Start],
-        6 => &[F::ChildId, F::CinStart],
-        7 => &[F::ChildId, F::CppStart, F::CatInitial],
-        _ => &[],
-    }
-}
-
-/// What a missing required column is called in the message.
-fn describe(f: F) -> &'static str {
-    match f {
-        F::ChildId => "Child Unique ID",
-        F::ContactDate => "Date of Contact",
-        F::EhStart => "Assessment start date",
-        F::RefDate => "Date of Referral",
-        F::AsmtStart => "Continuous Assessment Start Date",
-        F::S47Start => "Strategy discussion initiating Section 47 Enquiry Start Date",
-        F::CinStart => "CIN Start Date",
-        F::CppStart => "Child Protection Plan Start Date",
-        F::CatInitial => "Initial Category of Abuse",
-        _ => "?",
-    }
-}
-
-/// Columns that look identifying (ages, allocated teams, workers and advisers, anything that looks
+/// Headers that look identifying (ages, allocated teams, workers and advisers, anything that looks
 /// like a name, address, postcode, NHS number or UPN): never mapped to a canonical column, even
-/// when a list's loose pattern would match them (`Agency worker` is no lead agency). Like every
-/// column not on the raw-layer allow-list they are dropped and named in the summary.
+/// when a list's loose rule would match them (`Agency worker` is no lead agency), except by the
+/// fields marked identifying (the child id, the date of birth). Like every column not on the
+/// raw-layer allow-list they are dropped and named in the summary.
 fn withheld(h: &str) -> bool {
-    h == "age"
-        || h.starts_with("age of")
-        || h.starts_with("age at")
-        || h.contains("allocated")
-        || h.contains("worker")
-        || h.contains("advisor")
-        || h.contains("adviser")
+    specs::annex_a().withheld.matches(h)
         || schema::identifying_column(&h.replace(' ', "_")).is_some()
 }
 
@@ -277,25 +98,26 @@ fn list_number(sheet: &str) -> Option<u8> {
     (1..=11).contains(&n).then_some(n)
 }
 
-/// One data row of a list: its Excel row number, the mapped cells, and the allow-listed columns
-/// kept for the raw layer (header, value, shape).
+/// One data row of a list: its Excel row number, the mapped cells by field, and the
+/// allow-listed columns kept for the raw layer (header, value, shape).
 struct Rec {
     row: u32,
-    vals: HashMap<F, String>,
+    vals: HashMap<&'static str, String>,
     raw: Vec<(String, String, RawKind)>,
 }
 
 impl Rec {
-    fn get(&self, f: F) -> Option<&str> {
-        self.vals.get(&f).map(String::as_str)
+    fn get(&self, field: &str) -> Option<&str> {
+        self.vals.get(field).map(String::as_str)
     }
 }
 
 /// One list sheet, read.
 struct List {
     n: u8,
-    /// The sheet's own header text for each mapped column (labels for rejects and flags).
-    labels: HashMap<F, String>,
+    spec: &'static ListSpec,
+    /// The sheet's own header text for each mapped field (labels for rejects and flags).
+    labels: HashMap<&'static str, String>,
     rows: Vec<Rec>,
     /// Headers of the columns dropped (not mapped, not on the raw-layer allow-list).
     dropped: Vec<String>,
@@ -306,11 +128,57 @@ struct List {
 }
 
 impl List {
-    fn label(&self, f: F) -> &str {
-        self.labels.get(&f).map_or("", String::as_str)
+    fn label(&self, field: &str) -> &str {
+        self.labels.get(field).map_or("", String::as_str)
     }
     fn pos(&self, r: &Rec) -> String {
         format!("List {} row {}", self.n, r.row)
+    }
+    /// The list's table.
+    fn table(&self) -> &'static TableSpec {
+        schema::table(&self.spec.table).expect("checked when the spec was read")
+    }
+    /// The cells of `table` that the list's fields fill from one row, cleaned, with their
+    /// headers: (column, value, label). A field whose column is in `skip` is left out.
+    fn cells<'l>(&'l self, table: &str, r: &Rec, skip: &[Cell<'_>]) -> Vec<Cell<'l>> {
+        let mut out = vec![];
+        for f in &self.spec.fields {
+            let Some(column) = f.column.as_deref() else {
+                continue;
+            };
+            if f.table.as_deref().unwrap_or(&self.spec.table) != table
+                || skip.iter().any(|c| c.0 == column)
+            {
+                continue;
+            }
+            let v = r.get(&f.field).and_then(|v| clean(f.value.as_deref(), v));
+            out.push((canonical(table, column), v, self.label(&f.field)));
+        }
+        out
+    }
+}
+
+/// A cell for the sink: (column, value, the source's name for it).
+type Cell<'l> = (&'static str, Option<String>, &'l str);
+
+/// A column's `'static` name (the spec's own string is not).
+fn canonical(table: &str, column: &str) -> &'static str {
+    schema::table(table)
+        .and_then(|t| t.column(column))
+        .map(|c| c.name)
+        .expect("checked when the spec was read")
+}
+
+/// A cell value cleaned as its field says: `code`, `birth_month`, a value map of the spec, or as
+/// written. None: missing.
+fn clean(how: Option<&str>, v: &str) -> Option<String> {
+    match how {
+        None => Some(v.to_string()),
+        Some("code") => Some(code(v)),
+        Some("birth_month") => Some(birth_month_value(v)),
+        Some(map) => {
+            specs::annex_a().map_value(map, v, &strip_prefix(v).to_ascii_lowercase(), code)
+        }
     }
 }
 
@@ -389,7 +257,7 @@ pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
             // Rows with values the list cannot read: read, and rejected (never skipped).
             for &(row, why) in &list.unread {
                 sink.reject(
-                    list_table(n),
+                    list.table(),
                     format!("List {n} row {row}"),
                     "",
                     "",
@@ -408,18 +276,6 @@ pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
     }
     .map(&lists);
     Ok(())
-}
-
-/// The table a list's rows go to (for rows rejected before they are mapped).
-fn list_table(n: u8) -> &'static TableSpec {
-    match n {
-        1 => &CONTACTS,
-        2 => &EARLY_HELP,
-        4 => &ASSESSMENTS,
-        5 => &S47_ENQUIRIES,
-        7 => &CP_PLANS,
-        _ => &REFERRALS,
-    }
 }
 
 /// Columns a list's cells may use: Annex A lists have about 20; a value beyond column GR (200) is
@@ -665,7 +521,15 @@ fn read_list(
     let Some(&row0) = sheet.keys().next() else {
         return Ok(None);
     };
-    let patterns = fields(n);
+    let Some(list_spec) = specs::annex_a().list(n) else {
+        return Ok(None);
+    };
+    let patterns: Vec<&'static Field> = specs::annex_a().fields(n).collect();
+    let is_id = |h: &str| {
+        patterns
+            .iter()
+            .any(|f| f.field == "child_id" && f.rule.matches(h))
+    };
     // One row's values in column order, dense up to its last cell (at most MAX_COLUMNS).
     fn dense(cells: &[(u32, Got)]) -> Vec<Option<&Data>> {
         let width = cells.last().map_or(0, |(c, _)| *c as usize + 1);
@@ -684,10 +548,10 @@ fn read_list(
             .into_iter()
             .map(|c| text(c).map(|t| norm_header(&t)).unwrap_or_default())
             .collect();
-        let has_id = hs.iter().any(|h| (patterns[0].1)(h));
+        let has_id = hs.iter().any(|h| is_id(h));
         let matched = hs
             .iter()
-            .filter(|h| !h.is_empty() && patterns.iter().any(|(_, p)| p(h)))
+            .filter(|h| !h.is_empty() && patterns.iter().any(|f| f.rule.matches(h)))
             .count();
         if has_id && matched >= 2 {
             header_at = Some(r);
@@ -727,12 +591,12 @@ fn read_list(
     // and the date of birth (pseudonymised / degraded to the month). Two headers the same once
     // normalised are a file error.
     enum Col {
-        Field(F),
+        Field(&'static Field),
         Raw(String, RawKind),
         Skip,
     }
-    let mut taken: HashMap<F, usize> = HashMap::new();
-    let mut labels: HashMap<F, String> = HashMap::new();
+    let mut taken: HashMap<&'static str, usize> = HashMap::new();
+    let mut labels: HashMap<&'static str, String> = HashMap::new();
     let mut cols: Vec<Col> = vec![];
     let mut dropped: Vec<String> = vec![];
     let mut seen: HashMap<String, usize> = HashMap::new();
@@ -765,21 +629,21 @@ fn read_list(
                 ),
             ));
         }
-        let mappable = |f: &F| matches!(f, F::ChildId | F::Dob) || !withheld(&h);
+        let mappable = |f: &Field| f.identifying || !withheld(&h);
         let field = patterns
             .iter()
-            .find(|(f, p)| !taken.contains_key(f) && mappable(f) && p(&h))
-            .map(|(f, _)| *f);
+            .find(|f| !taken.contains_key(f.field.as_str()) && mappable(f) && f.rule.matches(&h))
+            .copied();
         match field {
             Some(f) => {
-                taken.insert(f, j);
-                labels.insert(f, text.trim().to_string());
+                taken.insert(&f.field, j);
+                labels.insert(&f.field, text.trim().to_string());
                 cols.push(Col::Field(f));
             }
             None => match raw_allow::annex_a(n, &h) {
                 Some(kind) => cols.push(Col::Raw(text.trim().to_string(), kind)),
                 None => {
-                    if !raw_allow::ANNEX_A_NOT_STORED.contains(&h.as_str()) {
+                    if !raw_allow::annex_a_not_stored(&h) {
                         dropped.push(text);
                     }
                     cols.push(Col::Skip)
@@ -787,17 +651,24 @@ fn read_list(
             },
         }
     }
-    let missing: Vec<&str> = required(n)
+    let missing: Vec<&str> = list_spec
+        .required
         .iter()
-        .filter(|f| !taken.contains_key(f))
-        .map(|f| describe(*f))
+        .filter(|f| !taken.contains_key(f.as_str()))
+        .map(|f| {
+            patterns
+                .iter()
+                .find(|p| p.field == *f)
+                .and_then(|p| p.describe.as_deref())
+                .unwrap_or("?")
+        })
         .collect();
     if !missing.is_empty() {
         return Err(UserError::at(
             path,
             &format!("sheet '{}' row {hr}", privacy::field_name(sheet_name)),
             format!(
-                "List {n} has no column for {} (headers are matched loosely; see data-contract.md section 1)",
+                "List {n} has no column for {} (headers are matched loosely: case, spaces, punctuation and a 'Sum of' prefix do not matter)",
                 missing.join(", ")
             ),
         ));
@@ -822,14 +693,10 @@ fn read_list(
             };
             match cols.get(*j as usize) {
                 Some(Col::Field(f)) => {
-                    let v = if f.is_date() {
-                        date_text(c)
-                    } else {
-                        cell_text(c)
-                    };
+                    let v = if f.date { date_text(c) } else { cell_text(c) };
                     if let Some(v) = v {
                         any = true;
-                        rec.vals.insert(*f, v);
+                        rec.vals.insert(&f.field, v);
                     }
                 }
                 Some(Col::Raw(h, kind)) => {
@@ -859,6 +726,7 @@ fn read_list(
     }
     Ok(Some(List {
         n,
+        spec: list_spec,
         labels,
         rows: out,
         dropped,
@@ -898,82 +766,37 @@ fn code(v: &str) -> String {
     }
 }
 
-fn sex(v: &str) -> String {
-    let t = strip_prefix(v).to_ascii_lowercase();
-    match t.as_str() {
-        "male" | "m" | "1" | "boy" => "M".into(),
-        "female" | "f" | "2" | "girl" => "F".into(),
-        "u" | "0" | "9" | "unknown" | "neither" | "indeterminate" | "not known" => "U".into(),
-        t if t.starts_with("not stated") || t.starts_with("not recorded") => "U".into(),
-        _ => v.to_string(),
-    }
-}
-
-/// Yes/no with or without a prefix; `Unknown` is missing; anything else is passed on to be
-/// flagged.
-fn yes_no(v: &str) -> Option<String> {
-    let t = strip_prefix(v).to_ascii_lowercase();
-    match t.as_str() {
-        "yes" | "y" | "true" | "1" => Some("Y".into()),
-        "no" | "n" | "false" | "0" => Some("N".into()),
-        "unknown" | "not known" | "not recorded" => None,
-        _ => Some(v.to_string()),
-    }
-}
-
-fn category(v: &str) -> String {
-    let t = strip_prefix(v).to_ascii_lowercase();
-    for (word, c) in [
-        ("neglect", "NEG"),
-        ("physical", "PHY"),
-        ("sexual", "SAB"),
-        ("emotional", "EMO"),
-        ("multiple", "MUL"),
-    ] {
-        if t.contains(word) {
-            return c.into();
-        }
-    }
-    code(v).to_ascii_uppercase()
-}
-
-fn icpc_result(v: &str) -> Option<String> {
-    match yes_no(v)?.as_str() {
-        "Y" => Some("CPP".into()),
-        "N" => Some("NO_CPP".into()),
-        other => Some(other.to_string()),
-    }
-}
-
 // ---- mapping ----
 
-/// A child's characteristics, from the first row that gives each.
+/// A child's characteristics (the common fields' raw values), from the first row that gives each,
+/// and that row's position.
 #[derive(Default)]
 struct ChildAcc {
     pos: String,
-    gender: Option<String>,
-    ethnicity: Option<String>,
-    dob: Option<String>,
-    disability: Option<String>,
+    vals: HashMap<&'static str, String>,
 }
 
-/// A referral built from List 3 (and completed from List 6) before it is emitted.
-struct Referral {
+/// A referral built from List 3 (and completed from List 6) before it is stored.
+struct Referral<'l> {
     id: String,
     raw_id: String,
     pos: String,
-    received: Option<String>,
-    source: Option<String>,
-    nfa: Option<String>,
-    need: Option<String>,
-    closure_date: Option<String>,
-    closure_reason: Option<String>,
-    /// Source headers: child id, date, source, NFA, need, closure date, closure reason.
-    labels: [String; 7],
-    /// Set when a List 6 row completed it.
-    merged: bool,
+    /// The child id's label, and the list cells (received_at, source...), with their labels.
+    child_label: &'l str,
+    cells: Vec<Cell<'l>>,
     /// Flag to add once stored: (column, flag, reason).
     flag: Option<(String, &'static str, String)>,
+}
+
+impl Referral<'_> {
+    /// The date received, when it is a date.
+    fn received(&self) -> Option<NaiveDate> {
+        self.cells
+            .iter()
+            .find(|c| c.0 == "received_at")
+            .and_then(|c| c.1.as_deref())
+            .and_then(|d| parse::parse_date(d).ok())
+    }
 }
 
 struct Mapper<'a> {
@@ -1007,11 +830,11 @@ impl Mapper<'_> {
     /// Records the child's characteristics (first non-empty value wins) and gives its raw id,
     /// or None (the row is rejected) when the row has no Child Unique ID.
     fn child(&mut self, list: &List, r: &Rec, spec: &'static TableSpec) -> Option<String> {
-        let Some(id) = r.get(F::ChildId).map(str::to_string) else {
+        let Some(id) = r.get("child_id").map(str::to_string) else {
             self.sink.reject(
                 spec,
                 list.pos(r),
-                list.label(F::ChildId),
+                list.label("child_id"),
                 "",
                 "no Child Unique ID: the row cannot be pseudonymised or linked".into(),
             );
@@ -1021,15 +844,13 @@ impl Mapper<'_> {
             pos: list.pos(r),
             ..Default::default()
         });
-        let fill = |slot: &mut Option<String>, v: Option<&str>| {
-            if slot.is_none() {
-                *slot = v.map(str::to_string);
+        for f in &specs::annex_a().common {
+            if let Some(v) = r.get(&f.field) {
+                acc.vals
+                    .entry(f.field.as_str())
+                    .or_insert_with(|| v.to_string());
             }
-        };
-        fill(&mut acc.gender, r.get(F::Gender));
-        fill(&mut acc.ethnicity, r.get(F::Ethnicity));
-        fill(&mut acc.dob, r.get(F::Dob));
-        fill(&mut acc.disability, r.get(F::Disability));
+        }
         Some(id)
     }
 
@@ -1055,146 +876,167 @@ impl Mapper<'_> {
         found.unwrap_or_else(|| format!("{pseudo}-noref-{}", Self::id_date(date)))
     }
 
+    /// Stores one row of a list's table: its derived id, the child and LA, the cells the list's
+    /// fields fill, and `more` (derived columns). Returns whether it was stored.
+    fn store_row(
+        &mut self,
+        l: &List,
+        r: &Rec,
+        spec: &'static TableSpec,
+        id: &str,
+        more: &[Cell<'_>],
+    ) -> bool {
+        let mut row = self.sink.row_for(spec, l.pos(r));
+        row.set(spec.columns[0].name, id, "")
+            .set("la_code", self.la.as_str(), "");
+        for (column, v, label) in more.iter().cloned().chain(l.cells(spec.name, r, &[])) {
+            row.set(column, v, label);
+        }
+        row.finish()
+    }
+
+    /// Lists 1 and 2: rows of the child with ids `{pseudonym}-{prefix}-{date}-{n}`.
+    fn child_rows(&mut self, l: &List, spec: &'static TableSpec, prefix: &str, date_field: &str) {
+        for r in &l.rows {
+            let Some(id) = self.child(l, r, spec) else {
+                continue;
+            };
+            let pseudo = self.sink.pseudo.child_id(&id);
+            let stem = format!("{pseudo}-{prefix}-{}", Self::id_date(r.get(date_field)));
+            let n = self.next(spec.name, &stem);
+            let child = [("child_id", Some(id), l.label("child_id"))];
+            self.store_row(l, r, spec, &format!("{stem}-{n}"), &child);
+            self.raw(l, r);
+        }
+    }
+
+    /// Lists 4, 5 and 7: rows hanging off the child's referral, with ids `{referral}-{kind}{k}`.
+    /// `then` is called after each row with its id (None: the row had no child id and was
+    /// rejected), for the rows that hang off it in turn.
+    fn referral_rows(
+        &mut self,
+        l: &List,
+        spec: &'static TableSpec,
+        kind: &str,
+        date_field: &str,
+        more: &[Cell<'_>],
+        mut then: impl FnMut(&mut Self, &Rec, Option<&str>),
+    ) {
+        for r in &l.rows {
+            let Some(id) = self.child(l, r, spec) else {
+                then(self, r, None);
+                continue;
+            };
+            let pseudo = self.sink.pseudo.child_id(&id);
+            let referral = self.link(&id, &pseudo, r.get(date_field));
+            let k = self.next(spec.name, &referral);
+            let row_id = format!("{referral}-{kind}{k}");
+            let mut cells: Vec<Cell<'_>> = vec![
+                ("referral_id", Some(referral), ""),
+                ("child_id", Some(id), l.label("child_id")),
+            ];
+            cells.extend(more.iter().cloned());
+            self.store_row(l, r, spec, &row_id, &cells);
+            then(self, r, Some(&row_id));
+            self.raw(l, r);
+        }
+    }
+
     fn map(mut self, lists: &BTreeMap<u8, List>) {
-        let la = self.la.clone();
-        let s = |v: Option<&str>| v.map(str::to_string);
-
-        // List 1: contacts.
         if let Some(l) = lists.get(&1) {
-            for r in &l.rows {
-                let Some(id) = self.child(l, r, &CONTACTS) else {
-                    continue;
-                };
-                let pseudo = self.sink.pseudo.child_id(&id);
-                let date = r.get(F::ContactDate);
-                let stem = format!("{pseudo}-C-{}", Self::id_date(date));
-                let n = self.next("contact", &stem);
-                self.sink.row_labelled(
-                    &CONTACTS,
-                    l.pos(r),
-                    vec![
-                        Some(format!("{stem}-{n}")),
-                        Some(id.clone()),
-                        Some(la.clone()),
-                        s(date),
-                        r.get(F::ContactSource).map(code),
-                        None,
-                        None,
-                        None,
-                    ],
-                    &[
-                        "",
-                        l.label(F::ChildId),
-                        "",
-                        l.label(F::ContactDate),
-                        l.label(F::ContactSource),
-                        "",
-                        "",
-                        "",
-                    ],
-                );
-                self.raw(l, r);
-            }
+            self.child_rows(l, &CONTACTS, "C", "contact_date");
         }
-
-        // List 2: early help. The assessment completion date is not the end of the episode, so
-        // it goes to the raw layer with the other columns, not to end_date.
         if let Some(l) = lists.get(&2) {
-            for r in &l.rows {
-                let Some(id) = self.child(l, r, &EARLY_HELP) else {
-                    continue;
-                };
-                let pseudo = self.sink.pseudo.child_id(&id);
-                let date = r.get(F::EhStart);
-                let stem = format!("{pseudo}-EH-{}", Self::id_date(date));
-                let n = self.next("early_help", &stem);
-                self.sink.row_labelled(
-                    &EARLY_HELP,
-                    l.pos(r),
-                    vec![
-                        Some(format!("{stem}-{n}")),
-                        Some(id.clone()),
-                        Some(la.clone()),
-                        s(date),
-                        None,
-                        s(r.get(F::EhOrganisation)),
-                        None,
-                        None,
-                    ],
-                    &[
-                        "",
-                        l.label(F::ChildId),
-                        "",
-                        l.label(F::EhStart),
-                        "",
-                        l.label(F::EhOrganisation),
-                        "",
-                        "",
-                    ],
-                );
-                self.raw(l, r);
-            }
+            self.child_rows(l, &EARLY_HELP, "EH", "eh_start");
         }
+        self.map_referrals(lists.get(&3), lists.get(&6));
+        if let Some(l) = lists.get(&4) {
+            self.referral_rows(l, &ASSESSMENTS, "A", "asmt_start", &[], |_, _, _| {});
+        }
+        if let Some(l) = lists.get(&5) {
+            let more = [("transfer_in", Some("N".to_string()), "")];
+            self.referral_rows(l, &S47_ENQUIRIES, "S", "s47_start", &more, |_, _, _| {});
+        }
+        // List 7: child protection plans, and the latest review conference as a review.
+        if let Some(l) = lists.get(&7) {
+            self.referral_rows(l, &CP_PLANS, "P", "cpp_start", &[], |m, r, plan_id| {
+                if r.get("review").is_none() {
+                    return;
+                }
+                let Some(plan_id) = plan_id else {
+                    m.sink.reject(
+                        &CP_REVIEWS,
+                        l.pos(r),
+                        l.label("child_id"),
+                        "",
+                        "review of a plan with no Child Unique ID".into(),
+                    );
+                    return;
+                };
+                let mut row = m.sink.row_for(&CP_REVIEWS, l.pos(r));
+                row.set("plan_id", plan_id, "");
+                for (column, v, label) in l.cells(CP_REVIEWS.name, r, &[]) {
+                    row.set(column, v, label);
+                }
+                row.finish();
+            });
+        }
+        self.map_children();
+    }
 
-        // List 3: referrals, held until List 6 has completed them.
+    /// A referral from a List 3 or List 6 row, id `{pseudonym}-{date}-{n}` (the date of
+    /// `date_field`); also returns n (the child's referrals on that date so far).
+    fn referral<'l>(
+        &mut self,
+        l: &'l List,
+        r: &Rec,
+        id: String,
+        date_field: &str,
+    ) -> (Referral<'l>, u32) {
+        let pseudo = self.sink.pseudo.child_id(&id);
+        let stem = format!("{pseudo}-{}", Self::id_date(r.get(date_field)));
+        let n = self.next("referral", &stem);
+        let x = Referral {
+            id: format!("{stem}-{n}"),
+            raw_id: id,
+            pos: l.pos(r),
+            child_label: l.label("child_id"),
+            cells: l.cells(REFERRALS.name, r, &[]),
+            flag: None,
+        };
+        (x, n)
+    }
+
+    /// Lists 3 and 6: referrals. A CIN episode (List 6) starts with its referral (CIN Start Date
+    /// = referral date): it completes the List 3 referral of the same child and date, or else
+    /// becomes a referral of its own, flagged.
+    fn map_referrals(&mut self, list3: Option<&List>, list6: Option<&List>) {
         let mut referrals: Vec<Referral> = vec![];
-        if let Some(l) = lists.get(&3) {
+        if let Some(l) = list3 {
             for r in &l.rows {
                 let Some(id) = self.child(l, r, &REFERRALS) else {
                     continue;
                 };
-                let pseudo = self.sink.pseudo.child_id(&id);
-                let date = r.get(F::RefDate);
-                let stem = format!("{pseudo}-{}", Self::id_date(date));
-                let n = self.next("referral", &stem);
-                let flag = (n > 1).then(|| {
+                let (mut x, n) = self.referral(l, r, id, "ref_date");
+                x.flag = (n > 1).then(|| {
                     (
-                        l.label(F::RefDate).to_string(),
+                        l.label("ref_date").to_string(),
                         "same_day_episode",
                         format!("referral {n} of this child on the same date in this workbook: kept, in row order"),
                     )
                 });
-                referrals.push(Referral {
-                    id: format!("{stem}-{n}"),
-                    raw_id: id,
-                    pos: l.pos(r),
-                    received: s(date),
-                    source: r.get(F::RefSource).map(code),
-                    nfa: r.get(F::RefNfa).and_then(yes_no),
-                    need: None,
-                    closure_date: None,
-                    closure_reason: None,
-                    labels: [
-                        l.label(F::ChildId).into(),
-                        l.label(F::RefDate).into(),
-                        l.label(F::RefSource).into(),
-                        l.label(F::RefNfa).into(),
-                        String::new(),
-                        String::new(),
-                        String::new(),
-                    ],
-                    merged: false,
-                    flag,
-                });
+                referrals.push(x);
                 self.raw(l, r);
             }
         }
-
-        // List 6: children in need. A CIN episode starts with its referral (CIN Start Date =
-        // referral date): it completes the List 3 referral of the same child and date, or else
-        // becomes a referral of its own, flagged.
-        if let Some(l) = lists.get(&6) {
+        if let Some(l) = list6 {
             let (mut merged, mut own) = (0, 0);
             // The List 3 referrals not yet completed, by (child, date), in row order: a lookup, so
             // that matching stays linear however long the lists.
             let mut open: HashMap<(String, NaiveDate), std::collections::VecDeque<usize>> =
                 HashMap::new();
             for (i, x) in referrals.iter().enumerate() {
-                if let Some(d) = x
-                    .received
-                    .as_deref()
-                    .and_then(|d| parse::parse_date(d).ok())
-                {
+                if let Some(d) = x.received() {
                     open.entry((x.raw_id.clone(), d)).or_default().push_back(i);
                 }
             }
@@ -1202,59 +1044,29 @@ impl Mapper<'_> {
                 let Some(id) = self.child(l, r, &REFERRALS) else {
                     continue;
                 };
-                let start = r.get(F::CinStart);
-                let start_d = start.and_then(|d| parse::parse_date(d).ok());
-                let target = start_d
+                let start = r.get("cin_start");
+                let target = start
+                    .and_then(|d| parse::parse_date(d).ok())
                     .and_then(|d| open.get_mut(&(id.clone(), d)))
-                    .and_then(|q| q.pop_front())
-                    .map(|i| &mut referrals[i]);
-                let need = r.get(F::Need).map(code);
-                let closure_reason = r.get(F::ClosureReason).map(code);
-                let labels6 = [
-                    l.label(F::Need).to_string(),
-                    l.label(F::CinClosure).to_string(),
-                    l.label(F::ClosureReason).to_string(),
-                ];
+                    .and_then(|q| q.pop_front());
                 match target {
-                    Some(x) => {
-                        x.merged = true;
+                    Some(i) => {
+                        // The episode's need and closure complete the referral, which keeps
+                        // its own date.
+                        let x = &mut referrals[i];
                         x.pos = format!("{} + {}", x.pos, l.pos(r));
-                        x.need = need;
-                        x.closure_date = s(r.get(F::CinClosure));
-                        x.closure_reason = closure_reason;
-                        x.labels[4..].clone_from_slice(&labels6);
+                        let more = l.cells(REFERRALS.name, r, &x.cells);
+                        x.cells.extend(more);
                         merged += 1;
                     }
                     None => {
-                        let pseudo = self.sink.pseudo.child_id(&id);
-                        let stem = format!("{pseudo}-{}", Self::id_date(start));
-                        let n = self.next("referral", &stem);
-                        referrals.push(Referral {
-                            id: format!("{stem}-{n}"),
-                            raw_id: id,
-                            pos: l.pos(r),
-                            received: s(start),
-                            source: None,
-                            nfa: None,
-                            need,
-                            closure_date: s(r.get(F::CinClosure)),
-                            closure_reason,
-                            labels: [
-                                l.label(F::ChildId).into(),
-                                l.label(F::CinStart).into(),
-                                String::new(),
-                                String::new(),
-                                labels6[0].clone(),
-                                labels6[1].clone(),
-                                labels6[2].clone(),
-                            ],
-                            merged: true,
-                            flag: Some((
-                                l.label(F::CinStart).to_string(),
-                                "cin_without_referral",
-                                "List 6 CIN episode with no List 3 referral of the same child and date: stored as a referral of its own (received on the CIN Start Date)".into(),
-                            )),
-                        });
+                        let (mut x, _) = self.referral(l, r, id, "cin_start");
+                        x.flag = Some((
+                            l.label("cin_start").to_string(),
+                            "cin_without_referral",
+                            "List 6 CIN episode with no List 3 referral of the same child and date: stored as a referral of its own (received on the CIN Start Date)".into(),
+                        ));
+                        referrals.push(x);
                         own += 1;
                     }
                 }
@@ -1265,218 +1077,49 @@ impl Mapper<'_> {
             ));
         }
         for x in referrals {
-            if let Some(d) = x
-                .received
-                .as_deref()
-                .and_then(|d| parse::parse_date(d).ok())
-            {
+            if let Some(d) = x.received() {
                 self.referrals
                     .entry(x.raw_id.clone())
                     .or_default()
                     .push((d, x.id.clone()));
             }
-            let stored = self.sink.row_labelled(
-                &REFERRALS,
-                x.pos.clone(),
-                vec![
-                    Some(x.id.clone()),
-                    Some(x.raw_id.clone()),
-                    Some(la.clone()),
-                    x.received,
-                    x.source,
-                    None,
-                    x.nfa,
-                    x.need,
-                    x.closure_date,
-                    x.closure_reason,
-                    None,
-                ],
-                &[
-                    "",
-                    &x.labels[0],
-                    "",
-                    &x.labels[1],
-                    &x.labels[2],
-                    "",
-                    &x.labels[3],
-                    &x.labels[4],
-                    &x.labels[5],
-                    &x.labels[6],
-                    "",
-                ],
-            );
-            if let (true, Some((column, flag, reason))) = (stored, x.flag) {
+            let mut row = self.sink.row_for(&REFERRALS, x.pos.clone());
+            row.set("referral_id", &x.id, "")
+                .set("child_id", &x.raw_id, x.child_label)
+                .set("la_code", self.la.as_str(), "");
+            for (column, v, label) in x.cells {
+                row.set(column, v, label);
+            }
+            if let (true, Some((column, flag, reason))) = (row.finish(), x.flag) {
                 self.sink.flag("referrals", x.pos, &column, flag, reason);
             }
         }
+    }
 
-        // List 4: assessments.
-        if let Some(l) = lists.get(&4) {
-            for r in &l.rows {
-                let Some(id) = self.child(l, r, &ASSESSMENTS) else {
-                    continue;
-                };
-                let pseudo = self.sink.pseudo.child_id(&id);
-                let start = r.get(F::AsmtStart);
-                let referral = self.link(&id, &pseudo, start);
-                let k = self.next("assessment", &referral);
-                self.sink.row_labelled(
-                    &ASSESSMENTS,
-                    l.pos(r),
-                    vec![
-                        Some(format!("{referral}-A{k}")),
-                        Some(referral),
-                        Some(id.clone()),
-                        Some(la.clone()),
-                        s(start),
-                        s(r.get(F::AsmtAuthorised)),
-                        None,
-                        r.get(F::AsmtSeen).and_then(yes_no),
-                        None,
-                    ],
-                    &[
-                        "",
-                        "",
-                        l.label(F::ChildId),
-                        "",
-                        l.label(F::AsmtStart),
-                        l.label(F::AsmtAuthorised),
-                        "",
-                        l.label(F::AsmtSeen),
-                        "",
-                    ],
-                );
-                self.raw(l, r);
-            }
-        }
-
-        // List 5: s47 enquiries and ICPCs.
-        if let Some(l) = lists.get(&5) {
-            for r in &l.rows {
-                let Some(id) = self.child(l, r, &S47_ENQUIRIES) else {
-                    continue;
-                };
-                let pseudo = self.sink.pseudo.child_id(&id);
-                let start = r.get(F::S47Start);
-                let referral = self.link(&id, &pseudo, start);
-                let k = self.next("s47", &referral);
-                self.sink.row_labelled(
-                    &S47_ENQUIRIES,
-                    l.pos(r),
-                    vec![
-                        Some(format!("{referral}-S{k}")),
-                        Some(referral),
-                        Some(id.clone()),
-                        Some(la.clone()),
-                        s(start),
-                        r.get(F::IcpcUnnecessary).and_then(yes_no),
-                        s(r.get(F::IcpcDate)),
-                        r.get(F::IcpcResult).and_then(icpc_result),
-                        Some("N".into()),
-                    ],
-                    &[
-                        "",
-                        "",
-                        l.label(F::ChildId),
-                        "",
-                        l.label(F::S47Start),
-                        l.label(F::IcpcUnnecessary),
-                        l.label(F::IcpcDate),
-                        l.label(F::IcpcResult),
-                        "",
-                    ],
-                );
-                self.raw(l, r);
-            }
-        }
-
-        // List 7: child protection plans, and the latest review conference as a review.
-        if let Some(l) = lists.get(&7) {
-            for r in &l.rows {
-                let Some(id) = self.child(l, r, &CP_PLANS) else {
-                    if r.get(F::Review).is_some() {
-                        self.sink.reject(
-                            &CP_REVIEWS,
-                            l.pos(r),
-                            l.label(F::ChildId),
-                            "",
-                            "review of a plan with no Child Unique ID".into(),
-                        );
-                    }
-                    continue;
-                };
-                let pseudo = self.sink.pseudo.child_id(&id);
-                let start = r.get(F::CppStart);
-                let referral = self.link(&id, &pseudo, start);
-                let k = self.next("plan", &referral);
-                let plan_id = format!("{referral}-P{k}");
-                self.sink.row_labelled(
-                    &CP_PLANS,
-                    l.pos(r),
-                    vec![
-                        Some(plan_id.clone()),
-                        Some(referral),
-                        Some(id.clone()),
-                        Some(la.clone()),
-                        s(start),
-                        s(r.get(F::CppEnd)),
-                        r.get(F::CatInitial).map(category),
-                        r.get(F::CatLatest).map(category),
-                        s(r.get(F::PreviousPlans)),
-                        None,
-                        None,
-                    ],
-                    &[
-                        "",
-                        "",
-                        l.label(F::ChildId),
-                        "",
-                        l.label(F::CppStart),
-                        l.label(F::CppEnd),
-                        l.label(F::CatInitial),
-                        l.label(F::CatLatest),
-                        l.label(F::PreviousPlans),
-                        "",
-                        "",
-                    ],
-                );
-                if let Some(review) = r.get(F::Review) {
-                    self.sink.row_labelled(
-                        &CP_REVIEWS,
-                        l.pos(r),
-                        vec![Some(plan_id), Some(review.to_string())],
-                        &["", l.label(F::Review)],
-                    );
-                }
-                self.raw(l, r);
-            }
-        }
-
-        // Children: once per child, from the common columns. Age is not read.
+    /// Children: once per child, from the common columns (with their spec labels). Age is not
+    /// read; `unborn` is N for a child with a date of birth.
+    fn map_children(&mut self) {
         let children = std::mem::take(&mut self.children);
         for (id, c) in children {
-            self.sink.row_labelled(
-                &CHILDREN,
-                c.pos,
-                vec![
-                    Some(id),
-                    Some(la.clone()),
-                    c.dob.as_deref().map(birth_month_value),
-                    c.gender.as_deref().map(sex),
-                    c.ethnicity.as_deref().map(code),
-                    c.disability.as_deref().and_then(yes_no),
-                    c.dob.as_ref().map(|_| "N".to_string()),
-                ],
-                &[
-                    "Child Unique ID",
-                    "",
-                    "Date of Birth",
-                    "Gender",
-                    "Ethnicity",
-                    "Does the Child have a Disability",
-                    "",
-                ],
+            let mut row = self.sink.row_for(&CHILDREN, c.pos);
+            row.set("la_code", self.la.as_str(), "").set(
+                "unborn",
+                c.vals.get("dob").map(|_| "N"),
+                "",
             );
+            for f in &specs::annex_a().common {
+                let column = f.column.as_deref().expect("checked when the spec was read");
+                let v = match f.field.as_str() {
+                    "child_id" => Some(id.clone()),
+                    field => c.vals.get(field).and_then(|v| clean(f.value.as_deref(), v)),
+                };
+                row.set(
+                    canonical("children", column),
+                    v,
+                    f.label.as_deref().unwrap_or(""),
+                );
+            }
+            row.finish();
         }
     }
 }

@@ -72,7 +72,10 @@ pub fn detect_table(path: &Path, header: &[String]) -> Result<&'static TableSpec
                 spec.file_name(),
                 missing.join(", ")
             ),
-            None => "the header matches no canonical table (see data-contract.md section 3)".into(),
+            None => format!(
+                "the header matches no canonical table: a canonical CSV's header names the required columns of one of {}",
+                schema::TABLES.iter().map(|t| t.name).collect::<Vec<_>>().join(", ")
+            ),
         },
     ))
 }
@@ -179,14 +182,6 @@ pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
         }
     }
     let emit = |sink: &mut Sink, record: &csv::StringRecord, line: u64, complete: bool| {
-        let values: Vec<Option<String>> = positions
-            .iter()
-            .map(|p| {
-                p.and_then(|i| record.get(i))
-                    .filter(|v| !v.trim().is_empty())
-                    .map(str::to_string)
-            })
-            .collect();
         let position = format!("line {line}");
         let last = header.len().saturating_sub(1);
         if !complete {
@@ -216,7 +211,14 @@ pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
                 sink.raw(position.clone(), spec.name, name, v, *kind);
             }
         }
-        let stored = sink.row(spec, position.clone(), values);
+        let mut row = sink.row_for(spec, position.clone());
+        for (c, p) in spec.columns.iter().zip(&positions) {
+            let value = p
+                .and_then(|i| record.get(i))
+                .filter(|v| !v.trim().is_empty());
+            row.set(c.name, value, "");
+        }
+        let stored = row.finish();
         if stored && !complete {
             sink.flag(
                 spec.name,

@@ -13,7 +13,11 @@
 //! (nesting [`MAX_DEPTH`], [`MAX_TREE_ELEMENTS`] per Child, [`MAX_TEXT`] per value); the message
 //! names the file and the line:column.
 //!
-//! Mapping (the same ids whichever return an episode is in, so a newer return supersedes it):
+//! Mapping (the same ids whichever return an episode is in, so a newer return supersedes it). Which
+//! census item fills which column, the sex code map and the raw layer's allow-list are data:
+//! `specs/cin_census.toml` ([`super::specs::cin`]); each table has its function below, which sets
+//! the columns it derives (ids, links, the LA, the values worked out from several items) and
+//! fills the rest from the spec:
 //! - `children`: one row per `Child` (LAchildID pseudonymised by the validator; birth month only;
 //!   sex from `GenderCurrent` 1/2/0/9 or `Sex` M/F/U, legacy digits accepted under `Sex`).
 //! - `referrals`: one per `CINdetails`, id `{pseudonym}-{CINreferralDate}-{n}` where n counts the
@@ -24,7 +28,7 @@
 //! - `pre_proceedings`: each 2026-27 `PreProceedingsandFGDM` block of an episode, id
 //!   `{referral}-PP{k}` ([`super::cin_pp`]; a 2026-27 or later return with none is DfE query 8995Q).
 //! - CIN plans, `UPNunknown`, disability codes and the
-//!   other census items on the raw layer's allow-list ([`super::raw_allow::CIN`]) go to the raw
+//!   other census items on the raw layer's allow-list (the spec's `raw`) go to the raw
 //!   layer; any other element (also inside `Header`) is dropped and named in the summary, never
 //!   its text. UPN, FormerUPN, the exact birth date, the expected birth date and the death date are
 //!   never stored.
@@ -44,10 +48,12 @@ use quick_xml::Reader;
 use super::parse;
 use super::privacy::{self, Echo};
 use super::raw_allow;
-use super::sink::Sink;
+use super::sink::{Row, Sink};
+use super::specs::{self, CinTable};
 use crate::error::UserError;
 use crate::schema::{
-    self, TableSpec, ASSESSMENTS, CHILDREN, CP_PLANS, CP_REVIEWS, REFERRALS, S47_ENQUIRIES,
+    self, TableSpec, ASSESSMENTS, CHILDREN, CP_PLANS, CP_REVIEWS, PRE_PROCEEDINGS, REFERRALS,
+    S47_ENQUIRIES,
 };
 
 /// One element of the `Header` or of one `Child`: its name, its own text (for a leaf; stray text
@@ -601,18 +607,6 @@ fn read_header(path: &Path, h: &Node, sink: &mut Sink) -> Result<Header, UserErr
     Ok(Header { la })
 }
 
-/// `ChildIdentifiers` items that identify a child: read by the reader (LAchildID pseudonymised,
-/// the birth date degraded to its month, the expected birth date only as `unborn`) or never
-/// stored (UPN, FormerUPN, the death date). Known census items, so not reported as dropped.
-const IDENTIFYING: &[&str] = &[
-    "LAchildID",
-    "UPN",
-    "FormerUPN",
-    "PersonBirthDate",
-    "ExpectedPersonBirthDate",
-    "PersonDeathDate",
-];
-
 /// A date cell in its normal form (for ids and comparisons), or None when it is not a date.
 fn norm_date(v: &str) -> Option<NaiveDate> {
     parse::parse_date(v.trim()).ok()
@@ -638,531 +632,494 @@ pub(super) fn birth_month_value(v: &str) -> String {
     }
 }
 
-fn s(v: Option<&str>) -> Option<String> {
-    v.map(str::to_string)
-}
-
-/// Maps each `Child` onto the canonical tables.
+/// Maps each `Child` onto the canonical tables: one function per table below, each taking
+/// its columns from `specs/cin_census.toml` ([`specs::cin`]) and setting the ones it derives.
 #[derive(Default)]
 struct ChildMapper {
     /// (pseudonym, referral date) -> episodes seen so far in this return.
     episodes: HashMap<(String, String), u32>,
 }
 
-/// Where a child's rows go: the validator, or (for a Child that cannot be mapped at all) straight
-/// to the rejects, so that rows read = stored + rejected still holds.
-struct Emit<'a> {
-    sink: &'a mut Sink,
+/// One `Child` being mapped: what every row of it carries.
+struct Kid<'a> {
+    raw_id: &'a str,
+    pseudo: String,
+    la: &'a str,
+    /// Why the Child cannot be mapped at all (no LAchildID): then every row of it is rejected,
+    /// so that rows read = stored + rejected still holds.
     broken: Option<String>,
 }
 
-impl Emit<'_> {
-    fn row(
-        &mut self,
+/// The name rejects and flags give the child id (`LAchildID`).
+fn child_id_label() -> &'static str {
+    specs::leaf(specs::cin().table("children").source("child_id").paths()[0].as_str())
+}
+
+impl Kid<'_> {
+    /// Starts a row of `spec` for this child, with its child id and LA (or refused whole when
+    /// the Child cannot be mapped).
+    fn row<'s>(
+        &self,
+        sink: &'s mut Sink,
         spec: &'static TableSpec,
         pos: String,
-        values: Vec<Option<String>>,
-        labels: &[&str],
-    ) -> bool {
-        match &self.broken {
-            Some(why) => {
-                self.sink.reject(spec, pos, "LAchildID", "", why.clone());
-                false
-            }
-            None => self.sink.row_labelled(spec, pos, values, labels),
+    ) -> Row<'s, 'static> {
+        let mut row = sink.row_for(spec, pos);
+        if let Some(why) = &self.broken {
+            row.refuse(child_id_label(), why.clone());
         }
+        row.set("child_id", self.raw_id, child_id_label())
+            .set("la_code", self.la, "LEA");
+        row
     }
+}
+
+/// The value of an item (a path below `node`).
+fn item<'n>(node: &'n Node, path: &str) -> Option<&'n str> {
+    let (parents, name) = match path.rsplit_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, path),
+    };
+    let parent = match parents {
+        Some(p) => node.at(&p.split('/').collect::<Vec<_>>())?,
+        None => node,
+    };
+    parent.get(name)
+}
+
+/// Sets every column of `table` not set yet from its item below `node` (the first present of
+/// its items; through its code map), named as that item.
+fn fill(row: &mut Row<'_, 'static>, node: &Node, table: &'static CinTable) {
+    for (column, source) in &table.columns {
+        if row.is_set(column) {
+            continue;
+        }
+        let paths = source.paths();
+        let found = paths.iter().find_map(|p| item(node, p).map(|v| (p, v)));
+        let (path, value) = match found {
+            Some((p, v)) => (p, Some(v)),
+            None => (&paths[0], None),
+        };
+        let value = match (value, source.codes()) {
+            (Some(v), Some(codes)) => Some(specs::cin().code(codes, v)),
+            (v, _) => v.map(str::to_string),
+        };
+        row.set(column, value, specs::leaf(path));
+    }
+}
+
+/// A repeated item's block and name (`Reviews/CPPreviewDate`).
+fn in_block(path: &str) -> (&str, &str) {
+    path.split_once('/').unwrap_or(("", path))
+}
+
+/// The column's item, and its name for rejects and flags.
+fn source_of(table: &str, column: &str) -> (&'static str, &'static str) {
+    let path = specs::cin().table(table).source(column).paths()[0].as_str();
+    (path, specs::leaf(path))
 }
 
 impl ChildMapper {
     fn child(&mut self, sink: &mut Sink, h: &Header, c: &Node, index: usize) {
         let pos = format!("Child[{index}]");
-        let ids = c.first("ChildIdentifiers");
-        let raw_id = ids.and_then(|i| i.get("LAchildID"));
-        let broken = match raw_id {
-            Some(_) => None,
-            None => Some(
-                "the Child has no LAchildID: its rows cannot be pseudonymised or linked"
-                    .to_string(),
-            ),
-        };
+        let raw_id = item(c, source_of("children", "child_id").0);
+        let broken = raw_id.is_none().then(|| {
+            "the Child has no LAchildID: its rows cannot be pseudonymised or linked".to_string()
+        });
         let raw_id = raw_id.unwrap_or("");
         let pseudo = if broken.is_some() {
             String::new()
         } else {
             sink.pseudo.child_id(raw_id)
         };
-        let la = h.la.as_str();
-
-        // ---- children ----
-        let birth = ids.and_then(|i| i.get("PersonBirthDate"));
-        let expected = ids.and_then(|i| i.get("ExpectedPersonBirthDate"));
-        let (sex, sex_label) = match (
-            ids.and_then(|i| i.get("GenderCurrent")),
-            ids.and_then(|i| i.get("Sex")),
-        ) {
-            (_, Some(v)) => (Some(sex_code(v)), "Sex"),
-            (Some(v), None) => (Some(sex_code(v)), "GenderCurrent"),
-            (None, None) => (None, "Sex"),
+        let kid = Kid {
+            raw_id,
+            pseudo,
+            la: h.la.as_str(),
+            broken,
         };
-        let chars = c.first("ChildCharacteristics");
-        let disabilities: Vec<&str> = chars
-            .and_then(|ch| ch.first("Disabilities"))
-            .map(|d| d.all("Disability").filter_map(Node::value).collect())
-            .unwrap_or_default();
-        let disability = if disabilities.is_empty() {
-            None
-        } else if disabilities.iter().any(|d| !d.eq_ignore_ascii_case("NONE")) {
-            Some("Y".to_string())
-        } else {
-            Some("N".to_string())
-        };
-        // Unborn: an expected birth date and no birth date. The expected date itself is not kept.
-        let unborn = match (birth, expected) {
-            (Some(_), _) => Some("N".to_string()),
-            (None, Some(_)) => Some("Y".to_string()),
-            (None, None) => None,
-        };
-        let mut out = Emit { sink, broken };
-        out.row(
-            &CHILDREN,
-            pos.clone(),
-            vec![
-                Some(raw_id.to_string()),
-                Some(la.to_string()),
-                birth.map(birth_month_value),
-                sex,
-                s(chars.and_then(|ch| ch.get("Ethnicity"))),
-                disability,
-                unborn,
-            ],
-            &[
-                "LAchildID",
-                "LEA",
-                "PersonBirthDate",
-                sex_label,
-                "Ethnicity",
-                "Disability",
-                "ExpectedPersonBirthDate",
-            ],
-        );
-        // Raw layer: UPNunknown and the disability codes (the allow-list); every other item not
-        // read above is dropped and named in the summary.
-        if let Some(ids) = ids {
-            let ipos = format!("{pos}/ChildIdentifiers");
-            for item in &ids.children {
-                match item.name.as_str() {
-                    "GenderCurrent" | "Sex" => {}
-                    n if IDENTIFYING.contains(&n) => {}
-                    _ => raw_item(out.sink, &ipos, "ChildIdentifiers", item, None),
-                }
-            }
-        }
-        if let Some(ch) = chars {
-            let cpos = format!("{pos}/ChildCharacteristics");
-            for item in &ch.children {
-                match item.name.as_str() {
-                    "Ethnicity" => {}
-                    "Disabilities" => {
-                        let dpos = format!("{cpos}/Disabilities");
-                        for d in &item.children {
-                            raw_item(out.sink, &dpos, "Disabilities", d, None);
-                        }
-                    }
-                    _ => raw_item(out.sink, &cpos, "ChildCharacteristics", item, None),
-                }
-            }
-        }
-        for item in &c.children {
-            if !matches!(
-                item.name.as_str(),
-                "ChildIdentifiers" | "ChildCharacteristics" | "CINdetails"
-            ) {
-                raw_item(out.sink, &pos, "Child", item, None);
-            }
-        }
-
-        // ---- episodes ----
+        children(sink, &kid, c, &pos);
         for (j, ep) in c.all("CINdetails").enumerate() {
-            let epos = format!("{pos}/CINdetails[{}]", j + 1);
-            let ref_date = ep.get("CINreferralDate");
-            let date_key = id_date(ref_date);
-            let n = self
-                .episodes
-                .entry((pseudo.clone(), date_key.clone()))
-                .or_insert(0);
-            *n += 1;
-            let n = *n;
-            let referral_id = format!("{pseudo}-{date_key}-{n}");
-            let stored = out.row(
-                &REFERRALS,
-                epos.clone(),
-                vec![
-                    Some(referral_id.clone()),
-                    Some(raw_id.to_string()),
-                    Some(la.to_string()),
-                    s(ref_date),
-                    s(ep.get("ReferralSource")),
-                    None,
-                    s(ep.get("ReferralNFA")),
-                    s(ep.get("PrimaryNeedCode")),
-                    s(ep.get("CINclosureDate")),
-                    s(ep.get("ReasonForClosure")),
-                    None,
-                ],
-                &[
-                    "",
-                    "LAchildID",
-                    "LEA",
-                    "CINreferralDate",
-                    "ReferralSource",
-                    "",
-                    "ReferralNFA",
-                    "PrimaryNeedCode",
-                    "CINclosureDate",
-                    "ReasonForClosure",
-                    "",
-                ],
+            self.episode(sink, &kid, ep, &format!("{pos}/CINdetails[{}]", j + 1));
+        }
+    }
+
+    /// One `CINdetails`: its referral, and the assessments, s47s, transfer-in conference, plans
+    /// and pre-proceedings that hang off it; then its other items to the raw layer.
+    fn episode(&mut self, sink: &mut Sink, kid: &Kid, ep: &Node, epos: &str) {
+        let ref_date = ep.get(source_of("referrals", "received_at").0);
+        let date_key = id_date(ref_date);
+        let n = self
+            .episodes
+            .entry((kid.pseudo.clone(), date_key.clone()))
+            .or_insert(0);
+        *n += 1;
+        let n = *n;
+        let referral_id = format!("{}-{date_key}-{n}", kid.pseudo);
+        let mut row = kid.row(sink, &REFERRALS, epos.to_string());
+        row.set("referral_id", &referral_id, "");
+        fill(&mut row, ep, specs::cin().table("referrals"));
+        if row.finish() && n > 1 {
+            sink.flag(
+                "referrals",
+                epos.to_string(),
+                source_of("referrals", "received_at").1,
+                "same_day_episode",
+                format!(
+                    "episode {n} of this child with CINreferralDate {date_key} in this return: every one is kept, in file order"
+                ),
             );
-            if stored && n > 1 {
-                out.sink.flag(
-                    "referrals",
-                    epos.clone(),
-                    "CINreferralDate",
-                    "same_day_episode",
-                    format!(
-                        "episode {n} of this child with CINreferralDate {date_key} in this return: kept, in file order (data-contract.md section 4)"
-                    ),
-                );
-            }
+        }
+        // Plan start dates decide whether an ICPC resulted in a plan.
+        let plan_starts: HashSet<NaiveDate> = ep
+            .all("ChildProtectionPlans")
+            .filter_map(|p| p.get(source_of("cp_plans", "start_date").0))
+            .filter_map(norm_date)
+            .collect();
+        let ep_rows = Episode {
+            kid,
+            node: ep,
+            pos: epos,
+            referral_id: &referral_id,
+            plan_starts,
+        };
+        ep_rows.assessments(sink);
+        let s47_icpcs = ep_rows.s47s(sink);
+        ep_rows.transfer_in(sink, &s47_icpcs);
+        ep_rows.plans(sink);
+        ep_rows.pre_proceedings(sink);
+        rest(sink, ep, epos, &specs::cin().table("referrals").block, true);
+    }
+}
 
-            // Plan start dates decide whether an ICPC resulted in a plan.
-            let plan_starts: HashSet<NaiveDate> = ep
-                .all("ChildProtectionPlans")
-                .filter_map(|p| p.get("CPPstartDate"))
-                .filter_map(norm_date)
-                .collect();
-            let icpc_result = |icpc: Option<&str>| -> Option<String> {
-                let d = norm_date(icpc?)?;
-                Some(
-                    if plan_starts.contains(&d) {
-                        "CPP"
-                    } else {
-                        "NO_CPP"
-                    }
-                    .to_string(),
-                )
-            };
-
-            for (k, a) in ep.all("Assessments").enumerate() {
-                let apos = format!("{epos}/Assessments[{}]", k + 1);
-                let factors = a.first("FactorsIdentifiedAtAssessment").map(|f| {
-                    f.all("AssessmentFactors")
-                        .filter_map(Node::value)
-                        .collect::<Vec<_>>()
-                        .join(";")
-                });
-                out.row(
-                    &ASSESSMENTS,
-                    apos.clone(),
-                    vec![
-                        Some(format!("{referral_id}-A{}", k + 1)),
-                        Some(referral_id.clone()),
-                        Some(raw_id.to_string()),
-                        Some(la.to_string()),
-                        s(a.get("AssessmentActualStartDate")),
-                        s(a.get("AssessmentAuthorisationDate")),
-                        factors.filter(|f| !f.is_empty()),
-                        None,
-                        None,
-                    ],
-                    &[
-                        "",
-                        "",
-                        "LAchildID",
-                        "LEA",
-                        "AssessmentActualStartDate",
-                        "AssessmentAuthorisationDate",
-                        "AssessmentFactors",
-                        "",
-                        "",
-                    ],
-                );
-                for item in &a.children {
-                    match item.name.as_str() {
-                        "AssessmentActualStartDate" | "AssessmentAuthorisationDate" => {}
-                        "FactorsIdentifiedAtAssessment" => {
-                            for f in item
-                                .children
-                                .iter()
-                                .filter(|f| f.name != "AssessmentFactors")
-                            {
-                                out.sink.drop_field(&format!(
-                                    "FactorsIdentifiedAtAssessment/{}",
-                                    f.name
-                                ));
-                            }
-                        }
-                        _ => raw_item(out.sink, &apos, "Assessments", item, None),
-                    }
-                }
+/// The child's `children` row, and its other identifiers and characteristics to the raw layer.
+fn children(sink: &mut Sink, kid: &Kid, c: &Node, pos: &str) {
+    let (birth_path, birth_label) = source_of("children", "birth_month");
+    let (expected_path, expected_label) = source_of("children", "unborn");
+    let (disability_path, disability_label) = source_of("children", "disability");
+    let birth = item(c, birth_path);
+    let expected = item(c, expected_path);
+    // Disability: Y when any code is not NONE, N when all are NONE.
+    let (codes_at, code_name) = disability_path
+        .rsplit_once('/')
+        .expect("a Disability code is below its block");
+    let codes: Vec<&str> = c
+        .at(&codes_at.split('/').collect::<Vec<_>>())
+        .map(|d| d.all(code_name).filter_map(Node::value).collect())
+        .unwrap_or_default();
+    let disability = (!codes.is_empty()).then(|| {
+        if codes.iter().any(|d| !d.eq_ignore_ascii_case("NONE")) {
+            "Y"
+        } else {
+            "N"
+        }
+    });
+    // Unborn: an expected birth date and no birth date. The expected date itself is not kept.
+    let unborn = match (birth, expected) {
+        (Some(_), _) => Some("N"),
+        (None, Some(_)) => Some("Y"),
+        (None, None) => None,
+    };
+    let mut row = kid.row(sink, &CHILDREN, pos.to_string());
+    row.set("birth_month", birth.map(birth_month_value), birth_label)
+        .set("disability", disability, disability_label)
+        .set("unborn", unborn, expected_label);
+    fill(&mut row, c, specs::cin().table("children"));
+    row.finish();
+    // Raw layer: UPNunknown and the disability codes (the allow-list); every other item not
+    // read above is dropped and named in the summary.
+    // Only the first ChildIdentifiers and ChildCharacteristics are read (a census Child has one).
+    let table = specs::cin().table("children");
+    let never = &specs::cin().never_stored;
+    for name in ["ChildIdentifiers", "ChildCharacteristics"] {
+        let Some(block) = c.first(name) else {
+            continue;
+        };
+        let bpos = format!("{pos}/{name}");
+        for it in &block.children {
+            let path = format!("{name}/{}", it.name);
+            if table.reads(&path) || never.contains(&path) {
+                continue;
             }
-
-            let mut s47_icpcs: Vec<(Option<NaiveDate>, String)> = vec![];
-            for (k, s47) in ep.all("Section47").enumerate() {
-                let spos = format!("{epos}/Section47[{}]", k + 1);
-                let icpc = s47.get("DateOfInitialCPC");
-                if let Some(d) = icpc {
-                    s47_icpcs.push((norm_date(d), spos.clone()));
+            if path == codes_at {
+                let dpos = format!("{bpos}/{}", it.name);
+                for d in &it.children {
+                    raw_item(sink, &dpos, &it.name, d, None);
                 }
-                out.row(
-                    &S47_ENQUIRIES,
-                    spos.clone(),
-                    vec![
-                        Some(format!("{referral_id}-S{}", k + 1)),
-                        Some(referral_id.clone()),
-                        Some(raw_id.to_string()),
-                        Some(la.to_string()),
-                        s(s47.get("S47ActualStartDate")),
-                        s(s47.get("ICPCnotRequired")),
-                        s(icpc),
-                        icpc_result(icpc),
-                        Some("N".into()),
-                    ],
-                    &[
-                        "",
-                        "",
-                        "LAchildID",
-                        "LEA",
-                        "S47ActualStartDate",
-                        "ICPCnotRequired",
-                        "DateOfInitialCPC",
-                        "",
-                        "",
-                    ],
-                );
-                for item in &s47.children {
-                    if !matches!(
-                        item.name.as_str(),
-                        "S47ActualStartDate" | "DateOfInitialCPC" | "ICPCnotRequired"
-                    ) {
-                        raw_item(out.sink, &spos, "Section47", item, None);
-                    }
-                }
+            } else {
+                raw_item(sink, &bpos, name, it, None);
             }
-
-            // A DateOfInitialCPC directly under CINdetails is a transfer-in conference (measures.md
-            // section 4): a child moving in on another LA's plan, not an s47 enquiry.
-            if let Some(icpc) = ep.get("DateOfInitialCPC") {
-                let tpos = format!("{epos}/DateOfInitialCPC");
-                let d = norm_date(icpc);
-                let same = s47_icpcs.iter().find(|(sd, _)| d.is_some() && *sd == d);
-                if let Some((_, spos)) = same {
-                    // The same conference recorded at both levels: stored once, as the s47's ICPC.
-                    if out.broken.is_none() {
-                        out.sink.flag(
-                            "s47_enquiries",
-                            spos.clone(),
-                            "DateOfInitialCPC",
-                            "icpc_recorded_twice",
-                            format!(
-                                "DateOfInitialCPC {} is recorded both under CINdetails and under Section47 (DfE rule 2884): stored once, as this enquiry's ICPC",
-                                d.map_or_else(String::new, |d| d.to_string())
-                            ),
-                        );
-                    }
-                } else {
-                    // The census does not carry the date the LA was notified of the move, so the
-                    // referral date stands in for the transfer-in row's start_date.
-                    let stored = out.row(
-                        &S47_ENQUIRIES,
-                        tpos.clone(),
-                        vec![
-                            Some(format!("{referral_id}-T")),
-                            Some(referral_id.clone()),
-                            Some(raw_id.to_string()),
-                            Some(la.to_string()),
-                            s(ref_date),
-                            None,
-                            Some(icpc.to_string()),
-                            icpc_result(Some(icpc)),
-                            Some("Y".into()),
-                        ],
-                        &[
-                            "",
-                            "",
-                            "LAchildID",
-                            "LEA",
-                            "CINreferralDate",
-                            "",
-                            "DateOfInitialCPC",
-                            "",
-                            "",
-                        ],
-                    );
-                    if stored && !s47_icpcs.is_empty() {
-                        let others: Vec<String> = s47_icpcs
-                            .iter()
-                            .map(|(sd, p)| {
-                                format!(
-                                    "{} at {p}",
-                                    sd.map_or_else(|| "?".to_string(), |x| x.to_string())
-                                )
-                            })
-                            .collect();
-                        out.sink.flag(
-                            "s47_enquiries",
-                            tpos.clone(),
-                            "DateOfInitialCPC",
-                            "icpc_both_levels",
-                            format!(
-                                "DateOfInitialCPC {} under CINdetails and a different one under Section47 ({}) breaks DfE rule 2884: the CINdetails one is stored as a transfer-in conference",
-                                privacy::shown(Echo::Date, icpc),
-                                others.join(", ")
-                            ),
-                        );
-                    }
-                }
-            }
-
-            // Child protection plans; an exact duplicate block is rejected, not numbered again.
-            // (signature -> position): a map, so that many plans in one episode stay linear.
-            let mut kept: HashMap<String, String> = HashMap::new();
-            for (k, p) in ep.all("ChildProtectionPlans").enumerate() {
-                let ppos = format!("{epos}/ChildProtectionPlans[{}]", k + 1);
-                let reviews: Vec<(usize, &str)> = p
-                    .all("Reviews")
-                    .flat_map(|r| r.all("CPPreviewDate"))
-                    .filter_map(Node::value)
-                    .enumerate()
-                    .collect();
-                let sig = p.signature();
-                if let Some(first) = kept.get(&sig) {
-                    let first = first.rsplit('/').next().unwrap_or(first).to_string();
-                    out.sink.reject(
-                        &CP_PLANS,
-                        ppos.clone(),
-                        "ChildProtectionPlans",
-                        "",
-                        format!("duplicate CP plan (same start, end and reviews as {first})"),
-                    );
-                    for (r, _) in &reviews {
-                        out.sink.reject(
-                            &CP_REVIEWS,
-                            format!("{ppos}/CPPreviewDate[{}]", r + 1),
-                            "CPPreviewDate",
-                            "",
-                            format!("review of a duplicate CP plan (same as {first})"),
-                        );
-                    }
-                    continue;
-                }
-                kept.insert(sig, ppos.clone());
-                let plan_id = format!("{referral_id}-P{}", kept.len());
-                out.row(
-                    &CP_PLANS,
-                    ppos.clone(),
-                    vec![
-                        Some(plan_id.clone()),
-                        Some(referral_id.clone()),
-                        Some(raw_id.to_string()),
-                        Some(la.to_string()),
-                        s(p.get("CPPstartDate")),
-                        s(p.get("CPPendDate")),
-                        s(p.get("InitialCategoryOfAbuse")),
-                        s(p.get("LatestCategoryOfAbuse")),
-                        s(p.get("NumberOfPreviousCPP")),
-                        None,
-                        None,
-                    ],
-                    &[
-                        "",
-                        "",
-                        "LAchildID",
-                        "LEA",
-                        "CPPstartDate",
-                        "CPPendDate",
-                        "InitialCategoryOfAbuse",
-                        "LatestCategoryOfAbuse",
-                        "NumberOfPreviousCPP",
-                        "",
-                        "",
-                    ],
-                );
-                for (r, date) in &reviews {
-                    out.row(
-                        &CP_REVIEWS,
-                        format!("{ppos}/CPPreviewDate[{}]", r + 1),
-                        vec![Some(plan_id.clone()), Some(date.to_string())],
-                        &["", "CPPreviewDate"],
-                    );
-                }
-                for item in &p.children {
-                    match item.name.as_str() {
-                        "CPPstartDate"
-                        | "CPPendDate"
-                        | "InitialCategoryOfAbuse"
-                        | "LatestCategoryOfAbuse"
-                        | "NumberOfPreviousCPP" => {}
-                        "Reviews" => {
-                            for r in item.children.iter().filter(|r| r.name != "CPPreviewDate") {
-                                out.sink.drop_field(&format!("Reviews/{}", r.name));
-                            }
-                        }
-                        _ => raw_item(out.sink, &ppos, "ChildProtectionPlans", item, None),
-                    }
-                }
-            }
-
-            // Pre-proceedings (2026-27): pre_proceedings rows; CIN plans: the raw layer; anything
-            // else is dropped.
-            let mut seen: HashMap<&str, usize> = HashMap::new();
-            for item in &ep.children {
-                match item.name.as_str() {
-                    "CINreferralDate"
-                    | "ReferralSource"
-                    | "PrimaryNeedCode"
-                    | "CINclosureDate"
-                    | "ReasonForClosure"
-                    | "DateOfInitialCPC"
-                    | "ReferralNFA"
-                    | "Assessments"
-                    | "Section47"
-                    | "ChildProtectionPlans" => {}
-                    super::cin_pp::BLOCK => {
-                        let k = seen.entry(super::cin_pp::BLOCK).or_insert(0);
-                        *k += 1;
-                        let items: Vec<super::cin_pp::Item> = item
-                            .children
-                            .iter()
-                            .map(|c| super::cin_pp::Item {
-                                name: &c.name,
-                                value: c.value(),
-                                nested: !c.children.is_empty(),
-                            })
-                            .collect();
-                        let ep = super::cin_pp::Episode {
-                            pos: &epos,
-                            referral_id: &referral_id,
-                            raw_child_id: raw_id,
-                            la,
-                            broken: out.broken.as_deref(),
-                        };
-                        super::cin_pp::block(out.sink, ep, *k, &items);
-                    }
-                    name => {
-                        let k = seen.entry(name).or_insert(0);
-                        *k += 1;
-                        raw_item(out.sink, &epos, "CINdetails", item, Some(*k));
-                    }
-                }
-            }
+        }
+    }
+    for it in &c.children {
+        if !matches!(
+            it.name.as_str(),
+            "ChildIdentifiers" | "ChildCharacteristics" | "CINdetails"
+        ) {
+            raw_item(sink, pos, "Child", it, None);
         }
     }
 }
 
+/// One episode's rows below its referral.
+struct Episode<'a> {
+    kid: &'a Kid<'a>,
+    node: &'a Node,
+    pos: &'a str,
+    referral_id: &'a str,
+    plan_starts: HashSet<NaiveDate>,
+}
+
+impl Episode<'_> {
+    /// CPP when a plan of the episode starts on the ICPC's date, else NO_CPP.
+    fn icpc_result(&self, icpc: Option<&str>) -> Option<&'static str> {
+        let d = norm_date(icpc?)?;
+        Some(if self.plan_starts.contains(&d) {
+            "CPP"
+        } else {
+            "NO_CPP"
+        })
+    }
+
+    fn assessments(&self, sink: &mut Sink) {
+        let table = specs::cin().table("assessments");
+        let (factors_path, factors_label) = source_of("assessments", "factors");
+        let (factors_block, factor) = in_block(factors_path);
+        for (k, a) in self.node.all("Assessments").enumerate() {
+            let apos = format!("{}/Assessments[{}]", self.pos, k + 1);
+            let factors = a.first(factors_block).map(|f| {
+                f.all(factor)
+                    .filter_map(Node::value)
+                    .collect::<Vec<_>>()
+                    .join(";")
+            });
+            let mut row = self.kid.row(sink, &ASSESSMENTS, apos.clone());
+            row.set(
+                "assessment_id",
+                format!("{}-A{}", self.referral_id, k + 1),
+                "",
+            )
+            .set("referral_id", self.referral_id, "")
+            .set("factors", factors.filter(|f| !f.is_empty()), factors_label);
+            fill(&mut row, a, table);
+            row.finish();
+            unread_items(sink, a, &apos, table, factors_path);
+        }
+    }
+
+    /// The s47 enquiries; returns their ICPC dates and positions.
+    fn s47s(&self, sink: &mut Sink) -> Vec<(Option<NaiveDate>, String)> {
+        let table = specs::cin().table("s47_enquiries");
+        let mut icpcs = vec![];
+        for (k, s47) in self.node.all("Section47").enumerate() {
+            let spos = format!("{}/Section47[{}]", self.pos, k + 1);
+            let icpc = item(s47, source_of("s47_enquiries", "icpc_date").0);
+            if let Some(d) = icpc {
+                icpcs.push((norm_date(d), spos.clone()));
+            }
+            let mut row = self.kid.row(sink, &S47_ENQUIRIES, spos.clone());
+            row.set("s47_id", format!("{}-S{}", self.referral_id, k + 1), "")
+                .set("referral_id", self.referral_id, "")
+                .set("icpc_result", self.icpc_result(icpc), "")
+                .set("transfer_in", "N", "");
+            fill(&mut row, s47, table);
+            row.finish();
+            rest(sink, s47, &spos, &table.block, false);
+        }
+        icpcs
+    }
+
+    /// A `DateOfInitialCPC` directly under `CINdetails` is a transfer-in conference
+    /// (measures.md section 4): a child moving in on another LA's plan, not an s47 enquiry.
+    fn transfer_in(&self, sink: &mut Sink, s47_icpcs: &[(Option<NaiveDate>, String)]) {
+        let (icpc_path, icpc_label) = source_of("transfer_in", "icpc_date");
+        let Some(icpc) = item(self.node, icpc_path) else {
+            return;
+        };
+        let tpos = format!("{}/{icpc_path}", self.pos);
+        let d = norm_date(icpc);
+        if let Some((_, spos)) = s47_icpcs.iter().find(|(sd, _)| d.is_some() && *sd == d) {
+            // The same conference recorded at both levels: stored once, as the s47's ICPC.
+            if self.kid.broken.is_none() {
+                sink.flag(
+                    "s47_enquiries",
+                    spos.clone(),
+                    icpc_label,
+                    "icpc_recorded_twice",
+                    format!(
+                        "DateOfInitialCPC {} is recorded both under CINdetails and under Section47 (DfE rule 2884): stored once, as this enquiry's ICPC",
+                        d.map_or_else(String::new, |d| d.to_string())
+                    ),
+                );
+            }
+            return;
+        }
+        // The census does not carry the date the LA was notified of the move, so the referral
+        // date stands in for the transfer-in row's start_date.
+        let mut row = self.kid.row(sink, &S47_ENQUIRIES, tpos.clone());
+        row.set("s47_id", format!("{}-T", self.referral_id), "")
+            .set("referral_id", self.referral_id, "")
+            .set("icpc_result", self.icpc_result(Some(icpc)), "")
+            .set("transfer_in", "Y", "");
+        fill(&mut row, self.node, specs::cin().table("transfer_in"));
+        if row.finish() && !s47_icpcs.is_empty() {
+            let others: Vec<String> = s47_icpcs
+                .iter()
+                .map(|(sd, p)| {
+                    format!(
+                        "{} at {p}",
+                        sd.map_or_else(|| "?".to_string(), |x| x.to_string())
+                    )
+                })
+                .collect();
+            sink.flag(
+                "s47_enquiries",
+                tpos,
+                icpc_label,
+                "icpc_both_levels",
+                format!(
+                    "DateOfInitialCPC {} under CINdetails and a different one under Section47 ({}) breaks DfE rule 2884: the CINdetails one is stored as a transfer-in conference",
+                    privacy::shown(Echo::Date, icpc),
+                    others.join(", ")
+                ),
+            );
+        }
+    }
+
+    /// Child protection plans and their reviews; an exact duplicate block is rejected, not
+    /// numbered again.
+    fn plans(&self, sink: &mut Sink) {
+        let table = specs::cin().table("cp_plans");
+        let (review_path, review_label) = source_of("cp_reviews", "review_date");
+        let (reviews_block, review) = in_block(review_path);
+        // (signature -> position): a map, so that many plans in one episode stay linear.
+        let mut kept: HashMap<String, String> = HashMap::new();
+        for (k, p) in self.node.all("ChildProtectionPlans").enumerate() {
+            let ppos = format!("{}/ChildProtectionPlans[{}]", self.pos, k + 1);
+            let reviews: Vec<(usize, &str)> = p
+                .all(reviews_block)
+                .flat_map(|r| r.all(review))
+                .filter_map(Node::value)
+                .enumerate()
+                .collect();
+            let review_pos = |r: usize| format!("{ppos}/{review}[{}]", r + 1);
+            let sig = p.signature();
+            if let Some(first) = kept.get(&sig) {
+                let first = first.rsplit('/').next().unwrap_or(first).to_string();
+                sink.reject(
+                    &CP_PLANS,
+                    ppos.clone(),
+                    "ChildProtectionPlans",
+                    "",
+                    format!("duplicate CP plan (same start, end and reviews as {first})"),
+                );
+                for (r, _) in &reviews {
+                    sink.reject(
+                        &CP_REVIEWS,
+                        review_pos(*r),
+                        review_label,
+                        "",
+                        format!("review of a duplicate CP plan (same as {first})"),
+                    );
+                }
+                continue;
+            }
+            kept.insert(sig, ppos.clone());
+            let plan_id = format!("{}-P{}", self.referral_id, kept.len());
+            let mut row = self.kid.row(sink, &CP_PLANS, ppos.clone());
+            row.set("plan_id", &plan_id, "")
+                .set("referral_id", self.referral_id, "");
+            fill(&mut row, p, table);
+            row.finish();
+            for (r, date) in &reviews {
+                let mut row = sink.row_for(&CP_REVIEWS, review_pos(*r));
+                if let Some(why) = &self.kid.broken {
+                    row.refuse(child_id_label(), why.clone());
+                }
+                row.set("plan_id", &plan_id, "")
+                    .set("review_date", *date, review_label);
+                row.finish();
+            }
+            unread_items(sink, p, &ppos, table, review_path);
+        }
+    }
+}
+
+impl Episode<'_> {
+    /// The episode's pre-proceedings (the 2026-27 census module): one row per
+    /// `PreProceedingsandFGDM` block, id `{referral}-PP{k}` with k counting the episode's blocks
+    /// in file order; the block's items by [`super::cin_pp::items`].
+    fn pre_proceedings(&self, sink: &mut Sink) {
+        for (k, b) in self.node.all(super::cin_pp::BLOCK).enumerate() {
+            let pos = format!("{}/{}[{}]", self.pos, super::cin_pp::BLOCK, k + 1);
+            // A broken Child's block is rejected whole, its items not looked at.
+            let values = match self.kid.broken {
+                Some(_) => vec![],
+                None => {
+                    let items: Vec<super::cin_pp::Item> = b
+                        .children
+                        .iter()
+                        .map(|c| super::cin_pp::Item {
+                            name: &c.name,
+                            value: c.value(),
+                            nested: !c.children.is_empty(),
+                        })
+                        .collect();
+                    super::cin_pp::items(sink, &items)
+                }
+            };
+            let mut row = self.kid.row(sink, &PRE_PROCEEDINGS, pos);
+            row.set("pp_id", format!("{}-PP{}", self.referral_id, k + 1), "")
+                .set("referral_id", self.referral_id, "");
+            for (column, value, item) in values {
+                row.set(column, value, item);
+            }
+            row.finish();
+        }
+    }
+}
+
+/// The items of a row's element that its table does not read: to the raw layer, or dropped. In
+/// `list` (`block/item`: the block holding a repeated item read whole, FactorsIdentifiedAtAssessment
+/// or Reviews) anything but that item is dropped.
+fn unread_items(sink: &mut Sink, node: &Node, pos: &str, table: &CinTable, list: &str) {
+    let (block, item) = in_block(list);
+    for it in &node.children {
+        if it.name == block {
+            for x in it.children.iter().filter(|x| x.name != item) {
+                sink.drop_field(&format!("{block}/{}", x.name));
+            }
+        } else if !table.reads(&it.name) {
+            raw_item(sink, pos, &node.name, it, None);
+        }
+    }
+}
+
+/// The items of a block (at `block`, a path from Child) that no table of that block reads, and
+/// that are not blocks with tables of their own (Assessments, Section47...): to the raw layer, or
+/// dropped. `numbered`: a kept block is numbered among its parent's blocks of that name
+/// (CINPlanDates[2]).
+fn rest(sink: &mut Sink, node: &Node, pos: &str, block: &str, numbered: bool) {
+    let spec = specs::cin();
+    let tables: Vec<&CinTable> = spec.tables.values().filter(|t| t.block == block).collect();
+    let below = spec.blocks_below(block);
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for it in &node.children {
+        let name = it.name.as_str();
+        if below.contains(&name) || tables.iter().any(|t| t.reads(name)) {
+            continue;
+        }
+        let k = numbered.then(|| {
+            let k = seen.entry(name).or_insert(0);
+            *k += 1;
+            *k
+        });
+        raw_item(sink, pos, &node.name, it, k);
+    }
+}
+
 /// An element of `parent` that the reader does not map: kept in the raw layer only when the
-/// allow-list ([`raw_allow::CIN`]) knows it - a leaf as one field of its parent (at the parent's
+/// allow-list ([`raw_allow::cin`]) knows it - a leaf as one field of its parent (at the parent's
 /// position), a known block (CINPlanDates) item by item at its own
 /// position (`[k]`: its number among its parent's blocks of that name). Anything else, leaf or
 /// block, is dropped whole and named `parent/name` in the summary; its text is never read.
@@ -1186,17 +1143,5 @@ fn raw_item(sink: &mut Sink, parent_pos: &str, parent: &str, item: &Node, k: Opt
         }
     } else {
         sink.drop_field(&format!("{parent}/{}", item.name));
-    }
-}
-
-/// `GenderCurrent` (1 male, 2 female, 0 not recorded or unborn, 9 indeterminate) or `Sex`
-/// (M/F/U, legacy digits accepted) as the canonical M/F/U. Anything else is passed on for the
-/// validator to flag.
-fn sex_code(v: &str) -> String {
-    match v.trim().to_ascii_uppercase().as_str() {
-        "1" | "M" => "M".into(),
-        "2" | "F" => "F".into(),
-        "0" | "9" | "U" => "U".into(),
-        _ => v.to_string(),
     }
 }

@@ -9,10 +9,10 @@ pub mod canonical_csv;
 pub mod cin_pp;
 pub mod cin_xml;
 pub mod parse;
-pub mod pp_rules;
 pub mod privacy;
 pub mod raw_allow;
 pub mod sink;
+pub mod specs;
 pub mod validate;
 
 use std::collections::BTreeMap;
@@ -34,27 +34,7 @@ use validate::{Counts, Source};
 /// overflowed on national-scale CIN returns).
 const READER_STACK: usize = 16 << 20;
 
-/// The input formats, detected from content, never from the file name alone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    CanonicalCsv,
-    CinXml,
-    AnnexA,
-}
-
-impl Format {
-    pub fn label(self) -> &'static str {
-        match self {
-            Format::CanonicalCsv => "canonical CSV",
-            Format::CinXml => "CIN census XML",
-            Format::AnnexA => "Annex A workbook",
-        }
-    }
-    /// Formats that carry real identifiers and so need a pseudonym key.
-    pub fn identifiable(self) -> bool {
-        !matches!(self, Format::CanonicalCsv)
-    }
-}
+pub use crate::table::Format;
 
 /// What an ingest run did, for the summary.
 #[derive(Debug, Default)]
@@ -385,13 +365,9 @@ fn ole_message(path: &Path) -> String {
     }
 }
 
-/// Ingests `inputs` (files or folders) into the store at `store_dir`.
-pub fn ingest(cfg: &Config, store_dir: &Path, inputs: &[PathBuf]) -> anyhow::Result<IngestReport> {
-    ingest_with_la(cfg, store_dir, inputs, None, false)
-}
-
-/// As [`ingest`], naming the LA of inputs that do not carry their own (`ingest --la`).
-pub fn ingest_with_la(
+/// Ingests `inputs` (files or folders) into the store at `store_dir`; `la` names the LA of
+/// inputs that do not carry their own (`ingest --la`).
+pub fn ingest(
     cfg: &Config,
     store_dir: &Path,
     inputs: &[PathBuf],
@@ -570,9 +546,11 @@ pub fn ingest_with_la(
         );
     }
     bar.set_message("writing the store");
+    let batch = sink.take_batch().context("writing the store")?;
     let commit = store
-        .commit(sink, new_sources)
+        .commit(batch, new_sources)
         .context("writing the store")?;
+    drop(sink);
     bar.finish_and_clear();
     if timing {
         eprintln!(

@@ -149,13 +149,3 @@ pub fn parse_int(s: &str, min: i64, max: i64) -> Result<i64, String> {
     }
     Ok(v)
 }
-
-/// Days since 1970-01-01 (Polars' Date representation).
-pub fn epoch_days(d: NaiveDate) -> i32 {
-    (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid epoch")).num_days() as i32
-}
-
-/// The date `days` days after 1970-01-01.
-pub fn from_epoch_days(days: i32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid epoch") + chrono::Duration::days(days as i64)
-}

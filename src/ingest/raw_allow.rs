@@ -10,16 +10,23 @@
 //!
 //! - Canonical CSV: no field beyond the canonical columns of data-contract.md section 3 is known,
 //!   so none is kept (an LA's extra columns are its own and may be anything).
-//! - CIN census XML: the DfE census items that are not mapped to canonical columns, from the DfE
-//!   XSDs 2017-2026 (`CIN_schema_20NN.xsd`; the 2026-27 pre-proceedings block is mapped to the
-//!   `pre_proceedings` table, not kept here: `super::cin_pp`). The census year an item
-//!   entered the return is recorded, but an item is accepted in a return of any year: suppliers
-//!   (and the DfE validator's own fake data) carry newer items under older ReferenceDates, and an
-//!   item's meaning does not change with the year.
-//! - Annex A: the columns of Lists 1-7 of the Ofsted templates that are not mapped (matched on the
-//!   normalised header, exactly). Age, allocated team and worker are known but not kept.
+//! - CIN census XML (`specs/cin_census.toml`, `raw` and `raw_blocks`): the DfE census items that
+//!   are not mapped to canonical columns, from the DfE XSDs 2017-2026 (`CIN_schema_20NN.xsd`; the
+//!   2026-27 pre-proceedings block is mapped to the `pre_proceedings` table, not kept here:
+//!   `super::cin_pp`). The census year an item entered the return is recorded, but
+//!   an item is accepted in a return of any year: suppliers (and the DfE validator's own fake
+//!   data) carry newer items under older ReferenceDates, and an item's meaning does not change
+//!   with the year.
+//! - Annex A (`specs/annex_a.toml`, each list's `raw`): the columns of Lists 1-7 of the Ofsted
+//!   templates that are not mapped (matched on the normalised header, exactly). Age, allocated
+//!   team and worker are known but not kept (`not_stored`).
+//!
+//! The lists are data; the shapes, and what a value must look like to have one, are here.
 
 use super::parse;
+use crate::schema;
+/// The census code lists the raw layer checks values against (in [`crate::schema`]).
+pub use crate::schema::{DISABILITY, UPN_UNKNOWN};
 
 /// The shape a raw field's value must have to be kept (else it is dropped and counted).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +50,21 @@ pub enum RawKind {
 }
 
 impl RawKind {
+    /// A shape as the specs write it: `date`, `datetime`, `count`, `yes_no`, `short_code`,
+    /// `label`, or `one_of:LIST` with LIST a code list of [`crate::schema`] (`UPN_UNKNOWN`,
+    /// `DISABILITY`).
+    pub fn parse(shape: &str) -> Option<RawKind> {
+        Some(match shape {
+            "date" => RawKind::Date,
+            "datetime" => RawKind::DateTime,
+            "count" => RawKind::Count,
+            "yes_no" => RawKind::YesNo,
+            "short_code" => RawKind::ShortCode,
+            "label" => RawKind::Label,
+            _ => RawKind::OneOf(schema::code_list(shape.strip_prefix("one_of:")?)?),
+        })
+    }
+
     /// The value as kept, or None when it does not have this shape.
     pub fn accept(self, v: &str) -> Option<String> {
         let v = v.trim();
@@ -93,126 +115,30 @@ fn strip_dropdown(v: &str) -> &str {
     }
 }
 
-/// One kept field: its name (CIN element, normalised Annex A header), the census year it entered
-/// the return (CIN; documentation) and its value shape.
-#[derive(Debug, Clone, Copy)]
-pub struct Allowed {
-    pub parent: &'static str,
-    pub name: &'static str,
-    pub since: u16,
-    pub kind: RawKind,
-}
-
-const fn a(parent: &'static str, name: &'static str, since: u16, kind: RawKind) -> Allowed {
-    Allowed {
-        parent,
-        name,
-        since,
-        kind,
-    }
-}
-
-/// `UPNunknown` codes (DfE CIN census: UN1-UN10, why a child has no UPN).
-const UPN_UNKNOWN: &[&str] = &[
-    "UN1", "UN2", "UN3", "UN4", "UN5", "UN6", "UN7", "UN8", "UN9", "UN10",
-];
-/// `Disability` codes (anchors-csc.md section 2.1).
-pub const DISABILITY: &[&str] = &[
-    "NONE", "MOB", "HAND", "PC", "INC", "COMM", "LD", "HEAR", "VIS", "BEH", "CON", "AUT", "DDA",
-];
-
-/// CIN census items kept in the raw layer, by parent element. The items mapped to canonical
-/// columns, and LAchildID, UPN, FormerUPN, PersonBirthDate, ExpectedPersonBirthDate and
-/// PersonDeathDate, are not here: they are read by the reader or never stored.
-pub const CIN: &[Allowed] = &[
-    a("CollectionDetails", "Year", 2017, RawKind::Count),
-    a("Source", "SourceLevel", 2017, RawKind::ShortCode),
-    a("Source", "SoftwareCode", 2017, RawKind::Label),
-    a("Source", "Release", 2017, RawKind::Label),
-    a("Source", "SerialNo", 2017, RawKind::Count),
-    a("Source", "DateTime", 2017, RawKind::DateTime),
-    a(
-        "ChildIdentifiers",
-        "UPNunknown",
-        2017,
-        RawKind::OneOf(UPN_UNKNOWN),
-    ),
-    a(
-        "Disabilities",
-        "Disability",
-        2017,
-        RawKind::OneOf(DISABILITY),
-    ),
-    a(
-        "Assessments",
-        "AssessmentInternalReviewDate",
-        2017,
-        RawKind::Date,
-    ),
-    a("Section47", "InitialCPCtarget", 2017, RawKind::Date),
-    a("CINPlanDates", "CINPlanStartDate", 2022, RawKind::Date),
-    a("CINPlanDates", "CINPlanEndDate", 2022, RawKind::Date),
-];
-
-/// CIN census blocks whose items are kept (each item must itself be listed in [`CIN`]), by
-/// parent element.
-pub const CIN_BLOCKS: &[(&str, &str)] = &[("CINdetails", "CINPlanDates")];
-
-/// The shape of a kept CIN item, or None when it is not on the list.
+/// The shape of a kept CIN census item, or None when it is not on the list
+/// (`specs/cin_census.toml`, `raw`).
 pub fn cin(parent: &str, name: &str) -> Option<RawKind> {
-    CIN.iter()
-        .find(|x| x.parent == parent && x.name == name)
-        .map(|x| x.kind)
+    super::specs::cin().raw_kind(parent, name)
 }
 
-/// Whether a CIN block is kept (item by item).
+/// Whether a CIN census block is kept item by item (`specs/cin_census.toml`, `raw_blocks`).
 pub fn cin_block(parent: &str, name: &str) -> bool {
-    CIN_BLOCKS.iter().any(|(p, n)| *p == parent && *n == name)
+    super::specs::cin().raw_block(parent, name)
 }
 
-/// Annex A columns kept in the raw layer: (list, normalised header, shape). Headers are
-/// normalised as the Annex A reader does (lower case, words joined by one space, apostrophes
-/// dropped, a pivot `Sum of` prefix removed).
-pub const ANNEX_A: &[(u8, &str, RawKind)] = &[
-    (2, "assessment completion date", RawKind::Date),
-    (3, "number of referrals in last 12 months", RawKind::Count),
-    (
-        4,
-        "was the child assessed as requiring la childrens social care support",
-        RawKind::Label,
-    ),
-    (
-        5,
-        "number of section 47 enquiries in the last 12 months",
-        RawKind::Count,
-    ),
-    (5, "number of icpcs in the last 12 months", RawKind::Count),
-    (6, "date child was last seen", RawKind::Date),
-    (6, "case status", RawKind::Label),
-    (7, "date of the last statutory visit", RawKind::Date),
-    (7, "was the child seen alone", RawKind::YesNo),
-    (
-        7,
-        "subject to emergency protection order or protected under police powers in last six months y n",
-        RawKind::YesNo,
-    ),
-];
-
-/// Annex A template columns known and never stored (normalised headers): ages (derived from the
-/// date of birth) and the allocated team and worker. Not named in the summary as unknown.
-pub const ANNEX_A_NOT_STORED: &[&str] = &[
-    "age",
-    "age of child years",
-    "allocated team",
-    "allocated worker",
-];
-
-/// The shape of a kept Annex A column, or None when it is not on the list.
+/// The shape of a kept Annex A column (list, normalised header), or None when it is not on the
+/// list (`specs/annex_a.toml`, each list's `raw`).
 pub fn annex_a(list: u8, normalised: &str) -> Option<RawKind> {
-    ANNEX_A
+    super::specs::annex_a().raw_kind(list, normalised)
+}
+
+/// Whether an Annex A template column (normalised header) is known and never stored: not named
+/// in the summary as unknown (`specs/annex_a.toml`, `not_stored`).
+pub fn annex_a_not_stored(normalised: &str) -> bool {
+    super::specs::annex_a()
+        .not_stored
         .iter()
-        .find(|(l, h, _)| *l == list && *h == normalised)
-        .map(|(_, _, k)| *k)
+        .any(|h| h == normalised)
 }
 
 /// Canonical CSV columns kept in the raw layer beyond the canonical ones: (table, normalised

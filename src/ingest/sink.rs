@@ -2,10 +2,12 @@
 //! rows a reader itself must reject, raw-layer fields, and notes for the summary.
 //!
 //! Every reader (canonical CSV, CIN census XML, Annex A) talks to the same sink, so every format
-//! gets the same validation, pseudonymisation and accounting.
+//! gets the same validation, pseudonymisation and accounting. A reader builds each row by column
+//! name ([`Sink::row_for`], [`Row::set`] with the source's own name for the value, [`Row::finish`]);
+//! at the end of the run the sink hands the store a [`Batch`].
 //!
-//! Rows are held per table *and per store partition* (one per LA for the tables the store splits
-//! by LA: [`crate::store::part_name`]). Memory stays bounded however large the input: when the
+//! Rows are held per table *and per store partition* (for the tables the store splits by LA, the
+//! partition its LA hashes to, [`crate::table::part_name`]; `all` for the others). Memory stays bounded however large the input: when the
 //! rows held reach the spill budget, every builder's rows are written to a Parquet file in the
 //! store's staging folder, and the commit reads them back one partition at a time.
 
@@ -17,10 +19,10 @@ use polars::prelude::*;
 
 use super::privacy;
 use super::raw_allow::RawKind;
-use super::validate::{Counts, Issue, Source, TableBuilder};
+use super::validate::{Counts, Source, TableBuilder};
 use crate::pseudonym::Pseudonymiser;
 use crate::schema::TableSpec;
-use crate::store::{Chunk, NewRows};
+use crate::table::{part_name, raw_frame, Batch, Chunk, Issue, NewRows, RawField, RAW, WHOLE};
 
 /// Rows held in memory across all tables before they are spilled to disk, unless
 /// `SAFEGUARD_INGEST_BUFFER_ROWS` says otherwise (about 200 bytes a row).
@@ -69,42 +71,10 @@ impl Drop for Spill {
     }
 }
 
-/// The pending rows' name for the raw layer's fields (not a canonical table).
-pub const RAW: &str = "raw";
-
 /// Most dropped field names held per file (a file with more distinct unknown names is counted).
 const MAX_NAMES: usize = 1000;
 /// Most dropped field names printed per file in the summary.
 const SHOWN_NAMES: usize = 30;
-
-/// Raw-layer fields as the store's `raw` frame.
-fn raw_frame(raw: &[RawField]) -> PolarsResult<DataFrame> {
-    let s = |name: &str, f: &dyn Fn(&RawField) -> &str| -> Column {
-        StringChunked::from_iter_values(name.into(), raw.iter().map(f))
-            .into_series()
-            .into()
-    };
-    DataFrame::new(
-        raw.len(),
-        vec![
-            s("source_file", &|x| x.source_file.as_str()),
-            s("position", &|x| x.position.as_str()),
-            s("element", &|x| x.element.as_str()),
-            s("field", &|x| x.field.as_str()),
-            s("value", &|x| x.value.as_str()),
-        ],
-    )
-}
-
-/// One field kept in the raw layer (non-identifying content beyond the canonical columns).
-#[derive(Debug, Clone)]
-pub struct RawField {
-    pub source_file: String,
-    pub position: String,
-    pub element: String,
-    pub field: String,
-    pub value: String,
-}
 
 /// Collects one ingest run's rows.
 pub struct Sink {
@@ -242,14 +212,20 @@ impl Sink {
         Ok(())
     }
 
-    /// The stored rows of the run, per (table, partition), in ingest order.
-    pub fn take_rows(&mut self) -> anyhow::Result<BTreeMap<(&'static str, String), NewRows>> {
+    /// What the run hands to the store's commit: its stored rows per (table, partition), in
+    /// ingest order, its rejects and its flags. The sink must live until the commit is done:
+    /// spilled rows are in its staging folders, removed when it is dropped.
+    pub fn take_batch(&mut self) -> anyhow::Result<Batch> {
         self.finish_file()?;
         self.pending_rows = 0;
-        Ok(std::mem::take(&mut self.pending)
-            .into_iter()
-            .map(|(k, chunks)| (k, NewRows { chunks }))
-            .collect())
+        Ok(Batch {
+            rows: std::mem::take(&mut self.pending)
+                .into_iter()
+                .map(|(k, chunks)| (k, NewRows { chunks }))
+                .collect(),
+            rejects: std::mem::take(&mut self.rejects),
+            flags: std::mem::take(&mut self.flags),
+        })
     }
 
     /// Moves the builders' rows, and the raw-layer fields, into held frames.
@@ -258,7 +234,7 @@ impl Sink {
             let df = raw_frame(&std::mem::take(&mut self.raw))?;
             self.pending_rows += df.height();
             self.pending
-                .entry((RAW, crate::store::WHOLE.to_string()))
+                .entry((RAW, WHOLE.to_string()))
                 .or_default()
                 .push(Chunk::Frame(df));
         }
@@ -324,27 +300,19 @@ impl Sink {
         self.source.as_ref().expect("begin_source before rows")
     }
 
-    /// A row of `spec`, one value per spec column in spec order (None = absent or empty).
-    /// Returns whether it was stored.
-    pub fn row(
-        &mut self,
-        spec: &'static TableSpec,
-        position: String,
-        values: Vec<Option<String>>,
-    ) -> bool {
-        self.push(spec, position, values, None)
-    }
-
-    /// As `row`, with the source's own name for each column (XML element, Annex A header) so that
-    /// rejects and flags name it: `labels[i]` goes with `spec.columns[i]` ("" = same name).
-    pub fn row_labelled(
-        &mut self,
-        spec: &'static TableSpec,
-        position: String,
-        values: Vec<Option<String>>,
-        labels: &[&str],
-    ) -> bool {
-        self.push(spec, position, values, Some(labels))
+    /// Starts a row of `spec` at `position` (`line 12`, an XML element path, `List 3 row 7`):
+    /// its values are set by column name ([`Row::set`]) and it is validated and stored, or
+    /// rejected, when [`Row::finish`] is called.
+    pub fn row_for<'l>(&mut self, spec: &'static TableSpec, position: String) -> Row<'_, 'l> {
+        Row {
+            sink: self,
+            spec,
+            position,
+            values: vec![None; spec.columns.len()],
+            labels: vec![""; spec.columns.len()],
+            considered: 0,
+            refused: None,
+        }
     }
 
     fn push(
@@ -352,7 +320,7 @@ impl Sink {
         spec: &'static TableSpec,
         position: String,
         values: Vec<Option<String>>,
-        labels: Option<&[&str]>,
+        labels: &[&str],
     ) -> bool {
         let src = self.source.as_ref().expect("begin_source before rows");
         let la = spec
@@ -361,7 +329,7 @@ impl Sink {
             .and_then(|v| v.as_deref())
             .unwrap_or("")
             .trim();
-        let part = crate::store::part_name(spec.name, la);
+        let part = part_name(spec.name, la);
         let builder = self
             .builders
             .entry((spec.name, part))
@@ -370,7 +338,7 @@ impl Sink {
             src,
             position,
             values,
-            labels,
+            Some(labels),
             &self.pseudo,
             &mut self.rejects,
             &mut self.flags,
@@ -525,5 +493,112 @@ impl Sink {
             .map(|s| s.file_name.clone())
             .unwrap_or_default();
         self.notes.push(format!("{file}: {note}"));
+    }
+}
+
+/// A value a reader sets: text, or nothing (absent or empty in the source).
+pub trait CellValue {
+    fn into_cell(self) -> Option<String>;
+}
+
+impl CellValue for Option<String> {
+    fn into_cell(self) -> Option<String> {
+        self
+    }
+}
+
+impl CellValue for Option<&str> {
+    fn into_cell(self) -> Option<String> {
+        self.map(str::to_string)
+    }
+}
+
+impl CellValue for String {
+    fn into_cell(self) -> Option<String> {
+        Some(self)
+    }
+}
+
+impl CellValue for &str {
+    fn into_cell(self) -> Option<String> {
+        Some(self.to_string())
+    }
+}
+
+impl CellValue for &String {
+    fn into_cell(self) -> Option<String> {
+        Some(self.clone())
+    }
+}
+
+/// One row being built by a reader ([`Sink::row_for`]): each value is set by its column's name,
+/// with the source's own name for it (an XML element, an Annex A header) so that a reject or a
+/// flag names what the user sees; [`Row::finish`] hands it to the validator.
+pub struct Row<'s, 'l> {
+    sink: &'s mut Sink,
+    spec: &'static TableSpec,
+    position: String,
+    values: Vec<Option<String>>,
+    labels: Vec<&'l str>,
+    /// The columns set so far (one bit per column of the spec, which has fewer than 64).
+    considered: u64,
+    /// Set by [`Row::refuse`]: the row is rejected whole, naming this column, for this reason.
+    refused: Option<(&'l str, String)>,
+}
+
+impl<'l> Row<'_, 'l> {
+    /// Sets `column` (a column of the table: anything else is a bug in the reader) to `value`
+    /// (None or empty: absent), read from the source's `source` ("" when it has the column's
+    /// own name). A column set twice keeps the last value.
+    pub fn set(&mut self, column: &str, value: impl CellValue, source: &'l str) -> &mut Self {
+        let i = self.spec.index_of(column).unwrap_or_else(|| {
+            panic!(
+                "a reader set `{column}`, which is not a column of {}",
+                self.spec.name
+            )
+        });
+        self.values[i] = value.into_cell();
+        self.labels[i] = source;
+        self.considered |= 1 << i;
+        self
+    }
+
+    /// Whether `column` has been set.
+    pub fn is_set(&self, column: &str) -> bool {
+        self.spec
+            .index_of(column)
+            .is_some_and(|i| self.considered & (1 << i) != 0)
+    }
+
+    /// Rejects the row whole when it is finished (counted as read and rejected), naming `column`
+    /// (the source's name) and the reason, without validating its values.
+    pub fn refuse(&mut self, column: &'l str, reason: String) -> &mut Self {
+        self.refused = Some((column, reason));
+        self
+    }
+
+    /// Validates the row and stores it, or rejects it; returns whether it was stored. Every
+    /// required column must have been set (to a value or to nothing: then the validator rejects
+    /// the row as missing it).
+    pub fn finish(self) -> bool {
+        debug_assert!(
+            self.spec
+                .columns
+                .iter()
+                .enumerate()
+                .all(|(i, c)| !c.required || self.considered & (1 << i) != 0),
+            "a reader left a required column of {} unset",
+            self.spec.name
+        );
+        match self.refused {
+            Some((column, reason)) => {
+                self.sink
+                    .reject(self.spec, self.position, column, "", reason);
+                false
+            }
+            None => self
+                .sink
+                .push(self.spec, self.position, self.values, &self.labels),
+        }
     }
 }

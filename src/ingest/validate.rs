@@ -7,8 +7,9 @@
 //!   three digits; a CDOP factor that is not a code is stored as `UNCODED` and flagged;
 //! - a bad value in an optional column stores the row with the cell empty and a data-quality flag;
 //! - a second row with the same key in one file is rejected as a duplicate;
-//! - row-level logical checks (an end before its start, a closure date without a reason...) flag
-//!   the row; checks that need another table are made by the store when it links the tables.
+//! - the row rules of [`crate::rules`] (an end before its start, a closure date without a
+//!   reason...) flag the row; the rules that need another table are applied by the store when it
+//!   links the tables.
 //!
 //! Every row pushed ends in exactly one place: this table's rows, or the rejects.
 
@@ -20,7 +21,10 @@ use polars::prelude::*;
 use super::parse::{self, When};
 use super::privacy::{self, Echo};
 use crate::pseudonym::Pseudonymiser;
+use crate::rules::{self, Value};
 use crate::schema::{Kind, TableSpec};
+use crate::table::stored_columns;
+pub use crate::table::Issue;
 
 /// Where rows came from: one input file.
 #[derive(Debug, Clone)]
@@ -34,20 +38,6 @@ pub struct Source {
     /// The extract's own reference date where it has one (CIN census `ReferenceDate`): a newer
     /// vintage supersedes an older one whatever the ingest order.
     pub vintage: Option<NaiveDate>,
-}
-
-/// A problem with one cell or row: a rejection or a data-quality flag.
-#[derive(Debug, Clone)]
-pub struct Issue {
-    pub table: &'static str,
-    pub source_file: String,
-    /// `line 12`, an XML element path, or `List 3 row 7`.
-    pub position: String,
-    pub column: String,
-    pub value: String,
-    /// A short code (`bad_value`, `missing_required`, `duplicate_key`, `negative_interval`...).
-    pub flag: String,
-    pub reason: String,
 }
 
 /// A parsed cell.
@@ -71,9 +61,6 @@ impl Cell {
             _ => None,
         }
     }
-    fn is_null(&self) -> bool {
-        matches!(self, Cell::Null)
-    }
 }
 
 /// The typed column buffers of one canonical column. Text goes straight into Arrow string views
@@ -90,22 +77,18 @@ enum Buf {
 }
 
 impl Buf {
-    fn for_kind(name: &str, kind: Kind) -> Buf {
-        match kind {
-            Kind::Id
-            | Kind::ChildId
-            | Kind::Text
-            | Kind::Code(_)
-            | Kind::Codes(_)
-            | Kind::LaCode
-            | Kind::Factor => Buf::Str(StringChunkedBuilder::new(name.into(), 0)),
-            Kind::Date | Kind::YearMonth => Buf::Date(vec![]),
-            Kind::DateTime => Buf::DateTime {
+    /// The buffer for a column stored as `stored` ([`crate::table::stored_columns`]: its first
+    /// column's type decides).
+    fn for_stored(stored: &[(String, DataType)]) -> Buf {
+        match &stored[0].1 {
+            DataType::Date => Buf::Date(vec![]),
+            DataType::Datetime(..) => Buf::DateTime {
                 ms: vec![],
                 has_time: vec![],
             },
-            Kind::YesNo | Kind::Withheld => Buf::Bool(vec![]),
-            Kind::Int { .. } => Buf::Int(vec![]),
+            DataType::Boolean => Buf::Bool(vec![]),
+            DataType::Int32 => Buf::Int(vec![]),
+            _ => Buf::Str(StringChunkedBuilder::new(stored[0].0.as_str().into(), 0)),
         }
     }
     fn push(&mut self, cell: Cell) {
@@ -113,7 +96,7 @@ impl Buf {
             (Buf::Str(v), Cell::Str(s)) => v.append_value(s),
             (Buf::Str(v), Cell::Code(s)) => v.append_value(s),
             (Buf::Str(v), _) => v.append_null(),
-            (Buf::Date(v), c) => v.push(c.date().map(parse::epoch_days)),
+            (Buf::Date(v), c) => v.push(c.date().map(crate::dates::epoch_days)),
             (Buf::DateTime { ms, has_time }, Cell::DateTime(w)) => {
                 ms.push(Some(w.at.and_utc().timestamp_millis()));
                 has_time.push(Some(w.has_time));
@@ -128,39 +111,22 @@ impl Buf {
             (Buf::Int(v), _) => v.push(None),
         }
     }
-    fn into_columns(self, name: &str, kind: Kind) -> PolarsResult<Vec<Column>> {
+    /// The buffer as the columns `stored` names and types.
+    fn into_columns(self, stored: &[(String, DataType)]) -> PolarsResult<Vec<Column>> {
+        let named = |i: usize, s: Series| -> PolarsResult<Column> {
+            let (name, dtype) = &stored[i];
+            Ok(s.with_name(name.as_str().into()).cast(dtype)?.into())
+        };
         Ok(match self {
-            Buf::Str(v) => {
-                let mut s = v.finish().into_series();
-                s.rename(name.into());
-                vec![s.into()]
-            }
-            Buf::Date(v) => vec![Series::new(name.into(), v).cast(&DataType::Date)?.into()],
+            Buf::Str(v) => vec![named(0, v.finish().into_series())?],
+            Buf::Date(v) => vec![named(0, Series::new("".into(), v))?],
             Buf::DateTime { ms, has_time } => vec![
-                Series::new(name.into(), ms)
-                    .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))?
-                    .into(),
-                Series::new(format!("{name}_has_time").into(), has_time).into(),
+                named(0, Series::new("".into(), ms))?,
+                named(1, Series::new("".into(), has_time))?,
             ],
-            Buf::Bool(v) => {
-                let n = if kind == Kind::Withheld {
-                    format!("{name}_recorded")
-                } else {
-                    name.to_string()
-                };
-                vec![Series::new(n.into(), v).into()]
-            }
-            Buf::Int(v) => vec![Series::new(name.into(), v).cast(&DataType::Int32)?.into()],
+            Buf::Bool(v) => vec![named(0, Series::new("".into(), v))?],
+            Buf::Int(v) => vec![named(0, Series::new("".into(), v))?],
         })
-    }
-}
-
-/// The store's column name(s) for a canonical column.
-pub fn stored_names(name: &str, kind: Kind) -> Vec<String> {
-    match kind {
-        Kind::DateTime => vec![name.to_string(), format!("{name}_has_time")],
-        Kind::Withheld => vec![format!("{name}_recorded")],
-        _ => vec![name.to_string()],
     }
 }
 
@@ -203,7 +169,7 @@ impl Rows {
             bufs: spec
                 .columns
                 .iter()
-                .map(|c| Buf::for_kind(c.name, c.kind))
+                .map(|c| Buf::for_stored(&stored_columns(c.name, c.kind)))
                 .collect(),
             sources: vec![],
             source_idx: vec![],
@@ -223,7 +189,7 @@ impl Rows {
         let height = self.source_seq.len();
         let mut columns: Vec<Column> = vec![];
         for (buf, col) in self.bufs.into_iter().zip(spec.columns) {
-            columns.extend(buf.into_columns(col.name, col.kind)?);
+            columns.extend(buf.into_columns(&stored_columns(col.name, col.kind))?);
         }
         columns.push(self.dq_flags.finish().into_series().into());
         let sources = &self.sources;
@@ -456,7 +422,13 @@ impl TableBuilder {
         }
         let at = self.seen_positions.push(&position);
         self.seen.insert(fingerprint, at);
-        for (column, flag, reason) in row_checks(spec, &cells) {
+        let value = |name: &str| match spec.index_of(name).map(|i| &cells[i]) {
+            None | Some(Cell::Null) => Value::Null,
+            Some(Cell::Date(d)) => Value::Date(*d),
+            Some(Cell::DateTime(w)) => Value::DateTime(w.at, w.has_time),
+            Some(_) => Value::Other,
+        };
+        for (column, flag, reason) in rules::row_flags(spec.name, value) {
             row_flags.push(issue(column, "", flag, reason));
         }
         self.counts.stored += 1;
@@ -486,13 +458,8 @@ impl TableBuilder {
         rows.source_idx.push((rows.sources.len() - 1) as u32);
         rows.source_pos.append_value(position);
         rows.source_seq.push(src.seq);
-        rows.vintage.push(src.vintage.map(parse::epoch_days));
+        rows.vintage.push(src.vintage.map(crate::dates::epoch_days));
         true
-    }
-
-    /// The rows as a DataFrame in the store's layout.
-    pub fn finish(self) -> PolarsResult<DataFrame> {
-        self.rows.finish(self.spec)
     }
 }
 
@@ -559,53 +526,4 @@ fn parse_cell(kind: Kind, raw: &str, pseudo: &Pseudonymiser) -> Result<Cell, Str
         Kind::Int { min, max } => Cell::Int(parse::parse_int(raw, min, max)?),
         Kind::Withheld => Cell::Bool(true),
     })
-}
-
-/// Row-level logical checks of the contract and the DfE validation rules that need only the row.
-fn row_checks(spec: &TableSpec, cells: &[Cell]) -> Vec<(&'static str, &'static str, String)> {
-    let get = |name: &str| {
-        spec.index_of(name)
-            .map(|i| &cells[i])
-            .unwrap_or(&Cell::Null)
-    };
-    let mut out = vec![];
-    // An end that comes before its start: out of every measure that uses that interval.
-    let mut before = |end: &'static str, start: &'static str| {
-        let (e, s) = (get(end), get(start));
-        let negative = match (e, s) {
-            (Cell::DateTime(e), Cell::DateTime(s)) if e.has_time && s.has_time => e.at < s.at,
-            _ => match (e.date(), s.date()) {
-                (Some(e), Some(s)) => e < s,
-                _ => false,
-            },
-        };
-        if negative {
-            out.push((end, "negative_interval", format!("{end} is before {start}")));
-        }
-    };
-    match spec.name {
-        "contacts" => before("decision_at", "received_at"),
-        "referrals" => {
-            before("decision_at", "received_at");
-            before("closure_date", "received_at");
-        }
-        "early_help" => before("end_date", "start_date"),
-        "assessments" => before("authorisation_date", "start_date"),
-        "s47_enquiries" => before("icpc_date", "start_date"),
-        "cp_plans" => before("end_date", "start_date"),
-        "cdop_reviews" => {
-            before("review_completed_date", "date_of_death");
-            before("notified_date", "date_of_death");
-        }
-        _ => {}
-    }
-    if spec.name == "referrals" && get("closure_date").is_null() != get("closure_reason").is_null()
-    {
-        out.push((
-            "closure_reason",
-            "closure_mismatch",
-            "closure date and reason must be recorded together (DfE rules 8805/8810)".into(),
-        ));
-    }
-    out
 }

@@ -15,7 +15,6 @@
 
 pub mod aggregate;
 pub mod catalogue;
-pub mod period;
 pub mod reviews;
 pub mod sql;
 
@@ -26,13 +25,13 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 use polars::sql::SQLContext;
 
-use crate::calendar::{Calendar, FIRST_YEAR, LAST_YEAR};
-use crate::ingest::parse::{epoch_days, from_epoch_days};
+use crate::calendar::{Calendar, FIRST_DATE, LAST_DATE};
+use crate::dates::epoch_days;
+use crate::period::{FinYear, Reference};
 use crate::schema;
 use crate::store::Store;
 pub use aggregate::{MeasureRow, ALL};
 pub use catalogue::{catalogue, Catalogue};
-pub use period::FinYear;
 
 /// What `measures` computed, with the run summary's facts.
 #[derive(Debug, Default)]
@@ -75,74 +74,12 @@ impl MeasuresOutput {
     }
 }
 
-/// The data's reference date: the one given, else the latest CIN census ReferenceDate in the
-/// store, else the latest event date in the store. Only dates within the calendar's years count:
-/// ingest refuses or flags others, and a store written before it did must not have its default
-/// year driven by a 9999-12-31.
-pub fn reference_date(store: &Store, given: Option<NaiveDate>) -> Result<(NaiveDate, String)> {
-    if let Some(d) = given {
-        return Ok((d, "given".into()));
-    }
-    let first = NaiveDate::from_ymd_opt(FIRST_YEAR, 1, 1).expect("valid");
-    let last = NaiveDate::from_ymd_opt(LAST_YEAR, 12, 31).expect("valid");
-    if let Some(d) = store
-        .manifest
-        .sources
-        .iter()
-        .filter_map(|s| s.vintage)
-        .filter(|d| (first..=last).contains(d))
-        .max()
-    {
-        return Ok((d, "latest CIN census ReferenceDate in the store".into()));
-    }
-    let mut latest: Option<NaiveDate> = None;
-    for spec in schema::TABLES {
-        if spec.name == "population" || spec.name == "children" {
-            continue;
-        }
-        // The latest date of each date column, read lazily (only those columns, one row back).
-        let maxima: Vec<Expr> = spec
-            .columns
-            .iter()
-            .filter(|c| matches!(c.kind, schema::Kind::Date | schema::Kind::DateTime))
-            .map(|c| {
-                let days = col(c.name).cast(DataType::Date).cast(DataType::Int32);
-                days.clone()
-                    .filter(
-                        days.clone()
-                            .gt_eq(lit(epoch_days(first)))
-                            .and(days.lt_eq(lit(epoch_days(last)))),
-                    )
-                    .max()
-                    .alias(c.name)
-            })
-            .collect();
-        if maxima.is_empty() {
-            continue;
-        }
-        let df = store.scan(spec.name)?.select(maxima).collect()?;
-        for c in df.columns() {
-            if let Some(max) = c.i32()?.get(0) {
-                let d = from_epoch_days(max);
-                latest = Some(latest.map_or(d, |l: NaiveDate| l.max(d)));
-            }
-        }
-    }
-    latest
-        .map(|d| (d, "latest event date in the store".to_string()))
-        .ok_or_else(|| {
-            crate::error::UserError::Message("the store holds no dated events".into()).into()
-        })
-}
-
 /// The calendar as a table: every date of the covered range with its working-day ordinal.
 pub fn calendar_frame(cal: &Calendar) -> Result<DataFrame> {
-    let first = NaiveDate::from_ymd_opt(FIRST_YEAR, 1, 1).expect("valid");
-    let last = NaiveDate::from_ymd_opt(LAST_YEAR, 12, 31).expect("valid");
     let mut dates = vec![];
     let mut wds = vec![];
-    let mut d = first;
-    while d <= last {
+    let mut d = FIRST_DATE;
+    while d <= LAST_DATE {
         dates.push(epoch_days(d));
         wds.push(cal.ordinal(d)?);
         d = d.succ_opt().expect("within range");
@@ -184,18 +121,18 @@ fn params_frame(year: FinYear, reference: NaiveDate) -> Result<DataFrame> {
     )?)
 }
 
-/// Computes every measure of the catalogue for each of `years`.
+/// Computes every measure of the catalogue for each of `years`, at the data's reference date.
 pub fn compute(
     store: &Store,
     cal: &Calendar,
     years: &[FinYear],
-    given_reference: Option<NaiveDate>,
+    at: &Reference,
 ) -> Result<MeasuresOutput> {
     let cat = catalogue()?;
-    let (reference, reference_source) = reference_date(store, given_reference)?;
+    let reference = at.date;
     let mut out = MeasuresOutput {
         reference_date: Some(reference),
-        reference_source,
+        reference_source: at.source.clone(),
         not_measurable: catalogue::not_measurable(cat, store)?,
         ..Default::default()
     };

@@ -23,7 +23,7 @@ use anyhow::Result;
 use chrono::{Months, NaiveDate};
 use polars::prelude::*;
 
-use crate::ingest::parse::from_epoch_days;
+use crate::dates::from_epoch_days;
 
 /// One due review of a plan's chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,8 +13,8 @@
 
 use chrono::NaiveDate;
 
-use super::period::FinYear;
-use crate::ingest::parse::epoch_days;
+use crate::dates::epoch_days;
+use crate::period::FinYear;
 use crate::schema;
 
 /// A piece of SQL text outside comments: a string literal (with its quotes) or anything else.

@@ -12,7 +12,8 @@
 
 use super::chart::{Chart, Kind, Series};
 use super::{Figure, Published, ReportData, Table};
-use crate::measures::{FinYear, ALL};
+use crate::measures::ALL;
+use crate::period::FinYear;
 use crate::suppress::{self, Cell, Share, SuppressedGrid};
 
 const SOURCE_CSC: &str = "Source: the partnership's case records (safeguard measures).";

@@ -1,6 +1,7 @@
 //! `safeguard report`: the annual partnership report (report.md) - every chart as PNG and SVG, the
-//! table behind each chart as CSV (suppressed), `data-quality.csv`, and one self-contained
-//! `index.html` a board chair can publish.
+//! table behind each chart as CSV (suppressed), `summary.csv`, `data-quality.csv`, one
+//! self-contained `index.html` a board chair can publish, and `report.xlsx` with every published
+//! CSV as a sheet.
 //!
 //! The report reads only the measures table (this year and the two before, for trends) and the
 //! store's data-quality table: it never recomputes a figure, so every number in it is the
@@ -19,6 +20,7 @@ pub mod benchmarks;
 pub mod chart;
 pub mod charts;
 pub mod html;
+pub mod workbook;
 
 use std::path::{Path, PathBuf};
 
@@ -26,7 +28,8 @@ use anyhow::Result;
 use polars::prelude::*;
 
 use crate::config::Config;
-use crate::measures::{FinYear, MeasureRow, MeasuresOutput, ALL};
+use crate::measures::{MeasureRow, MeasuresOutput, ALL};
+use crate::period::FinYear;
 use crate::store::Store;
 use crate::suppress::{Cell, Share};
 use benchmarks::Benchmarks;
@@ -204,12 +207,18 @@ pub fn write_report(
     data_quality(store, measures, &data)?.write_csv(&dq)?;
     files.push(dq);
     let summary = html::summary_table(&data);
+    let spath = out_dir.join("summary.csv");
+    summary.write_csv(&spath)?;
+    files.push(spath);
     let index = out_dir.join("index.html");
     crate::csv_out::write_bytes(
         &index,
         html::page(&data, measures, &summary, &figures)?.as_bytes(),
     )?;
     files.push(index);
+    // Every CSV written above, one sheet each (src/report/workbook.rs).
+    let xlsx = workbook::write(out_dir, &files, &data, measures, &figures)?;
+    files.push(xlsx);
     Ok(ReportSummary {
         dir: out_dir.to_path_buf(),
         figures: figures.len(),

@@ -15,11 +15,12 @@ use anyhow::Result;
 use chrono::{Months, NaiveDate};
 
 use super::codes;
-use super::csv_out::{yn, Cell, CsvTables, Tbl};
+use super::csv_out::{yn, Cell, CsvTables};
 use super::dates::{add_days, Window};
 use super::dist::{banded, between, chance, lognormal_days, pick, rng_for, SynthRng};
 use super::ids::{child_id, child_key, event_id, ChildKind, Table};
 use super::journey::DeathLink;
+use crate::schema::{CDOP_FACTORS, CDOP_REVIEWS};
 
 /// One death notified to the CDOP.
 #[derive(Debug, Clone)]
@@ -367,39 +368,36 @@ pub fn write(
             Cell::empty()
         };
         let child = d.child_id(seed);
-        csv.row(
-            Tbl::CdopReviews,
-            &[
-                d.case_id.as_bytes(),
-                cdop_code.as_bytes(),
-                la_code.as_bytes(),
-                Cell::date(d.date).as_bytes(),
-                Cell::date(d.notified).as_bytes(),
-                Cell::num(d.age_days).as_bytes(),
-                d.sex.as_bytes(),
-                d.ethnicity.as_bytes(),
-                Cell::num(d.imd_decile as i64).as_bytes(),
-                yn(d.expected),
-                category.as_bytes(),
-                d.modifiable.as_bytes(),
-                d.place.as_bytes(),
-                d.event.unwrap_or("").as_bytes(),
+        let mut r = csv.row(&CDOP_REVIEWS);
+        r.set("case_id", d.case_id.as_bytes())
+            .set("cdop_code", cdop_code.as_bytes())
+            .set("la_code", la_code.as_bytes())
+            .set("date_of_death", Cell::date(d.date).as_bytes())
+            .set("notified_date", Cell::date(d.notified).as_bytes())
+            .set("age_at_death_days", Cell::num(d.age_days).as_bytes())
+            .set("sex", d.sex.as_bytes())
+            .set("ethnicity", d.ethnicity.as_bytes())
+            .set("imd_decile", Cell::num(d.imd_decile as i64).as_bytes())
+            .set("expected", yn(d.expected))
+            .set("category", category.as_bytes())
+            .set("modifiable", d.modifiable.as_bytes())
+            .set("place_of_death", d.place.as_bytes())
+            .set("event", d.event.unwrap_or("").as_bytes())
+            .set(
+                "review_completed_date",
                 Cell::opt_date(d.review_completed).as_bytes(),
-                yn(d.scr),
-                yn(d.outside_area),
-                child.as_deref().unwrap_or("").as_bytes(),
-            ],
-        )?;
+            )
+            .set("scr_or_lcspr", yn(d.scr))
+            .set("died_outside_area", yn(d.outside_area))
+            .set("child_id", child.as_deref().unwrap_or("").as_bytes());
+        r.write()?;
         for (domain, factor, grade) in &d.factors {
-            csv.row(
-                Tbl::CdopFactors,
-                &[
-                    d.case_id.as_bytes(),
-                    domain.as_bytes(),
-                    factor.as_bytes(),
-                    Cell::num(*grade as i64).as_bytes(),
-                ],
-            )?;
+            let mut r = csv.row(&CDOP_FACTORS);
+            r.set("case_id", d.case_id.as_bytes())
+                .set("domain", domain.as_bytes())
+                .set("factor", factor.as_bytes())
+                .set("grade", Cell::num(*grade as i64).as_bytes());
+            r.write()?;
         }
     }
     Ok(())

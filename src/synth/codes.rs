@@ -321,3 +321,61 @@ pub const IMD_DECILE: &[(u8, f64)] = &[
     (9, 5.0),
     (10, 5.0),
 ];
+
+/// Pre-proceedings outcome (CIN census 2026-27 `PPOutcome`, code set CS131): their meanings are
+/// unknown, so the weights are the generator's assumption (`super::pre_proceedings`).
+pub const PP_OUTCOME: &[(&str, f64)] = &[("A", 45.0), ("B", 35.0), ("C", 20.0)];
+
+/// Checks that every code drawn here is one of the schema's code lists (`specs/tables.toml`):
+/// the schema declares the codes, this module only weighs them. A code missing from the schema
+/// is a bug here (the generated data would be rejected or flagged on ingest).
+pub fn check_against_schema() -> Result<(), String> {
+    use crate::schema;
+    // (name here, the weighted codes, the schema's list they come from)
+    type Drawn<'a> = (&'a str, &'a [(&'a str, f64)], &'a [&'a str]);
+    let weighted: &[Drawn] = &[
+        ("ETHNICITY", ETHNICITY, schema::ETHNICITY),
+        ("DISABILITY", DISABILITY, schema::DISABILITY),
+        ("SOURCE", SOURCE, schema::REFERRAL_SOURCE),
+        ("SOURCE_UNBORN", SOURCE_UNBORN, schema::REFERRAL_SOURCE),
+        ("NEED", NEED, schema::PRIMARY_NEED),
+        ("NEED_NFA", NEED_NFA, schema::PRIMARY_NEED),
+        ("FACTORS", FACTORS, schema::ASSESSMENT_FACTORS),
+        ("CATEGORY", CATEGORY, schema::CATEGORY_OF_ABUSE),
+        ("CONTACT_OUTCOME", CONTACT_OUTCOME, schema::CONTACT_OUTCOME),
+        ("EH_OUTCOME", EH_OUTCOME, schema::EARLY_HELP_OUTCOME),
+        (
+            "CLOSURE_AFTER_SUPPORT",
+            CLOSURE_AFTER_SUPPORT,
+            schema::CLOSURE_REASON,
+        ),
+        ("PP_OUTCOME", PP_OUTCOME, schema::PP_OUTCOME),
+    ];
+    let mut missing: Vec<String> = weighted
+        .iter()
+        .flat_map(|(name, codes, list)| {
+            codes
+                .iter()
+                .filter(|(c, _)| !list.contains(c))
+                .map(move |(c, _)| format!("{name}: {c}"))
+        })
+        .collect();
+    for category in 1..=10 {
+        for (domain, factor) in death_factors(category) {
+            if !schema::CDOP_DOMAIN.contains(domain) || !schema::CDOP_FACTOR_CODES.contains(factor)
+            {
+                missing.push(format!(
+                    "death factors of category {category}: {domain} {factor}"
+                ));
+            }
+        }
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "synthetic codes not in the schema's code lists: {}",
+            missing.join(", ")
+        ))
+    }
+}

@@ -51,8 +51,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::calendar::Calendar;
 use crate::error::UserError;
+use crate::schema::{self, TableSpec};
 use cin_xml::CinXmlLa;
-use csv_out::{CsvTables, Tbl};
+use csv_out::CsvTables;
 use dates::{Clock, Window};
 use dist::{between, poisson, rng_for};
 use journey::Gen;
@@ -243,18 +244,18 @@ fn la_weights(seed: u64, n: usize) -> Vec<f64> {
         .collect()
 }
 
-fn selected_tables(format: SynthFormat) -> Vec<Tbl> {
+/// The tables written as CSV: all of them, or with CIN census XML those the census does not
+/// carry.
+fn selected_tables(format: SynthFormat) -> Vec<&'static TableSpec> {
     match format {
-        SynthFormat::Csv | SynthFormat::Both => csv_out::TABLES.iter().map(|t| t.0).collect(),
-        SynthFormat::CinXml => {
-            vec![
-                Tbl::Contacts,
-                Tbl::EarlyHelp,
-                Tbl::CdopReviews,
-                Tbl::CdopFactors,
-                Tbl::Population,
-            ]
-        }
+        SynthFormat::Csv | SynthFormat::Both => schema::TABLES.to_vec(),
+        SynthFormat::CinXml => vec![
+            &schema::CONTACTS,
+            &schema::EARLY_HELP,
+            &schema::CDOP_REVIEWS,
+            &schema::CDOP_FACTORS,
+            &schema::POPULATION,
+        ],
     }
 }
 
@@ -297,6 +298,8 @@ impl Emitter<'_> {
 /// Generates the partnership described by `opts` into `opts.out_dir`.
 pub fn run(opts: &SynthOptions) -> Result<SynthSummary> {
     validate(opts)?;
+    // The schema declares the codes; a code here that it does not list is a bug (exit 2).
+    codes::check_against_schema().map_err(anyhow::Error::msg)?;
     crate::csv_out::writable_dir(&opts.out_dir)?;
     let win = Window::new(opts.first_year, opts.years)?;
     let cal = Calendar::england_and_wales();

@@ -3,8 +3,9 @@
 
 use anyhow::Result;
 
-use super::csv_out::{Cell, CsvTables, Tbl};
+use super::csv_out::{Cell, CsvTables};
 use super::dist::{between, rng_for};
+use crate::schema::POPULATION;
 
 /// One LA's population series.
 pub struct LaPopulation<'a> {
@@ -28,15 +29,12 @@ pub fn write(
         let base = (la.referrals_per_year * 10_000.0 / rate_per_10k).max(1.0);
         for i in 0..years as i32 {
             let children = (base * (1.0 + 0.003 * i as f64)).round() as i64;
-            csv.row(
-                Tbl::Population,
-                &[
-                    la.la_code.as_bytes(),
-                    Cell::num((first_year + i) as i64).as_bytes(),
-                    Cell::num(children).as_bytes(),
-                    b"synthetic MYE",
-                ],
-            )?;
+            let mut r = csv.row(&POPULATION);
+            r.set("la_code", la.la_code.as_bytes())
+                .set("year", Cell::num((first_year + i) as i64).as_bytes())
+                .set("age_0_17", Cell::num(children).as_bytes())
+                .set("source", b"synthetic MYE");
+            r.write()?;
         }
     }
     Ok(())

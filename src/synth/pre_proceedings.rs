@@ -24,6 +24,7 @@
 use anyhow::Result;
 use chrono::NaiveDate;
 
+use super::codes;
 use super::dates::{add_days, ymd, Clock};
 use super::dist::{between, chance, lognormal_days, pick, rng_for, SynthRng};
 use super::model::{Episode, PreProceedings};
@@ -107,7 +108,7 @@ fn record(
     let outcome = if chance(rng, 0.01) {
         None
     } else {
-        Some(pick(rng, &[("A", 45.0), ("B", 35.0), ("C", 20.0)]))
+        Some(pick(rng, codes::PP_OUTCOME))
     };
     pp.decision = Some((decided, outcome));
     if chance(rng, 0.93) {

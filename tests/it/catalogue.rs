@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use safeguard::measures::catalogue::{load_embedded, Polarity, Unit};
 use safeguard::measures::sql;
-use safeguard::measures::FinYear;
+use safeguard::period::FinYear;
 
 use crate::common::{bin, read_measures, root, run_in, stderr, stdout};
 use crate::measures::{copy_tree, run_case};

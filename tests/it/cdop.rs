@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use safeguard::cdop::age::{age_band, age_years, birth_date, birthday, AgeBand};
 use safeguard::cdop::cases::{review_time_band, whole_months, REVIEW_TIME_BANDS};
 use safeguard::cdop::{write_return, ReturnSummary};
-use safeguard::measures::FinYear;
+use safeguard::period::FinYear;
 use safeguard::store::Store;
 
 use crate::common::{bin, read_table, stderr, stdout, write, TEST_KEY};

@@ -73,7 +73,7 @@ pub fn show(v: polars::prelude::AnyValue) -> String {
         AnyValue::Int32(n) => n.to_string(),
         AnyValue::Int64(n) => n.to_string(),
         AnyValue::UInt32(n) => n.to_string(),
-        AnyValue::Date(d) => safeguard::ingest::parse::from_epoch_days(d).to_string(),
+        AnyValue::Date(d) => safeguard::dates::from_epoch_days(d).to_string(),
         AnyValue::Datetime(ms, TimeUnit::Milliseconds, None)
         | AnyValue::DatetimeOwned(ms, TimeUnit::Milliseconds, None) => {
             chrono::DateTime::from_timestamp_millis(ms)
@@ -149,7 +149,8 @@ pub fn files_below(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// The text of a file as a scan for planted values sees it: a Parquet file decoded (column
-/// names and every cell, whatever its type), anything else as (lossy) UTF-8.
+/// names and every cell, whatever its type), a workbook's parts unzipped, anything else as
+/// (lossy) UTF-8.
 pub fn scannable_text(path: &Path) -> String {
     use polars::prelude::*;
     let is_parquet = path.extension().is_some_and(|e| e == "parquet");
@@ -166,6 +167,23 @@ pub fn scannable_text(path: &Path) -> String {
                 s.push_str(&format!("{v}"));
                 s.push('\n');
             }
+        }
+        s
+    } else if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"))
+    {
+        // A workbook is a zip of XML parts: every part, decompressed.
+        let file = std::fs::File::open(path).expect("open workbook");
+        let mut zip = ::zip::ZipArchive::new(file)
+            .unwrap_or_else(|e| panic!("{} is not a zip: {e}", path.display()));
+        let mut s = String::new();
+        for i in 0..zip.len() {
+            let mut part = zip.by_index(i).expect("zip part");
+            let mut bytes = vec![];
+            std::io::Read::read_to_end(&mut part, &mut bytes).expect("read zip part");
+            s.push_str(&String::from_utf8_lossy(&bytes));
+            s.push('\n');
         }
         s
     } else {
@@ -197,7 +215,11 @@ pub fn assert_nothing_planted(dirs: &[&Path], texts: &[&str], planted: &[&str]) 
             }
         }
     }
-    assert!(found.is_empty(), "planted values found:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "planted values found:\n{}",
+        found.join("\n")
+    );
 }
 
 /// The key of a measures row: (measure_id, period, la_code, breakdown, breakdown_value).
@@ -320,4 +342,74 @@ pub fn read_measure_rows(path: &Path) -> Vec<(MeasureKey, MeasureValues)> {
 /// [`read_measure_rows`] by key.
 pub fn read_measures(path: &Path) -> std::collections::BTreeMap<MeasureKey, MeasureValues> {
     read_measure_rows(path).into_iter().collect()
+}
+
+/// Every file and folder below `dir` (folders as empty entries, links as their targets: never
+/// followed), with the files' bytes: two snapshots are equal when nothing below changed.
+pub fn snapshot(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut std::collections::BTreeMap<PathBuf, Vec<u8>>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in rd {
+            let p = e.unwrap().path();
+            let rel = p.strip_prefix(root).unwrap().to_path_buf();
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            if meta.file_type().is_symlink() {
+                out.insert(
+                    rel,
+                    std::fs::read_link(&p)
+                        .unwrap()
+                        .into_os_string()
+                        .into_encoded_bytes(),
+                );
+            } else if meta.is_dir() {
+                walk(root, &p, out);
+                out.insert(rel.join(""), vec![]);
+            } else {
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// The per-table block of an ingest summary (read, stored, rejected, flagged per table), each
+/// row checked: read = stored + rejected (data-contract.md section 4), flagged <= stored.
+pub fn summary_counts(
+    text: &str,
+) -> std::collections::BTreeMap<String, safeguard::ingest::validate::Counts> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut in_table = false;
+    for line in text.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f == ["table", "read", "stored", "rejected", "flagged"] {
+            in_table = true;
+            continue;
+        }
+        if !in_table {
+            continue;
+        }
+        let nums: Vec<u64> = f.iter().skip(1).filter_map(|x| x.parse().ok()).collect();
+        if f.len() != 5 || nums.len() != 4 {
+            break;
+        }
+        let counts = safeguard::ingest::validate::Counts {
+            read: nums[0],
+            stored: nums[1],
+            rejected: nums[2],
+            flagged: nums[3],
+        };
+        assert_eq!(
+            counts.read,
+            counts.stored + counts.rejected,
+            "rows read != stored + rejected for {} in:\n{text}",
+            f[0]
+        );
+        assert!(counts.flagged <= counts.stored, "flagged > stored: {line}");
+        out.insert(f[0].to_string(), counts);
+    }
+    out
 }

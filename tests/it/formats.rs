@@ -345,7 +345,7 @@ fn show(v: AnyValue) -> String {
         AnyValue::UInt16(n) => n.to_string(),
         AnyValue::UInt32(n) => n.to_string(),
         AnyValue::UInt64(n) => n.to_string(),
-        AnyValue::Date(d) => safeguard::ingest::parse::from_epoch_days(d).to_string(),
+        AnyValue::Date(d) => safeguard::dates::from_epoch_days(d).to_string(),
         AnyValue::Datetime(ms, TimeUnit::Milliseconds, None)
         | AnyValue::DatetimeOwned(ms, TimeUnit::Milliseconds, None) => {
             chrono::DateTime::from_timestamp_millis(ms)

@@ -13,7 +13,9 @@ use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::common::{assert_nothing_planted, bin, cell, read_table, root, stderr, stdout};
+use crate::common::{
+    assert_nothing_planted, bin, cell, read_table, root, snapshot, stderr, stdout,
+};
 
 fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().expect("temp dir")
@@ -96,37 +98,6 @@ fn tags(store: &Path, wanted: &[&str]) -> BTreeMap<String, usize> {
             }
         }
     }
-    out
-}
-
-/// Every file and folder below `dir`, with the files' bytes.
-fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
-        let Ok(rd) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in rd {
-            let p = e.unwrap().path();
-            let rel = p.strip_prefix(root).unwrap().to_path_buf();
-            let meta = std::fs::symlink_metadata(&p).unwrap();
-            if meta.file_type().is_symlink() {
-                out.insert(
-                    rel,
-                    std::fs::read_link(&p)
-                        .unwrap()
-                        .into_os_string()
-                        .into_encoded_bytes(),
-                );
-            } else if meta.is_dir() {
-                walk(root, &p, out);
-                out.insert(rel.join(""), vec![]);
-            } else {
-                out.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
     out
 }
 

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use crate::common::{bin, issues, stderr, stdout, TEST_KEY};
+use crate::common::{bin, issues, snapshot, stderr, stdout, summary_counts, TEST_KEY};
 
 fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().expect("tempdir")
@@ -40,28 +40,6 @@ fn ingest(dir: &Path, store: &str, args: &[&str], capped: bool) -> Output {
         .args(args)
         .args(["--store", store]);
     c.output().expect("the binary runs")
-}
-
-/// Every file and folder below `dir` with its bytes (folders as empty entries).
-fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd {
-            let p = e.expect("dir entry").path();
-            let rel = p.strip_prefix(dir).unwrap().to_path_buf();
-            if p.is_dir() {
-                out.insert(rel.join(""), vec![]);
-                stack.push(p);
-            } else {
-                out.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
 }
 
 /// A store holding one good contacts file, to show a failed run leaves it byte-identical.
@@ -117,28 +95,10 @@ fn assert_fails(
 /// The summary's (read, stored, rejected) per table, each checked: read = stored + rejected.
 fn summary(o: &Output) -> BTreeMap<String, (u64, u64, u64)> {
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(o), stderr(o));
-    let text = stdout(o);
-    let mut out = BTreeMap::new();
-    let mut inside = false;
-    for line in text.lines() {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        if f == ["table", "read", "stored", "rejected", "flagged"] {
-            inside = true;
-            continue;
-        }
-        let n: Vec<u64> = f.iter().skip(1).filter_map(|x| x.parse().ok()).collect();
-        if !inside || f.len() != 5 || n.len() != 4 {
-            inside = false;
-            continue;
-        }
-        assert_eq!(
-            n[0],
-            n[1] + n[2],
-            "read != stored + rejected: {line}\n{text}"
-        );
-        out.insert(f[0].to_string(), (n[0], n[1], n[2]));
-    }
-    out
+    summary_counts(&stdout(o))
+        .into_iter()
+        .map(|(t, c)| (t, (c.read, c.stored, c.rejected)))
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------

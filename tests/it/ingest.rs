@@ -8,25 +8,18 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use polars::prelude::{DataFrame, DataType, TimeUnit};
+use safeguard::ingest::validate::Counts;
 use safeguard::schema::{self, Kind, TableSpec};
 
 use crate::common::{
-    bin, cell, issues, read_table, run_in, stderr, stdout, write, Issue, TEST_KEY,
+    bin, cell, issues, read_table, run_in, snapshot, stderr, stdout, summary_counts, write, Issue,
+    TEST_KEY,
 };
 
 const BOM: &str = "\u{feff}";
 
 // ---------------------------------------------------------------------------------------------
 // helpers
-
-/// One table's line of the ingest summary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Counts {
-    read: u64,
-    stored: u64,
-    rejected: u64,
-    flagged: u64,
-}
 
 fn c(read: u64, stored: u64, rejected: u64, flagged: u64) -> Counts {
     Counts {
@@ -35,37 +28,6 @@ fn c(read: u64, stored: u64, rejected: u64, flagged: u64) -> Counts {
         rejected,
         flagged,
     }
-}
-
-/// Parses the per-table block of the summary and checks `read = stored + rejected` for every
-/// table in it (data-contract.md section 4).
-fn parse_summary(text: &str) -> BTreeMap<String, Counts> {
-    let mut out = BTreeMap::new();
-    let mut in_table = false;
-    for line in text.lines() {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        if f == ["table", "read", "stored", "rejected", "flagged"] {
-            in_table = true;
-            continue;
-        }
-        if !in_table {
-            continue;
-        }
-        let nums: Vec<u64> = f.iter().skip(1).filter_map(|x| x.parse().ok()).collect();
-        if f.len() != 5 || nums.len() != 4 {
-            break;
-        }
-        let counts = c(nums[0], nums[1], nums[2], nums[3]);
-        assert_eq!(
-            counts.read,
-            counts.stored + counts.rejected,
-            "rows read != stored + rejected for {} in:\n{text}",
-            f[0]
-        );
-        assert!(counts.flagged <= counts.stored, "flagged > stored: {line}");
-        out.insert(f[0].to_string(), counts);
-    }
-    out
 }
 
 fn store_of(dir: &Path) -> PathBuf {
@@ -91,7 +53,7 @@ fn ingest_ok(dir: &Path, files: &[&str]) -> (String, BTreeMap<String, Counts>) {
         stderr(&o)
     );
     let out = stdout(&o);
-    let summary = parse_summary(&out);
+    let summary = summary_counts(&out);
     (out, summary)
 }
 
@@ -117,28 +79,6 @@ fn ingest_fails(dir: &Path, files: &[&str]) -> String {
         "a user error reported as internal: {err}"
     );
     err
-}
-
-/// Every file under the store, with its bytes (hidden and temporary files included).
-fn snapshot(store: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
-        let Ok(rd) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in rd {
-            let p = e.expect("dir entry").path();
-            if p.is_dir() {
-                walk(root, &p, out);
-                out.insert(p.strip_prefix(root).unwrap().join(""), vec![]);
-            } else {
-                let bytes = std::fs::read(&p).expect("read store file");
-                out.insert(p.strip_prefix(root).unwrap().to_path_buf(), bytes);
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(store, store, &mut out);
-    out
 }
 
 fn current_gen(store: &Path) -> PathBuf {
@@ -1473,7 +1413,7 @@ fn child_id_is_pseudonymised_with_a_key_and_the_raw_id_is_nowhere_in_the_store()
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let summary = parse_summary(&stdout(&o));
+    let summary = summary_counts(&stdout(&o));
     assert_eq!(summary["children"], c(3, 2, 1, 0));
 
     let pseudo = safeguard::pseudonym::Pseudonymiser::keyed(TEST_KEY.as_bytes()).unwrap();

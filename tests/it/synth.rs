@@ -281,7 +281,7 @@ impl Pooled {
             ],
         );
         assert!(o.status.success(), "measures: {}{}", stdout(&o), stderr(&o));
-        let years = safeguard::measures::period::parse_year_range(years)
+        let years = safeguard::period::parse_year_range(years)
             .unwrap()
             .iter()
             .map(|y| y.to_string())

@@ -2,8 +2,9 @@
 //! from Data to Insight's validator, `rules/cin2026_27/`), as data-quality flags on the stored
 //! `pre_proceedings` rows - never rejections: the module is new and returns will come incomplete.
 //!
-//! The store runs [`checks`] with its link checks, on each LA partition as it stands after a
-//! commit (so a superseded row's flags go with it). Each flag is named `dfe_<rule>`:
+//! The store runs [`checks`] with the other cross-table checks ([`super::link_checks`]), on each LA
+//! partition as it stands after a commit (so a superseded row's flags go with it). Each flag is
+//! named `dfe_<rule>` (and listed in the rules table, [`super`]):
 //!
 //! | flag | rule |
 //! |---|---|
@@ -18,7 +19,7 @@
 //! | `dfe_9013` | `LetterInitCPDate` within the year and on or after `CourtAppDate` |
 //! | `dfe_9015Q` | review meetings counted when an initial meeting was held |
 //!
-//! (8995Q, no module data for any child, is a check on a whole return: [`super::cin_pp`].)
+//! (8995Q, no module data for any child, is a check on a whole return: `crate::ingest::cin_pp`.)
 //!
 //! Choices where the draft rules are silent or unclear:
 //! - "Within the reporting year" is the census year of the row's CIN return (from its
@@ -36,9 +37,10 @@
 use anyhow::Result;
 use polars::prelude::*;
 
-use super::parse::{epoch_days, from_epoch_days};
-use super::validate::Issue;
-use crate::measures::FinYear;
+use crate::dates::{
+    epoch_days, financial_year, financial_year_bounds, financial_year_name, from_epoch_days,
+};
+use crate::table::Issue;
 
 /// The table the rules check.
 const TABLE: &str = "pre_proceedings";
@@ -46,8 +48,9 @@ const TABLE: &str = "pre_proceedings";
 /// One row's values as the rules read them (dates as days since 1970-01-01).
 #[derive(Debug, Default, Clone)]
 struct Row {
-    /// The census year of the row's CIN return, as (first, last) day; None for a CSV row.
-    year: Option<(i32, i32, FinYear)>,
+    /// The census year of the row's CIN return, as (first, last) day and its name (`2026-27`);
+    /// None for a CSV row.
+    year: Option<(i32, i32, String)>,
     start: Option<i32>,
     lbp: Option<i32>,
     offered: Option<bool>,
@@ -73,9 +76,9 @@ fn bad_outcome(dq_flags: &str) -> bool {
 fn row_flags(r: &Row) -> Vec<(&'static str, &'static str, String)> {
     let mut out = vec![];
     // Outside the return's census year: Some(year) when the date is present and outside it.
-    let outside = |d: Option<i32>| -> Option<FinYear> {
-        match (d, r.year) {
-            (Some(d), Some((first, last, y))) if d < first || d > last => Some(y),
+    let outside = |d: Option<i32>| -> Option<&str> {
+        match (d, &r.year) {
+            (Some(d), Some((first, last, y))) if d < *first || d > *last => Some(y.as_str()),
             _ => None,
         }
     };
@@ -216,8 +219,9 @@ pub fn checks(pp: &DataFrame) -> Result<Vec<Issue>> {
     let mut out = vec![];
     for i in 0..pp.height() {
         let year = vintage[i].map(|v| {
-            let y = FinYear::containing(from_epoch_days(v));
-            (epoch_days(y.start()), epoch_days(y.end()), y)
+            let y = financial_year(from_epoch_days(v));
+            let (first, last) = financial_year_bounds(y);
+            (epoch_days(first), epoch_days(last), financial_year_name(y))
         });
         let row = Row {
             year,
