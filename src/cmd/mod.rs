@@ -52,6 +52,7 @@ commands! {
     workdays::Workdays,
     compare::Compare,
     benchmarks_refresh::BenchmarksRefresh,
+    fuzz_case::FuzzCase,
 }
 
 /// Writes a table as CSV (through the one CSV writer, safeguard::csv_out), or Parquet when the

@@ -324,6 +324,22 @@ fn preflight(path: &Path) -> Result<(), UserError> {
             max_unpacked(size)
         )));
     }
+    // Every cell, row and range reference in a worksheet within Excel's grid, checked before
+    // calamine parses them (its parser overflows on a reference of more than six letters or ten
+    // digits: a panic in a debug build, a wrapped number in release).
+    for i in 0..zip.len() {
+        let entry = zip
+            .by_index(i)
+            .map_err(|e| bad(format!("cannot read the workbook: {e}")))?;
+        let raw_name = entry.name().map(|n| n.to_string()).unwrap_or_default();
+        let name = raw_name.to_ascii_lowercase();
+        if !(name.starts_with("xl/worksheets/") && name.ends_with(".xml")) {
+            continue;
+        }
+        let part = privacy::field_name(&raw_name);
+        check_references(std::io::BufReader::new(entry))
+            .map_err(|why| bad(format!("worksheet part '{part}': {why}: the workbook is malformed")))?;
+    }
     if let Some((i, part)) = strings {
         let entry = zip
             .by_index(i)
@@ -363,6 +379,82 @@ fn preflight(path: &Path) -> Result<(), UserError> {
         }
     }
     Ok(())
+}
+
+/// Excel's last column (XFD).
+const EXCEL_COLUMNS: u64 = 16_384;
+
+/// Checks the references of one worksheet part: `r` of `<row>` and `<c>`, `ref` of `<dimension>`
+/// and `<f>` (a range `A1:B2`, first corner first) must name cells of Excel's grid.
+fn check_references(part: impl std::io::BufRead) -> Result<(), String> {
+    use quick_xml::events::Event;
+    /// (row, column) of `A1` (column 0 when `row_only`), or None when it is not a reference
+    /// inside the grid.
+    fn cell(text: &[u8], row_only: bool) -> Option<(u64, u64)> {
+        let letters = text.iter().take_while(|b| b.is_ascii_alphabetic()).count();
+        let digits = &text[letters..];
+        if letters > 3
+            || (row_only && letters > 0)
+            || (!row_only && letters == 0)
+            || digits.is_empty()
+            || digits.len() > 7
+            || !digits.iter().all(u8::is_ascii_digit)
+        {
+            return None;
+        }
+        let col = text[..letters].iter().fold(0u64, |c, b| {
+            c * 26 + u64::from(b.to_ascii_uppercase() - b'A') + 1
+        });
+        let row = digits.iter().fold(0u64, |r, b| r * 10 + u64::from(b - b'0'));
+        ((1..=u64::from(MAX_ROWS)).contains(&row) && col <= EXCEL_COLUMNS).then_some((row, col))
+    }
+    let mut xml = quick_xml::Reader::from_reader(part);
+    let mut buf = vec![];
+    loop {
+        let e = match xml.read_event_into(&mut buf) {
+            Ok(Event::Start(e) | Event::Empty(e)) => e,
+            Ok(Event::Eof) => return Ok(()),
+            // calamine reports XML errors itself (with the echo rule applied to its message).
+            Err(_) => return Ok(()),
+            _ => {
+                buf.clear();
+                continue;
+            }
+        };
+        let (attr, row_only, range): (&[u8], bool, bool) = match e.local_name().as_ref() {
+            b"row" => (b"r", true, false),
+            b"c" => (b"r", false, false),
+            b"dimension" | b"f" => (b"ref", false, true),
+            _ => {
+                buf.clear();
+                continue;
+            }
+        };
+        if let Some(a) = e.try_get_attribute(attr).ok().flatten() {
+            let v = a.value.as_ref();
+            let ok = if range {
+                let mut corners = v.splitn(2, |b| *b == b':');
+                let first = corners.next().and_then(|c| cell(c, false));
+                match (first, corners.next()) {
+                    (Some(_), None) => true,
+                    (Some((r1, c1)), Some(last)) => {
+                        cell(last, false).is_some_and(|(r2, c2)| r1 <= r2 && c1 <= c2)
+                    }
+                    _ => false,
+                }
+            } else {
+                cell(v, row_only).is_some()
+            };
+            if !ok {
+                return Err(format!(
+                    "a <{}> {} that is not a cell of Excel's grid (columns A to XFD, rows 1 to {MAX_ROWS}, first corner first)",
+                    String::from_utf8_lossy(e.local_name().as_ref()),
+                    String::from_utf8_lossy(attr)
+                ));
+            }
+        }
+        buf.clear();
+    }
 }
 
 /// A cell of a list sheet as read: a value, or a formula the workbook holds no value for.

@@ -501,6 +501,39 @@ fn a_workbook_with_one_cell_at_xfd1048576_fails_naming_sheet_and_cell_under_a_me
 }
 
 #[test]
+fn cell_references_beyond_excels_grid_fail_the_file_before_calamine_parses_them() {
+    // calamine 0.38 computes a reference's column and row in u32 without a check: seven letters
+    // (26^7 > 2^32) or eleven digits overflow (a panic in a debug build, a wrapped number in
+    // release). Found by the fuzzer. Each is refused before calamine reads the sheet; a row 0, a
+    // column past XFD and a dimension whose corners are the wrong way round too.
+    for (n, rows) in [
+        "<row r=\"3\"><c r=\"ZZZZZZZZ3\"><v>1</v></c></row>",
+        "<row r=\"3\"><c r=\"A99999999999\"><v>1</v></c></row>",
+        "<row r=\"99999999999\"><c><v>1</v></c></row>",
+        "<row r=\"3\"><c r=\"XFE3\"><v>1</v></c></row>",
+        "<row r=\"3\"><c r=\"A0\"><v>1</v></c></row>",
+        "<row r=\"3\"><c r=\"A3\"><f ref=\"A3:A99999999999\">A2</f><v>1</v></c></row>",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let d = tmp();
+        let dir = d.path();
+        let before = seeded_store(dir);
+        workbook(dir, "bad_ref.xlsx", &format!("{LIST3}{rows}"));
+        let o = ingest(dir, "store", &["bad_ref.xlsx", "--la", "940"], false);
+        assert_fails(
+            dir,
+            &o,
+            &before,
+            "bad_ref.xlsx",
+            &["worksheet part 'xl/worksheets/sheet1.xml'", "not a cell of Excel's grid"],
+        );
+        assert!(!stderr(&o).contains("panicked"), "case {n}: {}", stderr(&o));
+    }
+}
+
+#[test]
 fn an_annex_a_row_of_formulas_without_values_is_read_and_rejected_never_skipped() {
     let d = tmp();
     let dir = d.path();

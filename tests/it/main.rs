@@ -9,6 +9,7 @@ mod cli;
 mod common;
 mod compare;
 mod formats;
+mod fuzz;
 mod hostile_outputs;
 mod hostile_privacy;
 mod hostile_store;

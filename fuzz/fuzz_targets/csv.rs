@@ -1,0 +1,8 @@
+//! The canonical CSV reader on any bytes (src/ingest/fuzz.rs checks the invariants).
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use safeguard::ingest::{fuzz, Format};
+
+fuzz_target!(|data: &[u8]| {
+    let _ = fuzz::run(Some(Format::CanonicalCsv), data);
+});
