@@ -10,8 +10,9 @@
 //! shows `c` nor a share of a suppressed count. A chart with too little data says so instead of
 //! drawing bars.
 
-use super::chart::{Chart, Kind, Series};
-use super::{Figure, Published, ReportData, Table};
+use super::chart::{Chart, Kind, Point, Series};
+use super::{stats, Figure, Published, ReportData, Table};
+use crate::measures::catalogue::Polarity;
 use crate::measures::ALL;
 use crate::period::FinYear;
 use crate::suppress::{self, Cell, Share, SuppressedGrid};
@@ -34,7 +35,7 @@ fn pct1(v: f64) -> String {
 /// The footnote: source, period, and the suppression rule with the configured threshold.
 fn footnote(d: &ReportData, source: &str, period: &str) -> String {
     format!(
-        "{source} Period: {period}. Counts of 1 to {} are suppressed (c).",
+        "{source} Period: {period}.\nCounts of 1 to {} are withheld, with others where a total would reveal one.",
         d.threshold
     )
 }
@@ -42,6 +43,21 @@ fn footnote(d: &ReportData, source: &str, period: &str) -> String {
 /// A published count for a sentence: None when suppressed (the clause is left out).
 fn said(c: Cell) -> Option<u64> {
     c.shown()
+}
+
+/// How a published count is said in a reading: the number when it is shown; "fewer than N"
+/// (N = threshold + 1) when it is withheld for being small (its count is 1 to the threshold);
+/// None - the clause is left out - when it is withheld only so that another cannot be worked
+/// out (its count is above the threshold: "fewer than N" would be false). Never `c`.
+pub fn count_phrase(cell: Cell, raw: impl Into<f64>, threshold: u64) -> Option<String> {
+    let raw = raw.into().max(0.0).round() as u64;
+    match cell {
+        Cell::Shown(v) => Some(v.to_string()),
+        Cell::Suppressed if raw >= 1 && raw <= threshold => {
+            Some(format!("fewer than {}", threshold + 1))
+        }
+        Cell::Suppressed => None,
+    }
 }
 
 /// A published share as a whole percent for a sentence: None when suppressed or not defined.
@@ -77,19 +93,19 @@ fn join_clauses(parts: &[String]) -> String {
 /// A count a chart may use: its value and whether it is hidden (suppressed in the published
 /// measures table, or summed from a count that is).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct Num {
-    v: u64,
-    hidden: bool,
+pub struct Num {
+    pub v: u64,
+    pub hidden: bool,
 }
 
 impl Num {
-    fn of(cell: Cell, raw: f64) -> Num {
+    pub fn of(cell: Cell, raw: f64) -> Num {
         Num {
             v: raw.max(0.0).round() as u64,
             hidden: cell.is_suppressed(),
         }
     }
-    fn plus(self, o: Num) -> Num {
+    pub fn plus(self, o: Num) -> Num {
         Num {
             v: self.v + o.v,
             hidden: self.hidden || o.hidden,
@@ -162,27 +178,27 @@ fn fraction_series(
     let gn = d.sup.suppress_grid_hidden(&[nums], &[hn], true, false);
     let gd = d.sup.suppress_grid_hidden(&[dens], &[hd], true, false);
     table.suppressed |= gn.applied || gd.applied;
-    let mut values = vec![];
+    let mut points = vec![];
     let mut labels = vec![];
     for (i, r) in rows.iter().enumerate() {
         if r.is_none() {
-            values.push(None);
+            points.push(Point::Missing);
             labels.push(None);
             continue;
         }
         let share = suppress::share(gn.cells[0][i], gd.cells[0][i]);
         match share {
             Share::Shown(v) => {
-                values.push(Some(v));
+                points.push(Point::Shown(v));
                 labels.push(Some(pct(v)));
             }
             Share::Suppressed => {
-                values.push(None);
-                labels.push(Some(suppress::SUPPRESSED.into()));
+                points.push(Point::Withheld);
+                labels.push(None);
             }
             Share::Undefined => {
-                values.push(None);
-                labels.push(Some("-".into()));
+                points.push(Point::Missing);
+                labels.push(None);
             }
         }
         let shown = match share {
@@ -200,7 +216,7 @@ fn fraction_series(
     }
     Series {
         name: name.to_string(),
-        values,
+        points,
         labels,
         dashed: false,
         colour: None,
@@ -229,12 +245,15 @@ fn count_table() -> Table {
 
 /// Count series over the same categories, suppressed together as a grid (categories x series)
 /// with its row and column totals, starting from the cells hidden in the published measures
-/// table, and the table behind them (column totals included). Also gives the suppressed grid.
-fn count_series(
+/// table, and the table behind them (column totals included). With `total`, the row totals
+/// (each category summed over the series, suppressed with the grid) are a series of their own
+/// with that name (the partnership beside its LAs). Also gives the suppressed grid.
+pub fn count_series(
     d: &ReportData,
     named: Vec<(String, Vec<Option<Num>>)>,
     table: &mut Table,
     cats: &[String],
+    total: Option<&str>,
 ) -> (Vec<Series>, Option<SuppressedGrid>) {
     if named.is_empty() {
         return (vec![], None);
@@ -246,28 +265,53 @@ fn count_series(
     let hidden: Vec<Vec<bool>> = (0..cats.len())
         .map(|i| (0..named.len()).map(|j| at(i, j).hidden).collect())
         .collect();
+    let present: Vec<Vec<bool>> = (0..cats.len())
+        .map(|i| {
+            (0..named.len())
+                .map(|j| named[j].1.get(i).copied().flatten().is_some())
+                .collect()
+        })
+        .collect();
     let g = d.sup.suppress_grid_hidden(&grid, &hidden, true, true);
+    let names: Vec<String> = named.into_iter().map(|n| n.0).collect();
+    let out = series_from_grid(&names, cats, &g, &present, table, total);
+    (out, Some(g))
+}
+
+/// The series (one per column of `g`) and the table rows of a suppressed grid of counts: a
+/// suppressed cell is a withheld point, a cell not `present` is missing. Column totals go into
+/// the table; with `total`, the row totals are one more series of that name.
+pub fn series_from_grid(
+    names: &[String],
+    cats: &[String],
+    g: &SuppressedGrid,
+    present: &[Vec<bool>],
+    table: &mut Table,
+    total: Option<&str>,
+) -> Vec<Series> {
     table.suppressed |= g.applied;
     let mut out = vec![];
-    for (j, (name, vals)) in named.iter().enumerate() {
-        let mut values = vec![];
+    let point = |c: Cell| match c {
+        Cell::Shown(v) => (Point::Shown(v as f64), Some(v.to_string())),
+        Cell::Suppressed => (Point::Withheld, None),
+    };
+    for (j, name) in names.iter().enumerate() {
+        let mut points = vec![];
         let mut labels = vec![];
         for (i, cat) in cats.iter().enumerate() {
-            if vals.get(i).copied().flatten().is_none() {
-                values.push(None);
+            if !present
+                .get(i)
+                .and_then(|r| r.get(j))
+                .copied()
+                .unwrap_or(false)
+            {
+                points.push(Point::Missing);
                 labels.push(None);
                 continue;
             }
-            match g.cells[i][j] {
-                Cell::Shown(v) => {
-                    values.push(Some(v as f64));
-                    labels.push(Some(v.to_string()));
-                }
-                Cell::Suppressed => {
-                    values.push(None);
-                    labels.push(Some(suppress::SUPPRESSED.into()));
-                }
-            }
+            let (p, l) = point(g.cells[i][j]);
+            points.push(p);
+            labels.push(l);
             table
                 .rows
                 .push(vec![cat.clone(), name.clone(), g.cells[i][j].to_string()]);
@@ -279,13 +323,42 @@ fn count_series(
         }
         out.push(Series {
             name: name.clone(),
-            values,
+            points,
             labels,
             dashed: false,
             colour: None,
         });
     }
-    (out, Some(g))
+    if let (Some(name), Some(rt)) = (total, g.row_totals.as_ref()) {
+        let mut points = vec![];
+        let mut labels = vec![];
+        for (i, cat) in cats.iter().enumerate() {
+            if !present.get(i).is_some_and(|r| r.iter().any(|p| *p)) {
+                points.push(Point::Missing);
+                labels.push(None);
+                continue;
+            }
+            let (p, l) = point(rt[i]);
+            points.push(p);
+            labels.push(l);
+            table
+                .rows
+                .push(vec![cat.clone(), name.to_string(), rt[i].to_string()]);
+        }
+        if let Some(t) = g.grand_total {
+            table
+                .rows
+                .push(vec!["Total".into(), name.to_string(), t.to_string()]);
+        }
+        out.push(Series {
+            name: name.to_string(),
+            points,
+            labels,
+            dashed: false,
+            colour: None,
+        });
+    }
+    out
 }
 
 fn chart(
@@ -297,28 +370,21 @@ fn chart(
     kind: Kind,
     percent: bool,
 ) -> Chart {
-    Chart {
-        id: id.into(),
-        title: title.into(),
-        x_label: x.into(),
-        y_label: y.into(),
-        footnote: foot,
-        categories: vec![],
-        series: vec![],
-        kind,
-        percent,
-        reference_lines: vec![],
-        too_little: None,
-        reading: String::new(),
-    }
+    let mut c = Chart::new(id, title, kind);
+    c.x_label = x.into();
+    c.y_label = y.into();
+    c.footnote = foot;
+    c.percent = percent;
+    c
 }
 
 /// Every figure of the report, in order.
 pub fn all(d: &ReportData) -> Vec<Figure> {
-    vec![
+    let mut figures = vec![
         front_door(d),
         funnel(d),
         timeliness(d),
+        timeliness_by_la(d),
         duration_bands(
             d,
             4,
@@ -348,7 +414,11 @@ pub fn all(d: &ReportData) -> Vec<Figure> {
         cdop_modifiable_by_age(d),
         cdop_trend(d),
         cdop_time_to_review(d),
-    ]
+    ];
+    for f in &mut figures {
+        f.chart.withheld_label = super::chart::withheld_label(d.threshold);
+    }
+    figures
 }
 
 fn front_door(d: &ReportData) -> Figure {
@@ -365,11 +435,13 @@ fn front_door(d: &ReportData) -> Figure {
         Kind::Bars,
         false,
     );
+    // Contacts with an outcome (decided): the few still awaiting one at the reference date
+    // would make a month's count a sum with a withheld number in it (the reading gives them).
     let contacts: Vec<Option<Num>> = months
         .iter()
         .map(|(k, _)| {
             d.row("contact_to_referral", y, ALL, "month", k)
-                .map(|r| den(&r).plus(pending(&r)))
+                .map(|r| den(&r))
         })
         .collect();
     let referrals: Vec<Option<Num>> = months
@@ -378,32 +450,31 @@ fn front_door(d: &ReportData) -> Figure {
         .collect();
     let mut named = vec![];
     if contacts.iter().any(|c| c.is_some()) {
-        named.push(("Contacts".to_string(), contacts));
+        named.push(("Contacts with an outcome".to_string(), contacts));
     }
     named.push(("Referrals".to_string(), referrals));
-    c.series = count_series(d, named, &mut table, &cats).0;
+    c.series = count_series(d, named, &mut table, &cats, None).0;
     c.categories = cats;
     // The year's referrals: the published headline row (the sum of the months).
     let refs = d.all("referral_nfa", y).map(|r| r.den);
     let refs_said = refs.and_then(said);
     c.reading = match d.all("contact_to_referral", y) {
         Some(r) if r.row.value.is_some() => {
-            let contacts = said(add_cells(r.den, r.pending));
-            let counts = match (contacts, refs_said) {
-                (Some(k), Some(n)) => format!("{k} contacts and {n} referrals were received in {y}"),
-                (Some(k), None) => format!(
-                    "{k} contacts were received in {y} (the number of referrals is {NOT_PUBLISHED})"
-                ),
-                (None, Some(n)) => format!(
-                    "{n} referrals were received in {y} (the number of contacts is {NOT_PUBLISHED})"
-                ),
-                (None, None) => format!(
-                    "The numbers of contacts and referrals in {y} are {NOT_PUBLISHED}"
-                ),
+            let refs = match refs_said {
+                Some(n) => format!("{n} referrals were received in {y}."),
+                None => format!("The number of referrals received in {y} is {NOT_PUBLISHED}."),
             };
-            match said_pct(r.share()) {
-                Some(p) => format!("{counts}; {p} of contacts with an outcome became referrals."),
-                None => format!("{counts}."),
+            // Contacts with an outcome (the share's denominator), and those still awaiting one.
+            let waiting = count_phrase(r.pending, r.row.pending as f64, d.threshold)
+                .filter(|w| w != "0")
+                .map(|w| format!(" ({w} more awaited an outcome)"))
+                .unwrap_or_default();
+            match (said(r.den), said_pct(r.share())) {
+                (Some(k), Some(p)) => {
+                    format!("{refs} Of {k} contacts with an outcome, {p} became referrals{waiting}.")
+                }
+                (Some(k), None) => format!("{refs} {k} contacts had an outcome{waiting}."),
+                _ => refs,
             }
         }
         _ => match refs_said {
@@ -424,8 +495,10 @@ fn front_door(d: &ReportData) -> Figure {
 
 fn funnel(d: &ReportData) -> Figure {
     let y = d.year;
+    // Contacts: those with an outcome (the conversion's denominator); the few still awaiting
+    // one would make the bar a sum with a withheld count in it.
     let steps: [(&str, &str, bool); 6] = [
-        ("Contacts", "contact_to_referral", false),
+        ("Contacts with an outcome", "contact_to_referral", false),
         ("Referrals", "referral_to_assessment", false),
         ("Assessments", "referral_to_assessment", true),
         ("s47 enquiries", "referral_to_s47", true),
@@ -455,6 +528,8 @@ fn funnel(d: &ReportData) -> Figure {
                 d.row(m, y, la, "NONE", "").map(|r| {
                     if *is_num {
                         num(&r)
+                    } else if *m == "contact_to_referral" {
+                        den(&r)
                     } else {
                         den(&r).plus(pending(&r))
                     }
@@ -465,7 +540,9 @@ fn funnel(d: &ReportData) -> Figure {
             named.push((name.clone(), counts));
         }
     }
-    c.series = count_series(d, named, &mut table, &cats).0;
+    // Each LA side by side, and the partnership (their sum, suppressed with them) beside them.
+    let total = (named.len() > 1).then_some("Partnership");
+    c.series = count_series(d, named, &mut table, &cats, total).0;
     c.categories = cats;
     // The reading: the partnership's published cells; a share only where both its counts are
     // published (3 assessments of 40 referrals, with 3 suppressed, gives no share).
@@ -519,14 +596,131 @@ fn funnel(d: &ReportData) -> Figure {
     }
 }
 
-/// "82.0% ..., up from 77.0% the year before" and its variants, from two published values.
-fn change_from(now: f64, before: f64) -> String {
-    if now > before {
-        format!("up from {} the year before", pct1(before))
-    } else if now < before {
-        format!("down from {} the year before", pct1(before))
+/// A measure's polarity from the catalogue (neutral when unknown).
+pub fn polarity(measure: &str) -> Polarity {
+    crate::measures::catalogue()
+        .ok()
+        .and_then(|c| c.measure(measure))
+        .map_or(Polarity::Neutral, |m| m.polarity)
+}
+
+/// "up from 77.0% the year before: better; last year's 77.0% lies outside this year's 95%
+/// interval (...), so the change is unlikely to be chance", from two published values (and this
+/// year's published counts for the interval).
+fn change_clause(now_row: Option<&Published>, measure: &str, now: f64, before: f64) -> String {
+    let pol = polarity(measure);
+    let dir = stats::direction(pol, now, before);
+    if dir == stats::Direction::Same {
+        return format!("the same as the year before ({})", pct1(before));
+    }
+    let mut s = format!(
+        "{} from {} the year before ({})",
+        if now > before { "up" } else { "down" },
+        pct1(before),
+        dir.word()
+    );
+    let counts = now_row.and_then(|r| Some((r.num.shown()?, r.den.shown()?)));
+    if let Some(size) = counts
+        .and_then(|(x, n)| stats::change(pol, x, n, before))
+        .and_then(|c| c.size_sentence(before))
+    {
+        s.push_str("; ");
+        s.push_str(&size);
+    }
+    s
+}
+
+/// This year's share within each statutory limit, for each LA and the partnership side by side
+/// (report.md chart 3, by LA): the published `NONE` rows of measures.csv, as they are there.
+fn timeliness_by_la(d: &ReportData) -> Figure {
+    let y = d.year;
+    let measures = [
+        ("referral_decision_1wd", "Referral decision within 1 WD"),
+        (
+            "assessment_45wd_from_referral",
+            "Assessment within 45 WD of referral",
+        ),
+        (
+            "assessment_45wd_from_start",
+            "Assessment within 45 WD of start (DfE)",
+        ),
+        ("icpc_15wd", "ICPC within 15 WD of s47 start"),
+    ];
+    let cats: Vec<String> = measures.iter().map(|m| m.1.to_string()).collect();
+    let mut table = fraction_table();
+    let mut c = chart(
+        "03-timeliness-by-la",
+        "Timeliness against the statutory limits, by local authority",
+        "Statutory limit",
+        "Within the limit",
+        footnote(d, SOURCE_CSC, &y.to_string()),
+        Kind::Bars,
+        true,
+    );
+    let mut areas: Vec<(String, String)> = d.las.clone();
+    if d.las.len() != 1 {
+        areas.push((ALL.to_string(), "Partnership".to_string()));
+    }
+    for (la, name) in &areas {
+        let mut points = vec![];
+        let mut labels = vec![];
+        for (m, cat) in &measures {
+            let Some(r) = d.row(m, y, la, "NONE", "") else {
+                points.push(Point::Missing);
+                labels.push(None);
+                continue;
+            };
+            let (p, l, shown) = match r.share() {
+                Share::Shown(v) => (Point::Shown(v), Some(pct(v)), pct1(v)),
+                Share::Suppressed => (Point::Withheld, None, suppress::SUPPRESSED.to_string()),
+                Share::Undefined => (Point::Missing, None, String::new()),
+            };
+            table.suppressed |= r.num.is_suppressed() || r.den.is_suppressed();
+            table.rows.push(vec![
+                cat.to_string(),
+                name.clone(),
+                r.num.to_string(),
+                r.den.to_string(),
+                shown,
+            ]);
+            points.push(p);
+            labels.push(l);
+        }
+        if points.iter().any(|p| *p != Point::Missing) {
+            let mut s = Series::new(name, points);
+            s.labels = labels;
+            c.series.push(s);
+        }
+    }
+    c.categories = cats;
+    // The reading: the LAs' ICPC timeliness side by side, as published.
+    let parts: Vec<String> = d
+        .las
+        .iter()
+        .filter_map(|(la, name)| {
+            let r = d.row("icpc_15wd", y, la, "NONE", "")?;
+            Some(match r.value().filter(|_| r.share() != Share::Suppressed) {
+                Some(v) => format!("{name} {}", pct1(v)),
+                None => format!("{name} {NOT_PUBLISHED}"),
+            })
+        })
+        .collect();
+    c.reading = if parts.is_empty() {
+        "No timeliness by local authority in the year.".into()
     } else {
-        format!("the same as the year before ({})", pct1(before))
+        format!(
+            "ICPCs held within 15 working days in {y}: {}.",
+            join_clauses(&parts)
+        )
+    };
+    if c.series.is_empty() {
+        c.too_little = Some("No timeliness data in this year".into());
+    }
+    Figure {
+        section: 3,
+        heading: "Timeliness".into(),
+        chart: c,
+        table,
     }
 }
 
@@ -601,7 +795,7 @@ fn timeliness(d: &ReportData) -> Figure {
         }
         any = true;
         let mut s = fraction_series(d, name, &rows, &mut table, &cats);
-        s.labels = vec![None; s.values.len()];
+        s.labels = vec![None; s.points.len()];
         c.series.push(s);
     }
     c.categories = cats;
@@ -623,7 +817,7 @@ fn timeliness(d: &ReportData) -> Figure {
             "{} of ICPCs were held within 15 working days in {}, {}.",
             pct1(n),
             d.year,
-            change_from(n, b)
+            change_clause(now.as_ref(), "icpc_15wd", n, b)
         ),
         (Some(n), None) => format!(
             "{} of ICPCs were held within 15 working days in {}.",
@@ -759,13 +953,15 @@ fn rereferrals_and_repeat_plans(d: &ReportData) -> Figure {
             .map(|y| d.benchmarks.get(m, &y.to_string()))
             .collect();
         if eng.iter().any(|v| v.is_some()) {
-            c.series.push(Series {
-                name: format!("England: {}", name.to_lowercase()),
-                values: eng.clone(),
-                labels: vec![None; eng.len()],
-                dashed: true,
-                colour: Some(partner),
-            });
+            let mut s = Series::new(
+                &format!("England: {}", name.to_lowercase()),
+                eng.iter()
+                    .map(|v| v.map_or(Point::Missing, Point::Shown))
+                    .collect(),
+            );
+            s.dashed = true;
+            s.colour = Some(partner);
+            c.series.push(s);
             for (y, v) in years.iter().zip(&eng) {
                 if let Some(v) = v {
                     table.rows.push(vec![
@@ -846,7 +1042,7 @@ fn plans_by_category(d: &ReportData) -> Figure {
             named.push((y.to_string(), counts));
         }
     }
-    c.series = count_series(d, named, &mut table, &cats).0;
+    c.series = count_series(d, named, &mut table, &cats, None).0;
     c.categories = cats;
     let total = d.all("cpp_by_category", d.year).map(|r| r.num);
     let neg = d
@@ -921,21 +1117,28 @@ fn plans_duration(d: &ReportData) -> Figure {
     c.categories = cats;
     let total = d.all("cpp_duration_ended", d.year).map(|r| r.den);
     let long = d.row("cpp_duration_ended", d.year, ALL, "band", "2 years or more");
+    // "fewer than 6" when the band's count is withheld for being small; the clause is left out
+    // when it is withheld to protect another.
     c.reading = match total.and_then(said) {
-        Some(t) if enough(total) => match long {
-            Some(l) => match l.value().filter(|_| l.share() != Share::Suppressed) {
-                Some(v) => format!(
-                    "{t} plans ended in {}; {} had lasted 2 years or more.",
-                    d.year,
-                    pct1(v)
+        Some(t) if enough(total) => {
+            let long = match long {
+                None => Some("none".to_string()),
+                Some(l) => {
+                    count_phrase(l.num, l.row.numerator, d.threshold).map(|n| match l.share() {
+                        Share::Shown(v) if n != "0" => format!("{n} ({})", pct1(v)),
+                        Share::Shown(_) => "none".to_string(),
+                        _ => n,
+                    })
+                }
+            };
+            match long {
+                Some(n) => format!(
+                    "{t} plans ended in {}; {n} had lasted 2 years or more.",
+                    d.year
                 ),
                 None => format!("{t} plans ended in {}.", d.year),
-            },
-            None => format!(
-                "{t} plans ended in {}; none had lasted 2 years or more.",
-                d.year
-            ),
-        },
+            }
+        }
         _ => {
             c.too_little = Some("Too few plans ended to chart".into());
             "Too few plans ended to describe.".into()
@@ -1072,13 +1275,275 @@ const CDOP_CATEGORIES: &[(&str, &str)] = &[
     ("10", "Sudden unexplained"),
 ];
 
-fn cdop_by_category(d: &ReportData) -> Figure {
-    let cats: Vec<String> = CDOP_CATEGORIES
-        .iter()
-        .map(|(k, n)| format!("{k} {n}"))
+/// Whether a breakdown value of `cdop_reviews_completed` (`category` or `modifiable`) is
+/// withheld or absent in every one of `years` at partnership level in the published measures
+/// table: public information, so grouping by it tells a reader nothing new.
+fn cdop_never_shown(d: &ReportData, years: &[FinYear], breakdown: &str, value: &str) -> bool {
+    years.iter().all(|y| {
+        d.row("cdop_reviews_completed", *y, ALL, breakdown, value)
+            .is_none_or(|r| r.num.is_suppressed() || r.num == Cell::Shown(0))
+    })
+}
+
+/// The pooled table of chart 9: categories of death (rows, small ones combined) by outcome
+/// (columns), over `years`, suppressed and audited against the published measures table.
+pub struct CdopPooled {
+    /// Row labels (categories, then "Other categories" when any are combined).
+    pub rows: Vec<String>,
+    /// The categories each row combines (codes as in `category_modifiable`).
+    pub row_codes: Vec<Vec<String>>,
+    /// Column labels and the outcomes each combines.
+    pub cols: Vec<(String, Vec<String>)>,
+    /// The raw pooled counts.
+    pub counts: Vec<Vec<u64>>,
+    pub grid: SuppressedGrid,
+    /// Shown cells hidden beyond primary and secondary suppression so that no cell withheld in
+    /// the measures table can be recovered by adding and subtracting.
+    pub audit_hidden: usize,
+    /// Withheld cells of the measures table that its own shown cells already give away
+    /// (a flaw of that table, noted; the chart adds none).
+    pub already_recoverable: usize,
+}
+
+/// Pools `cdop_reviews_completed` by category and outcome over `years` (partnership level).
+///
+/// Before suppressing, it combines what a chart can combine, by a rule that uses only what the
+/// measures table already publishes: the categories of death whose published count is withheld
+/// (or zero) in every year go into "Other categories" (when there are two or more), and the
+/// "insufficient information" and "not recorded" outcomes, when withheld or zero in every
+/// year, go in with "no modifiable factors". Then the pooled grid goes through suppress.rs
+/// (primary and secondary, with row and column totals), and through the audit
+/// ([`super::audit`]): each base count is one LA's year's `category|outcome` cell, every
+/// published `cdop_reviews_completed` cell of those years (all breakdowns, each LA and the
+/// partnership) is an equation or a withheld cell, and while the chart's shown cells would let
+/// a withheld cell be recovered, the smallest shown cell that shares a base count with it is
+/// hidden too and the grid suppressed again.
+pub fn cdop_pooled(d: &ReportData, years: &[FinYear]) -> CdopPooled {
+    let m = "cdop_reviews_completed";
+    let periods: Vec<String> = years.iter().map(|y| y.to_string()).collect();
+    let periods = &periods;
+    let rows_of = |breakdown: &str| {
+        d.rows
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| {
+                r.measure_id == m && periods.contains(&r.period) && r.breakdown == breakdown
+            })
+            .collect::<Vec<_>>()
+    };
+    // Base counts: (period, LA, category|outcome) of the LAs' rows.
+    let mut vars: Vec<(String, String, String)> = rows_of("category_modifiable")
+        .into_iter()
+        .filter(|(_, r)| r.la_code != ALL)
+        .map(|(_, r)| {
+            (
+                r.period.clone(),
+                r.la_code.clone(),
+                r.breakdown_value.clone(),
+            )
+        })
         .collect();
-    let mut table = count_table();
+    vars.sort();
+    vars.dedup();
+    let form = |pred: &dyn Fn(&(String, String, String)) -> bool| -> super::audit::Form {
+        vars.iter()
+            .map(|v| if pred(v) { 1.0 } else { 0.0 })
+            .collect()
+    };
+    let split = |v: &str| -> (String, String) {
+        let mut it = v.splitn(2, '|');
+        (
+            it.next().unwrap_or("").to_string(),
+            it.next().unwrap_or("").to_string(),
+        )
+    };
+    // The published cells of the measure in those years: equations and withheld cells.
+    let (mut shown, mut withheld) = (vec![], vec![]);
+    for b in ["NONE", "category", "modifiable", "category_modifiable"] {
+        for (i, r) in rows_of(b) {
+            let (period, la, value) = (&r.period, &r.la_code, &r.breakdown_value);
+            let f = form(&|(p, l, k): &(String, String, String)| {
+                let (cat, out) = split(k);
+                p == period
+                    && (la == ALL || l == la)
+                    && match b {
+                        "category" => &cat == value,
+                        "modifiable" => &out == value,
+                        "category_modifiable" => k == value,
+                        _ => true,
+                    }
+            });
+            let [num, den, ..] = d.cells[i];
+            for (cell, f) in [
+                (num, f.clone()),
+                (
+                    den,
+                    form(&|(p, l, _)| p == period && (la == ALL || l == la)),
+                ),
+            ] {
+                match cell {
+                    Cell::Shown(v) => shown.push((f, v)),
+                    Cell::Suppressed => withheld.push(f),
+                }
+            }
+        }
+    }
+    let shown_forms: Vec<super::audit::Form> = shown.into_iter().map(|s| s.0).collect();
+    let audit = super::audit::Audit::new(&shown_forms, &withheld);
+
+    // Rows: the categories, those never shown combined.
+    let mut cats: Vec<(String, String)> = CDOP_CATEGORIES
+        .iter()
+        .map(|(k, n)| (k.to_string(), format!("{k} {n}")))
+        .collect();
+    if vars.iter().any(|v| split(&v.2).0 == "not recorded") {
+        cats.push(("not recorded".into(), "Category not recorded".into()));
+    }
+    // A category with no review in the three years has no row.
+    cats.retain(|(k, _)| vars.iter().any(|v| &split(&v.2).0 == k));
+    let combine: Vec<&(String, String)> = cats
+        .iter()
+        .filter(|(k, _)| cdop_never_shown(d, years, "category", k))
+        .collect();
+    let mut rows: Vec<String> = vec![];
+    let mut row_codes: Vec<Vec<String>> = vec![];
+    for (k, name) in &cats {
+        if combine.len() >= 2 && combine.iter().any(|c| &c.0 == k) {
+            continue;
+        }
+        rows.push(name.clone());
+        row_codes.push(vec![k.clone()]);
+    }
+    if combine.len() >= 2 {
+        rows.push("Other categories".into());
+        row_codes.push(combine.iter().map(|c| c.0.clone()).collect());
+    }
+    // Columns: the outcomes, the rare ones in with "no modifiable factors".
+    let rare: Vec<&str> = ["INSUFFICIENT", "not recorded"]
+        .into_iter()
+        .filter(|o| {
+            vars.iter().any(|v| split(&v.2).1 == *o) && cdop_never_shown(d, years, "modifiable", o)
+        })
+        .collect();
+    let mut cols: Vec<(String, Vec<String>)> = vec![
+        (
+            "Modifiable factors identified".into(),
+            vec!["IDENTIFIED".into()],
+        ),
+        (
+            if rare.is_empty() {
+                "No modifiable factors".into()
+            } else {
+                "No modifiable factors, or none determined".into()
+            },
+            std::iter::once("NOT_IDENTIFIED")
+                .chain(rare.iter().copied())
+                .map(String::from)
+                .collect(),
+        ),
+    ];
+    for (o, name) in [
+        ("INSUFFICIENT", "Insufficient information"),
+        ("not recorded", "Outcome not recorded"),
+    ] {
+        if !rare.contains(&o) && vars.iter().any(|v| split(&v.2).1 == o) {
+            cols.push((name.into(), vec![o.into()]));
+        }
+    }
+    // Raw pooled counts (partnership level), and each cell's form over the base counts.
+    let in_cell = |r: usize, c: usize, k: &str| {
+        let (cat, out) = split(k);
+        row_codes[r].contains(&cat) && cols[c].1.contains(&out)
+    };
+    let counts: Vec<Vec<u64>> = (0..rows.len())
+        .map(|r| {
+            (0..cols.len())
+                .map(|c| {
+                    rows_of("category_modifiable")
+                        .into_iter()
+                        .filter(|(_, x)| x.la_code == ALL && in_cell(r, c, &x.breakdown_value))
+                        .map(|(_, x)| x.numerator.max(0.0).round() as u64)
+                        .sum()
+                })
+                .collect()
+        })
+        .collect();
+    let cell_form = |r: usize, c: usize| form(&|(_, _, k)| in_cell(r, c, k));
+    let row_form = |r: usize| form(&|(_, _, k)| (0..cols.len()).any(|c| in_cell(r, c, k)));
+    let col_form = |c: usize| form(&|(_, _, k)| (0..rows.len()).any(|r| in_cell(r, c, k)));
+    let all_form =
+        form(&|(_, _, k)| (0..rows.len()).any(|r| (0..cols.len()).any(|c| in_cell(r, c, k))));
+    let mut hidden = vec![vec![false; cols.len()]; rows.len()];
+    let mut audit_hidden = 0;
+    loop {
+        let g = d.sup.suppress_grid_hidden(&counts, &hidden, true, true);
+        let (mut new_shown, mut new_withheld, mut inner_shown) = (vec![], vec![], vec![]);
+        let mut put = |cell: Cell, f: super::audit::Form| match cell {
+            Cell::Shown(_) => new_shown.push(f),
+            Cell::Suppressed => new_withheld.push(f),
+        };
+        for r in 0..rows.len() {
+            for c in 0..cols.len() {
+                put(g.cells[r][c], cell_form(r, c));
+                if let Cell::Shown(v) = g.cells[r][c] {
+                    if v > 0 {
+                        inner_shown.push((v, r, c));
+                    }
+                }
+            }
+            if let Some(t) = &g.row_totals {
+                put(t[r], row_form(r));
+            }
+        }
+        for c in 0..cols.len() {
+            // (No column totals when there is no row: no review at all.)
+            if let Some(t) = g.col_totals.as_ref().and_then(|t| t.get(c)) {
+                put(*t, col_form(c));
+            }
+        }
+        if let Some(t) = g.grand_total {
+            put(t, all_form.clone());
+        }
+        let leaks = audit.recovered(&new_shown, &new_withheld);
+        if leaks.is_empty() || inner_shown.is_empty() {
+            return CdopPooled {
+                rows,
+                row_codes,
+                cols,
+                counts,
+                grid: g,
+                audit_hidden,
+                already_recoverable: audit.already_recoverable(),
+            };
+        }
+        // Hide the smallest shown cell that shares a base count with a recovered one (else
+        // the smallest shown cell), and suppress again.
+        let touches = |r: usize, c: usize| {
+            let f = cell_form(r, c);
+            leaks.iter().any(|&i| {
+                audit
+                    .form(i, &new_withheld)
+                    .iter()
+                    .zip(&f)
+                    .any(|(a, b)| *a != 0.0 && *b != 0.0)
+            })
+        };
+        inner_shown.sort();
+        let pick = inner_shown
+            .iter()
+            .find(|(_, r, c)| touches(*r, *c))
+            .or(inner_shown.first())
+            .copied();
+        if let Some((_, r, c)) = pick {
+            hidden[r][c] = true;
+            audit_hidden += 1;
+        }
+    }
+}
+
+fn cdop_by_category(d: &ReportData) -> Figure {
     let years = trend_years(d);
+    let mut table = count_table();
     let mut c = chart(
         "09-cdop-category",
         "Child deaths reviewed: category of death by modifiable factors",
@@ -1092,40 +1557,48 @@ fn cdop_by_category(d: &ReportData) -> Figure {
         Kind::StackedBars,
         false,
     );
-    let mut named = vec![];
-    for (outcome, name) in [
-        ("IDENTIFIED", "Modifiable factors identified"),
-        ("NOT_IDENTIFIED", "No modifiable factors"),
-        ("INSUFFICIENT", "Insufficient information"),
-    ] {
-        // A category with no review of this outcome is a zero (shown), not missing.
-        // Pooled over the three years (reviews are counted in the year they are completed, so
-        // the years are disjoint): one panel's single year is too small to publish by category.
-        // A pooled count with a year suppressed in the measures table is suppressed too.
-        let counts: Vec<Option<Num>> = CDOP_CATEGORIES
+    // Pooled over the three years (reviews are counted in the year they are completed, so the
+    // years are disjoint): one panel's single year is too small to publish by category.
+    let pooled = cdop_pooled(d, &years);
+    let present: Vec<Vec<bool>> = pooled.counts.iter().map(|r| vec![true; r.len()]).collect();
+    let names: Vec<String> = pooled.cols.iter().map(|c| c.0.clone()).collect();
+    c.series = series_from_grid(
+        &names,
+        &pooled.rows,
+        &pooled.grid,
+        &present,
+        &mut table,
+        None,
+    );
+    if let Some(other) = pooled.rows.iter().position(|r| r == "Other categories") {
+        let named: Vec<String> = pooled.row_codes[other]
             .iter()
-            .map(|(k, _)| {
-                Some(
-                    years
-                        .iter()
-                        .filter_map(|y| {
-                            d.row(
-                                "cdop_reviews_completed",
-                                *y,
-                                ALL,
-                                "category_modifiable",
-                                &format!("{k}|{outcome}"),
-                            )
-                        })
-                        .map(|r| num(&r))
-                        .fold(Num::default(), Num::plus),
-                )
+            .map(|k| {
+                CDOP_CATEGORIES
+                    .iter()
+                    .find(|(code, _)| code == k)
+                    .map_or_else(
+                        || "category not recorded".to_string(),
+                        |(code, n)| format!("{code} {}", n.to_lowercase()),
+                    )
             })
             .collect();
-        named.push((name.to_string(), counts));
+        c.notes.push(format!(
+            "Other categories combines {} (categories whose count is withheld or zero in every year, shown together so the chart can show them).",
+            join_clauses(&named)
+        ));
     }
-    c.series = count_series(d, named, &mut table, &cats).0;
-    c.categories = cats;
+    if pooled.cols[1].1.len() > 1 {
+        c.notes.push("No modifiable factors, or none determined: reviews that found no modifiable factors, with those that had insufficient information to decide or no outcome recorded (too few in every year to show apart).".into());
+    }
+    if pooled.audit_hidden > 0 {
+        c.notes.push(format!(
+            "{} more count{} withheld so that none withheld in the yearly figures (measures.csv) can be worked out from the pooled ones.",
+            pooled.audit_hidden,
+            if pooled.audit_hidden == 1 { " is" } else { "s are" }
+        ));
+    }
+    c.categories = pooled.rows.clone();
     let total = d
         .all("cdop_reviews_completed", d.year)
         .map(|r| match (r.num, r.den) {
@@ -1144,7 +1617,7 @@ fn cdop_by_category(d: &ReportData) -> Figure {
     } else if c
         .series
         .iter()
-        .all(|s| s.values.iter().all(|v| v.is_none_or(|v| v == 0.0)))
+        .all(|s| s.points.iter().all(|p| p.value().is_none_or(|v| v == 0.0)))
     {
         c.too_little = Some(
             "Every category's count is too small to publish without identifying families".into(),
@@ -1216,7 +1689,7 @@ fn cdop_modifiable_by_age(d: &ReportData) -> Figure {
         ),
         None => "Too few reviews to show modifiable factors by age.".into(),
     };
-    if c.series[0].values.iter().all(|v| v.is_none()) {
+    if c.series[0].points.iter().all(|p| p.value().is_none()) {
         c.too_little = Some("Too few reviews to chart without identifying families".into());
     }
     Figure {

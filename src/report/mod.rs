@@ -1,25 +1,41 @@
 //! `safeguard report`: the annual partnership report (report.md) - every chart as PNG and SVG, the
-//! table behind each chart as CSV (suppressed), `summary.csv`, `data-quality.csv`, one
-//! self-contained `index.html` a board chair can publish, and `report.xlsx` with every published
-//! CSV as a sheet.
+//! table behind each chart as CSV (suppressed), `summary.csv`, `compare.csv`, `measures.csv`,
+//! `data-quality.csv`, one self-contained `index.html` a board chair can publish (WCAG 2.2 AA),
+//! and `report.xlsx` with every published CSV as a sheet.
 //!
-//! The report reads only the measures table (this year and the two before, for trends) and the
-//! store's data-quality table: it never recomputes a figure, so every number in it is the
-//! measures table's.
+//! The report reads only the measures table (this year and the two before, for trends), the
+//! store's data-quality table and the shipped DfE benchmark asset (for England and the
+//! statistical neighbours, [`comparison`]): it never recomputes a figure, so every number of ours
+//! in it is the measures table's.
 //!
 //! Suppression (src/suppress.rs, the one piece): the measures table is suppressed first, as the
 //! report publishes it (`measures.csv`), and every other number the report prints - chart bars
-//! and labels, the tables behind the charts, the summary table, the one-line readings - starts
-//! from those published cells. A number derived from a suppressed cell (a quarter's sum of
-//! months, a share) is suppressed too, and the charts' own tables then get their own secondary
-//! suppression (`Suppressor::suppress_grid_hidden`). So every number in the report can be worked
-//! out from what `measures.csv` shows, and nothing it hides can be recovered from the rest.
-//! A reading never prints `c`: a clause whose number is suppressed is left out.
+//! and labels, the tables behind the charts, the summary table, `compare.csv`, the one-line
+//! readings - starts from those published cells. A number derived from a suppressed cell (a
+//! quarter's sum of months, a share) is suppressed too, and the charts' own tables then get their
+//! own secondary suppression (`Suppressor::suppress_grid_hidden`). The one table pooled across
+//! years with categories combined (child deaths, chart 9) is audited against the yearly cells it
+//! is summed from ([`audit`]). So nothing `measures.csv` hides can be recovered from the rest. A
+//! reading never prints `c`: a count withheld for being small is "fewer than N", a clause whose
+//! number is withheld to protect another is left out ([`charts::count_phrase`]).
+//!
+//! Adding a chart (e.g. the "How we compare" section): build a [`chart::Chart`] (its values
+//! [`chart::Point`]s: `Shown`, `Withheld` for a suppressed value - drawn as a hatched stub, never
+//! zero - or `Missing`), with the suppressed series from [`charts::count_series`] /
+//! [`charts::series_from_grid`] (counts) or the published shares; its [`Table`] (what its CSV
+//! and the page's data table show); a reading; and push a [`Figure`] into [`charts::all`]'s list.
+//! `write_report` writes its PNG, SVG (with `<title>` and `<desc>`, [`chart::describe`]) and
+//! CSV, and [`html::figure`] puts it on the page with its data table: the conventions (patterns
+//! and markers per series, the palette at 3:1, the withheld legend, footnote and notes) come with
+//! it.
 
+pub mod audit;
 pub mod benchmarks;
 pub mod chart;
 pub mod charts;
+pub mod comparison;
 pub mod html;
+pub mod stats;
 pub mod workbook;
 
 use std::path::{Path, PathBuf};
@@ -74,6 +90,9 @@ pub struct ReportData<'a> {
     pub partnership: String,
     /// Every published table goes through it (cdop.md section 4).
     pub sup: crate::suppress::Suppressor,
+    /// The comparison with the DfE's published figures for the report's years
+    /// ([`comparison::compute`]).
+    pub compare: &'a [crate::compare::CompareRow],
 }
 
 /// One row of the measures table as published: the row and its cells after suppression.
@@ -172,6 +191,18 @@ pub fn write_report(
     // The measures table as published: suppressed (the analyst's own copy is unsuppressed).
     // Every other number of the report starts from its cells.
     let published = sup.suppress_measures(&measures.frame()?)?;
+    // The comparison with the DfE's figures (issue 13), for the years the measures hold up to
+    // the report's: offline, from the shipped asset.
+    let mut years: Vec<FinYear> = measures
+        .rows
+        .iter()
+        .filter_map(|r| r.period.parse::<FinYear>().ok())
+        .filter(|y| *y <= year)
+        .collect();
+    years.sort();
+    years.dedup();
+    let las: Vec<String> = cfg.las.iter().map(|l| l.code.clone()).collect();
+    let compare_rows = comparison::compute(measures, &las, &years);
     let data = ReportData {
         rows: &measures.rows,
         cells: &published.cells,
@@ -185,6 +216,7 @@ pub fn write_report(
         threshold: cfg.suppression_threshold as u64,
         partnership: cfg.partnership.clone(),
         sup,
+        compare: &compare_rows,
     };
     let figures = charts::all(&data);
     let mut files = vec![];
@@ -206,6 +238,10 @@ pub fn write_report(
     let dq = out_dir.join("data-quality.csv");
     data_quality(store, measures, &data)?.write_csv(&dq)?;
     files.push(dq);
+    let cpath = out_dir.join("compare.csv");
+    let cframe = comparison::published_frame(&compare_rows, measures, &published.cells)?;
+    crate::csv_out::write_frame(&cpath, &cframe)?;
+    files.push(cpath);
     let summary = html::summary_table(&data);
     let spath = out_dir.join("summary.csv");
     summary.write_csv(&spath)?;

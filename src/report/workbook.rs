@@ -219,7 +219,7 @@ fn contents(file: &str, figures: &[Figure]) -> String {
         );
     }
     match file {
-        "summary.csv" => "Summary of headline measures: this year, last year, the change, the statutory limit and England's figure.".into(),
+        "summary.csv" => "Summary of headline measures, one row per measure and area (each LA and the partnership): this year with its 95% interval, last year, the change and its direction, the statutory limit, England, and the statistical neighbours' median and band.".into(),
         "measures.csv" => "The measures table as published: every measure by period, local authority and breakdown (numerator, denominator, value, rows excluded, cases pending), suppressed.".into(),
         "data-quality.csv" => "Rows left out of each measure, measures not measurable from the data held, and the data-quality flags on the records by table and reason.".into(),
         "compare.csv" => "Each local authority against its statistical neighbours, its region and England, and our figures beside the DfE's published ones.".into(),

@@ -100,7 +100,7 @@ fn the_catalogue_holds_sources_polarity_units_and_headlines() {
         (
             "referral_decision_1wd",
             "Referral decisions within 1 working day",
-            "1 working day (WT2013)"
+            "1 working day (WT2023)"
         )
     );
     assert_eq!(h[1].0, "rereferral_12m");
@@ -543,7 +543,7 @@ fn the_report_summary_table_takes_its_headlines_from_the_catalogue() {
         .and_then(|r| r.split("</tr>").next())
         .expect("the rereferral_12m row");
     assert!(
-        row.contains("<td>Children referred again within a year</td>"),
+        row.contains("<th scope=\"row\">Children referred again within a year<"),
         "{row}"
     );
     assert!(row.contains("none set"), "{row}");

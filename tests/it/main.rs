@@ -19,6 +19,7 @@ mod layers;
 mod measures;
 mod pre_proceedings;
 mod report;
+mod report_publish;
 mod store;
 mod suppress;
 mod synth;

@@ -269,14 +269,14 @@ fn the_workbook_of_the_samples_equals_the_published_csvs_cell_for_cell() {
     // The summary sheet comes right after the notes, its shares as percentages.
     assert_eq!(book.sheet_names()[1], "summary");
     let summary = read_csv(&dir.join("summary.csv"));
-    assert_eq!(summary[0][2], "This year");
+    assert_eq!(summary[0][5], "this_year");
     let styles = book.worksheet_style("summary").unwrap();
     let first_share = (1..summary.len())
-        .find(|&r| summary[r][2].ends_with('%'))
+        .find(|&r| summary[r][5].ends_with('%'))
         .unwrap();
     assert_eq!(
         styles
-            .get((first_share as u32, 2))
+            .get((first_share as u32, 5))
             .and_then(|s| s.number_format.as_ref())
             .map(|f| f.format_code.as_str()),
         Some("0.0%")
