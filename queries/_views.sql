@@ -3,7 +3,8 @@
 --
 -- Tables available (the store, plus three made by the program):
 --   children, contacts, referrals, early_help, assessments, strategy_discussions, s47_enquiries,
---   cp_plans, cp_reviews, cdop_reviews, cdop_factors, population   (data-contract.md section 3)
+--   cp_plans, cp_reviews, cdop_reviews, cdop_factors, population   (data-contract.md section 3),
+--   pre_proceedings (the 2026-27 census module; README "Pre-proceedings")
 --   calendar (date, wd)  - wd is the working-day ordinal of the England and Wales calendar plus
 --                          local closure days, so wd(a, b) = b.wd - a.wd (measures.md section 1:
 --                          the working days d with a < d <= b; same day = 0)

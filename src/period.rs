@@ -6,11 +6,13 @@ use std::fmt;
 use std::str::FromStr;
 
 use anyhow::Result;
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use polars::prelude::*;
 
 use crate::calendar::{FIRST_DATE, LAST_DATE};
-use crate::dates::{epoch_days, from_epoch_days};
+use crate::dates::{
+    epoch_days, financial_year, financial_year_bounds, financial_year_name, from_epoch_days,
+};
 use crate::error::UserError;
 use crate::schema;
 use crate::store::Store;
@@ -22,19 +24,15 @@ pub struct FinYear(pub i32);
 impl FinYear {
     /// 1 April of the starting year.
     pub fn start(self) -> NaiveDate {
-        NaiveDate::from_ymd_opt(self.0, 4, 1).expect("1 April exists")
+        financial_year_bounds(self.0).0
     }
     /// 31 March of the following year.
     pub fn end(self) -> NaiveDate {
-        NaiveDate::from_ymd_opt(self.0 + 1, 3, 31).expect("31 March exists")
+        financial_year_bounds(self.0).1
     }
     /// The financial year containing `d`.
     pub fn containing(d: NaiveDate) -> FinYear {
-        if d.month() >= 4 {
-            FinYear(d.year())
-        } else {
-            FinYear(d.year() - 1)
-        }
+        FinYear(financial_year(d))
     }
     /// The latest financial year that has ended by `d` (a year ending on `d` counts).
     pub fn latest_complete(d: NaiveDate) -> FinYear {
@@ -72,7 +70,7 @@ impl FinYear {
 
 impl fmt::Display for FinYear {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{:02}", self.0, (self.0 + 1).rem_euclid(100))
+        f.write_str(&financial_year_name(self.0))
     }
 }
 

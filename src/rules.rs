@@ -1,6 +1,7 @@
 //! Every validation rule in one place, each with its DfE number where it has one: the row
 //! rules ingest applies to each row ([`row_flags`]), the cross-table rules the store applies when
-//! it links the tables of an LA partition ([`link_checks`]), and where the others live.
+//! it links the tables of an LA partition ([`link_checks`], with the pre-proceedings module's
+//! rules in [`pre_proceedings`]), and where the others live.
 //!
 //! | flag | what | DfE | checked by |
 //! |---|---|---|---|
@@ -18,6 +19,17 @@
 //! | `s47_before_referral` | an s47 enquiry starting before its referral ([`AFTER_REFERRAL`]) | 2889 | [`link_checks`] |
 //! | `cpp_start_not_icpc` | a plan whose start is not the date of an ICPC of the same child | 2885 | [`link_checks`] |
 //! | `overlapping_cpp` | a plan starting while another of the same child is open | 8935, 8940 | [`link_checks`] |
+//! | `dfe_9005` | `PPStartDate` outside the return's reporting year (pre-proceedings; flags, never rejections: draft rules) | 9005 | [`pre_proceedings`] |
+//! | `dfe_9006` | `LBPSentDate` outside the year or before `PPStartDate` | 9006 | [`pre_proceedings`] |
+//! | `dfe_9007` | a letter before proceedings sent, `FGDMMeetingOffer` not recorded | 9007 | [`pre_proceedings`] |
+//! | `dfe_9008` | `InitialPPMeetingDate` outside the year | 9008 | [`pre_proceedings`] |
+//! | `dfe_9009` | `StepDecisionDate` outside the year or before `PPStartDate` | 9009 | [`pre_proceedings`] |
+//! | `dfe_9010Q` | an FGDM meeting offered, `FGDMMeetingFac` not recorded | 9010Q | [`pre_proceedings`] |
+//! | `dfe_9011` | `PPOutcome` not a code of CS131 (A, B, C) | 9011 | [`pre_proceedings`] |
+//! | `dfe_9012` | `CourtAppDate` outside the year or before `StepDecisionDate` | 9012 | [`pre_proceedings`] |
+//! | `dfe_9013` | `LetterInitCPDate` outside the year or before `CourtAppDate` | 9013 | [`pre_proceedings`] |
+//! | `dfe_9015Q` | an initial pre-proceedings meeting held, `ReviewMeetingsCount` not recorded | 9015Q | [`pre_proceedings`] |
+//! | `dfe_8995Q` | a 2026-27 or later CIN return with no pre-proceedings block for any child (a note and a flag on the return) | 8995Q | `ingest::cin_pp` |
 //! | (subject `assessments.authorisation_date`) | an open assessment started more than 45 working days before the date | 8670Q | `queries/data_quality.sql` (a count per period, in `measures`) |
 //! | (subject `s47_enquiries.icpc_date`) | an s47 with no ICPC, not marked not required, started more than 15 working days before the date | 8675Q | `queries/data_quality.sql` (a count per period, in `measures`) |
 //!
@@ -32,6 +44,8 @@ use polars::prelude::*;
 
 use crate::schema;
 use crate::table::Issue;
+
+pub mod pre_proceedings;
 
 // ---- row rules ----
 
@@ -130,8 +144,10 @@ pub const AFTER_REFERRAL: &[(&str, &str, &str, &str)] = &[
 ];
 
 /// Checks that need two tables: orphans (a row whose referral, plan or CDOP case is not in the
-/// store) and the DfE date-order rules 1103 (assessment start >= referral) and 2889
-/// (s47 start >= referral).
+/// store), the DfE date-order rules 1103 (assessment start >= referral) and 2889
+/// (s47 start >= referral), 2885 and 8935/8940 on plans, and the pre-proceedings rules
+/// 9005-9015Q ([`pre_proceedings::checks`], one table but run here so that they see the
+/// partition as committed).
 pub fn link_checks(merged: &BTreeMap<&'static str, DataFrame>) -> Result<Vec<Issue>> {
     let mut out = vec![];
     for spec in schema::TABLES {
@@ -196,6 +212,10 @@ pub fn link_checks(merged: &BTreeMap<&'static str, DataFrame>) -> Result<Vec<Iss
     }
     if let (Some(plans), Some(s47)) = (merged.get("cp_plans"), merged.get("s47_enquiries")) {
         out.extend(plan_checks(plans, s47)?);
+    }
+    // The DfE's draft pre-proceedings rules 9005-9015Q.
+    if let Some(pp) = merged.get("pre_proceedings") {
+        out.extend(pre_proceedings::checks(pp)?);
     }
     Ok(out)
 }

@@ -1018,8 +1018,8 @@ fn supersede(spec: &TableSpec, combined: DataFrame) -> Result<(DataFrame, DataFr
 }
 
 /// A CIN census episode in a newer return replaces the older return's episode *with* its
-/// assessments, s47s and plans (data-contract.md section 4): rows that hang off a referral whose
-/// winning version came from a different CIN return are dropped. Works on one LA partition;
+/// assessments, s47s, plans and pre-proceedings (data-contract.md section 4): rows that hang off
+/// a referral whose winning version came from a different CIN return are dropped. Works on one LA partition;
 /// returns the rows dropped per table (only tables that lost rows). Reviews hang off plans across
 /// LAs and are cascaded by the commit afterwards ([`cascade_one`]).
 fn cascade_episode_supersession(
@@ -1035,6 +1035,7 @@ fn cascade_episode_supersession(
         "strategy_discussions",
         "s47_enquiries",
         "cp_plans",
+        "pre_proceedings",
     ] {
         let (Some(child), Some(par)) = (merged.get(table), merged.get("referrals")) else {
             continue;

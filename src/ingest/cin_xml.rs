@@ -25,7 +25,9 @@
 //! - `assessments` `{referral}-A{k}`, `s47_enquiries` `{referral}-S{k}` (plus `{referral}-T` for a
 //!   `CINdetails`-level `DateOfInitialCPC`: a transfer-in conference), `cp_plans` `{referral}-P{k}`,
 //!   `cp_reviews` (plan, `CPPreviewDate`).
-//! - CIN plans, the 2026-27 `PreProceedingsandFGDM` block, `UPNunknown`, disability codes and the
+//! - `pre_proceedings`: each 2026-27 `PreProceedingsandFGDM` block of an episode, id
+//!   `{referral}-PP{k}` ([`super::cin_pp`]; a 2026-27 or later return with none is DfE query 8995Q).
+//! - CIN plans, `UPNunknown`, disability codes and the
 //!   other census items on the raw layer's allow-list (the spec's `raw`) go to the raw
 //!   layer; any other element (also inside `Header`) is dropped and named in the summary, never
 //!   its text. UPN, FormerUPN, the exact birth date, the expected birth date and the death date are
@@ -50,7 +52,8 @@ use super::sink::{Row, Sink};
 use super::specs::{self, CinTable};
 use crate::error::UserError;
 use crate::schema::{
-    self, TableSpec, ASSESSMENTS, CHILDREN, CP_PLANS, CP_REVIEWS, REFERRALS, S47_ENQUIRIES,
+    self, TableSpec, ASSESSMENTS, CHILDREN, CP_PLANS, CP_REVIEWS, PRE_PROCEEDINGS, REFERRALS,
+    S47_ENQUIRIES,
 };
 
 /// One element of the `Header` or of one `Child`: its name, its own text (for a leaf; stray text
@@ -334,6 +337,7 @@ pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
             "no Header/CollectionDetails/Collection: this is not a CIN census return".into(),
         ));
     }
+    super::cin_pp::after_return(sink);
     Ok(())
 }
 
@@ -409,6 +413,11 @@ const PLACES: &[(&str, &[&str], &str)] = &[
         "CPPreviewDate",
         &["Reviews"],
         "ChildProtectionPlans/Reviews/CPPreviewDate",
+    ),
+    (
+        "PreProceedingsandFGDM",
+        &["CINdetails"],
+        "Child/CINdetails/PreProceedingsandFGDM",
     ),
 ];
 
@@ -735,8 +744,8 @@ impl ChildMapper {
         }
     }
 
-    /// One `CINdetails`: its referral, and the assessments, s47s, transfer-in conference and
-    /// plans that hang off it; then its other items to the raw layer.
+    /// One `CINdetails`: its referral, and the assessments, s47s, transfer-in conference, plans
+    /// and pre-proceedings that hang off it; then its other items to the raw layer.
     fn episode(&mut self, sink: &mut Sink, kid: &Kid, ep: &Node, epos: &str) {
         let ref_date = ep.get(source_of("referrals", "received_at").0);
         let date_key = id_date(ref_date);
@@ -778,6 +787,7 @@ impl ChildMapper {
         let s47_icpcs = ep_rows.s47s(sink);
         ep_rows.transfer_in(sink, &s47_icpcs);
         ep_rows.plans(sink);
+        ep_rows.pre_proceedings(sink);
         rest(sink, ep, epos, &specs::cin().table("referrals").block, true);
     }
 }
@@ -1035,6 +1045,40 @@ impl Episode<'_> {
     }
 }
 
+impl Episode<'_> {
+    /// The episode's pre-proceedings (the 2026-27 census module): one row per
+    /// `PreProceedingsandFGDM` block, id `{referral}-PP{k}` with k counting the episode's blocks
+    /// in file order; the block's items by [`super::cin_pp::items`].
+    fn pre_proceedings(&self, sink: &mut Sink) {
+        for (k, b) in self.node.all(super::cin_pp::BLOCK).enumerate() {
+            let pos = format!("{}/{}[{}]", self.pos, super::cin_pp::BLOCK, k + 1);
+            // A broken Child's block is rejected whole, its items not looked at.
+            let values = match self.kid.broken {
+                Some(_) => vec![],
+                None => {
+                    let items: Vec<super::cin_pp::Item> = b
+                        .children
+                        .iter()
+                        .map(|c| super::cin_pp::Item {
+                            name: &c.name,
+                            value: c.value(),
+                            nested: !c.children.is_empty(),
+                        })
+                        .collect();
+                    super::cin_pp::items(sink, &items)
+                }
+            };
+            let mut row = self.kid.row(sink, &PRE_PROCEEDINGS, pos);
+            row.set("pp_id", format!("{}-PP{}", self.referral_id, k + 1), "")
+                .set("referral_id", self.referral_id, "");
+            for (column, value, item) in values {
+                row.set(column, value, item);
+            }
+            row.finish();
+        }
+    }
+}
+
 /// The items of a row's element that its table does not read: to the raw layer, or dropped. In
 /// `list` (`block/item`: the block holding a repeated item read whole, FactorsIdentifiedAtAssessment
 /// or Reviews) anything but that item is dropped.
@@ -1076,7 +1120,7 @@ fn rest(sink: &mut Sink, node: &Node, pos: &str, block: &str, numbered: bool) {
 
 /// An element of `parent` that the reader does not map: kept in the raw layer only when the
 /// allow-list ([`raw_allow::cin`]) knows it - a leaf as one field of its parent (at the parent's
-/// position), a known block (CINPlanDates, PreProceedingsandFGDM) item by item at its own
+/// position), a known block (CINPlanDates) item by item at its own
 /// position (`[k]`: its number among its parent's blocks of that name). Anything else, leaf or
 /// block, is dropped whole and named `parent/name` in the summary; its text is never read.
 fn raw_item(sink: &mut Sink, parent_pos: &str, parent: &str, item: &Node, k: Option<usize>) {

@@ -6,6 +6,7 @@
 
 pub mod annex_a;
 pub mod canonical_csv;
+pub mod cin_pp;
 pub mod cin_xml;
 pub mod fuzz;
 pub mod parse;

@@ -11,9 +11,9 @@
 //! - Canonical CSV: no field beyond the canonical columns of data-contract.md section 3 is known,
 //!   so none is kept (an LA's extra columns are its own and may be anything).
 //! - CIN census XML (`specs/cin_census.toml`, `raw` and `raw_blocks`): the DfE census items that
-//!   are not mapped to canonical columns, from the DfE XSDs 2017-2026 (`CIN_schema_20NN.xsd`)
-//!   and, for the 2026-27 pre-proceedings block, the DfE validator's fake data and ingress
-//!   (anchors-csc.md section 2.1). The census year an item entered the return is recorded, but
+//!   are not mapped to canonical columns, from the DfE XSDs 2017-2026 (`CIN_schema_20NN.xsd`; the
+//!   2026-27 pre-proceedings block is mapped to the `pre_proceedings` table, not kept here:
+//!   `super::cin_pp`). The census year an item entered the return is recorded, but
 //!   an item is accepted in a return of any year: suppliers (and the DfE validator's own fake
 //!   data) carry newer items under older ReferenceDates, and an item's meaning does not change
 //!   with the year.

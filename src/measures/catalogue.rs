@@ -147,6 +147,33 @@ pub struct Measure {
     pub needs_only_when: Option<String>,
     pub headline: Option<Headline>,
     pub rate: Option<Rate>,
+    /// The first reporting year the measure exists (a census module, a new duty): a year before
+    /// it is "not measurable" with the reason, never a zero.
+    pub since: Option<Since>,
+}
+
+/// A measure's first reporting year and why there is none before it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Since {
+    /// A financial year, e.g. `2026-27`.
+    pub period: String,
+    /// Why the years before it have no figure (shown after "not measurable before <period>: ").
+    pub reason: String,
+}
+
+impl Since {
+    /// The first year (checked when the catalogue is loaded).
+    pub fn first(&self) -> super::FinYear {
+        self.period
+            .parse()
+            .expect("since.period checked when the catalogue was loaded")
+    }
+
+    /// The words "not measurable" says for a year before it.
+    pub fn why(&self) -> String {
+        format!("not measurable before {}: {}", self.period, self.reason)
+    }
 }
 
 /// A need's reason, shown when it is missing.
@@ -443,6 +470,14 @@ pub fn load_from(
         if let Some(h) = &m.headline {
             if let Some(other) = orders.insert(h.order, id.clone()) {
                 return Err(at(format!("headline order {} is also {other}'s", h.order)));
+            }
+        }
+        if let Some(since) = &m.since {
+            if let Err(e) = since.period.parse::<super::FinYear>() {
+                return Err(at(format!("since.period: {e}")));
+            }
+            if since.reason.trim().is_empty() {
+                return Err(at("since.reason is empty".into()));
             }
         }
         if m.rate.is_some() != (m.unit == Unit::Per10000Children) {

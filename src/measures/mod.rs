@@ -315,12 +315,35 @@ pub fn compute(
         out.notes
             .extend(apply_population(&mut out.rows, &population, year, cat)?);
     }
+    // A measure with a first year (`since`) is not measurable in the years before it: "not
+    // measurable" when every year asked is before it, else a note naming those years.
+    let mut before_since: HashSet<(String, String)> = HashSet::new();
+    for m in &cat.measures {
+        let Some(since) = &m.since else { continue };
+        let early: Vec<String> = years
+            .iter()
+            .filter(|y| **y < since.first())
+            .map(|y| y.to_string())
+            .collect();
+        if early.is_empty() {
+            continue;
+        }
+        if early.len() == years.len() {
+            out.not_measurable.insert(m.id.clone(), since.why());
+        } else if !out.not_measurable.contains_key(&m.id) {
+            out.notes
+                .push(format!("{}: {}: {}", early.join(", "), m.id, since.why()));
+        }
+        before_since.extend(early.into_iter().map(|y| (m.id.clone(), y)));
+    }
     // Measures the data can't support are absent, never zero. A rate's NONE row would add up
     // unlike counts: rates exist only per count.
     out.rows.retain(|r| {
-        !out.not_measurable.contains_key(&r.measure_id)
-            && !(r.breakdown == "NONE"
-                && cat.measure(&r.measure_id).is_some_and(|m| m.rate.is_some()))
+        let unsupported = out.not_measurable.contains_key(&r.measure_id)
+            || before_since.contains(&(r.measure_id.clone(), r.period.clone()));
+        let rate_none =
+            r.breakdown == "NONE" && cat.measure(&r.measure_id).is_some_and(|m| m.rate.is_some());
+        !(unsupported || rate_none)
     });
     sort_rows(&mut out.rows, cat);
     Ok(out)

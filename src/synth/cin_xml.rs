@@ -6,7 +6,8 @@
 //!
 //! `GenderCurrent` (1/2/0) up to 2023-24, `Sex` (M/F/U) from 2024-25; yes/no items as `true`/`false`;
 //! a transfer-in conference as `DateOfInitialCPC` directly under `CINdetails`; dates of birth as the
-//! first of the birth month. No UPN is ever written.
+//! first of the birth month; the pre-proceedings module (`PreProceedingsandFGDM`) from the 2026-27
+//! file on. No UPN is ever written.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -18,7 +19,7 @@ use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
 use super::dates::{date_string, Clock, Window};
-use super::model::{Child, Episode};
+use super::model::{Child, Episode, PreProceedings};
 
 type Xml = Writer<BufWriter<File>>;
 
@@ -209,13 +210,13 @@ fn write_child_element(
     close(w, "Disabilities")?;
     close(w, "ChildCharacteristics")?;
     for ep in episodes {
-        write_episode(w, ep, clock)?;
+        write_episode(w, ep, end_year, clock)?;
     }
     close(w, "Child")?;
     Ok(())
 }
 
-fn write_episode(w: &mut Xml, ep: &Episode, clock: Clock) -> Result<()> {
+fn write_episode(w: &mut Xml, ep: &Episode, end_year: i32, clock: Clock) -> Result<()> {
     open(w, "CINdetails")?;
     if let Some(d) = ep.received_date() {
         leaf_date(w, "CINreferralDate", d)?;
@@ -273,6 +274,48 @@ fn write_episode(w: &mut Xml, ep: &Episode, clock: Clock) -> Result<()> {
         }
         close(w, "ChildProtectionPlans")?;
     }
+    // Module 5 from the 2026-27 census (file year 2027): pre-proceedings and FGDM.
+    if end_year >= 2027 {
+        for p in &ep.pre_proceedings {
+            write_pre_proceedings(w, p)?;
+        }
+    }
     close(w, "CINdetails")?;
+    Ok(())
+}
+
+/// A `PreProceedingsandFGDM` block (yes/no items as `1`/`0`, as the DfE validator's sample).
+fn write_pre_proceedings(w: &mut Xml, p: &PreProceedings) -> Result<()> {
+    let bit = |b: bool| if b { "1" } else { "0" };
+    open(w, "PreProceedingsandFGDM")?;
+    leaf_date(w, "PPStartDate", p.start)?;
+    if let Some(d) = p.letter {
+        leaf_date(w, "LBPSentDate", d)?;
+    }
+    if let Some(b) = p.fgdm_offered {
+        leaf(w, "FGDMMeetingOffer", bit(b))?;
+    }
+    if let Some(b) = p.fgdm_facilitated() {
+        leaf(w, "FGDMMeetingFac", bit(b))?;
+    }
+    if let Some(d) = p.initial_meeting {
+        leaf_date(w, "InitialPPMeetingDate", d)?;
+    }
+    if let Some(n) = p.review_count() {
+        leaf(w, "ReviewMeetingsCount", &n.to_string())?;
+    }
+    if let Some((d, outcome)) = p.decision {
+        leaf_date(w, "StepDecisionDate", d)?;
+        if let Some(o) = outcome {
+            leaf(w, "PPOutcome", o)?;
+        }
+    }
+    if let Some(d) = p.court_application {
+        leaf_date(w, "CourtAppDate", d)?;
+    }
+    if let Some(d) = p.care_proceedings_letter {
+        leaf_date(w, "LetterInitCPDate", d)?;
+    }
+    close(w, "PreProceedingsandFGDM")?;
     Ok(())
 }

@@ -322,6 +322,10 @@ pub const IMD_DECILE: &[(u8, f64)] = &[
     (10, 5.0),
 ];
 
+/// Pre-proceedings outcome (CIN census 2026-27 `PPOutcome`, code set CS131): their meanings are
+/// unknown, so the weights are the generator's assumption (`super::pre_proceedings`).
+pub const PP_OUTCOME: &[(&str, f64)] = &[("A", 45.0), ("B", 35.0), ("C", 20.0)];
+
 /// Checks that every code drawn here is one of the schema's code lists (`specs/tables.toml`):
 /// the schema declares the codes, this module only weighs them. A code missing from the schema
 /// is a bug here (the generated data would be rejected or flagged on ingest).
@@ -345,6 +349,7 @@ pub fn check_against_schema() -> Result<(), String> {
             CLOSURE_AFTER_SUPPORT,
             schema::CLOSURE_REASON,
         ),
+        ("PP_OUTCOME", PP_OUTCOME, schema::PP_OUTCOME),
     ];
     let mut missing: Vec<String> = weighted
         .iter()

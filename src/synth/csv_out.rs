@@ -12,8 +12,8 @@ use chrono::{NaiveDate, NaiveDateTime};
 use super::dates::{fmt_date, fmt_datetime, fmt_month};
 use super::model::{Child, Stamp};
 use crate::schema::{
-    self, TableSpec, ASSESSMENTS, CHILDREN, CONTACTS, CP_PLANS, CP_REVIEWS, EARLY_HELP, REFERRALS,
-    S47_ENQUIRIES, STRATEGY_DISCUSSIONS,
+    self, TableSpec, ASSESSMENTS, CHILDREN, CONTACTS, CP_PLANS, CP_REVIEWS, EARLY_HELP,
+    PRE_PROCEEDINGS, REFERRALS, S47_ENQUIRIES, STRATEGY_DISCUSSIONS,
 };
 
 /// A formatted cell held on the stack (dates, datetimes, months, small numbers).
@@ -355,6 +355,37 @@ impl CsvTables {
                         .set("review_date", Cell::date(*review).as_bytes());
                     r.write()?;
                 }
+            }
+            for p in &ep.pre_proceedings {
+                let mut r = self.referral_row(&PRE_PROCEEDINGS, &p.id, rid, cid, code);
+                r.set("pp_start_date", Cell::date(p.start).as_bytes())
+                    .set("lbp_sent_date", Cell::opt_date(p.letter).as_bytes())
+                    .set("fgdm_offered", p.fgdm_offered.map_or(b"", yn))
+                    .set("fgdm_facilitated", p.fgdm_facilitated().map_or(b"", yn))
+                    .set(
+                        "initial_meeting_date",
+                        Cell::opt_date(p.initial_meeting).as_bytes(),
+                    )
+                    .set(
+                        "review_meetings",
+                        p.review_count()
+                            .map_or_else(Cell::empty, |n| Cell::num(n as i64))
+                            .as_bytes(),
+                    )
+                    .set(
+                        "step_decision_date",
+                        Cell::opt_date(p.decision.map(|d| d.0)).as_bytes(),
+                    )
+                    .set("outcome", opt(p.decision.and_then(|d| d.1)))
+                    .set(
+                        "court_application_date",
+                        Cell::opt_date(p.court_application).as_bytes(),
+                    )
+                    .set(
+                        "care_proceedings_letter_date",
+                        Cell::opt_date(p.care_proceedings_letter).as_bytes(),
+                    );
+                r.write()?;
             }
         }
         Ok(())

@@ -1,9 +1,10 @@
 //! Fictional identifiers: obviously synthetic pseudonyms, unique by construction.
 //!
 //! A child is `P` + 12 lowercase hex characters; records are a table prefix (`C` contact, `R` referral,
-//! `EH` early help, `A` assessment, `SD` strategy discussion, `S` s47, `CP` plan, `CD` CDOP case) + 14
-//! hex characters. Each id is a keyed bijection (xorshift-multiply rounds modulo 2^n) of a structured
-//! counter, so two different units never share an id and the same options always give the same ids.
+//! `EH` early help, `A` assessment, `SD` strategy discussion, `S` s47, `CP` plan, `CD` CDOP case,
+//! `PP` pre-proceedings) + 14 hex characters. Each id is a keyed bijection (xorshift-multiply rounds
+//! modulo 2^n) of a structured counter, so two different units never share an id and the same
+//! options always give the same ids.
 //! None of them can look like a UPN (a letter + 12 digits) or an NHS number (10 digits): a hex string
 //! that happens to be all decimal digits has its first digit replaced by a letter outside the hex range
 //! (`g`..`p`), which keeps the mapping one-to-one.
@@ -34,6 +35,7 @@ pub enum Table {
     S47 = 6,
     Plan = 7,
     CdopCase = 8,
+    PreProceedings = 9,
 }
 
 impl Table {
@@ -47,6 +49,7 @@ impl Table {
             Table::S47 => "S",
             Table::Plan => "CP",
             Table::CdopCase => "CD",
+            Table::PreProceedings => "PP",
         }
     }
 }

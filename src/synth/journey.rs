@@ -23,6 +23,8 @@
 //! - DQ6 an s47 with no ICPC and "ICPC not required" not recorded: ~0.6% of s47s.
 //!
 //! Also realistic but not errors: ~2% of contact decisions recorded as a bare date (time unknown).
+//!
+//! Pre-proceedings (from 2026-27) come from `super::pre_proceedings`, on a stream of their own.
 
 use anyhow::{bail, Result};
 use chrono::{NaiveDate, NaiveDateTime, Timelike};
@@ -34,6 +36,7 @@ use super::ids::{child_id, child_key, event_id, ChildKind, Table, MAX_SEQ};
 use super::model::{
     Assessment, Child, Closing, Contact, Discussion, EarlyHelp, Episode, Plan, Stamp, S47,
 };
+use super::pre_proceedings;
 
 // ---- tuning -------------------------------------------------------------------------------------
 
@@ -242,7 +245,7 @@ struct Builder<'g, 'a> {
     la: u16,
     child: Child,
     plans_so_far: u32,
-    seq: [u32; 9],
+    seq: [u32; 10],
     last_eh: Option<usize>,
     eh_busy_until: NaiveDate,
 }
@@ -268,7 +271,7 @@ impl<'g, 'a> Builder<'g, 'a> {
             la,
             child,
             plans_so_far: 0,
-            seq: [0; 9],
+            seq: [0; 10],
             last_eh: None,
             eh_busy_until: NaiveDate::MIN,
         }
@@ -679,6 +682,7 @@ impl<'g, 'a> Builder<'g, 'a> {
             discussions: Vec::new(),
             s47s: Vec::new(),
             plans: Vec::new(),
+            pre_proceedings: Vec::new(),
         };
         if nfa {
             ep.closure = Some((decided_on, "RC8"));
@@ -758,6 +762,13 @@ impl<'g, 'a> Builder<'g, 'a> {
 
         let closure = self.closure(&ep, assessed, s47, icpc_held, plan_end, busy_until)?;
         ep.closure = Some(closure);
+        // Pre-proceedings (the 2026-27 census module), from a stream of their own.
+        let (seed, key, clock) = (self.g.seed, self.key, self.clock());
+        let n = self.seq[Table::Referral as usize];
+        let mut id = || self.next_id(Table::PreProceedings);
+        if let Some(pp) = pre_proceedings::generate(seed, key, n, &ep, clock, &mut id)? {
+            ep.pre_proceedings.push(pp);
+        }
         Ok((ep, closure.0))
     }
 
@@ -964,6 +975,7 @@ impl<'g, 'a> Builder<'g, 'a> {
             discussions: Vec::new(),
             s47s: Vec::new(),
             plans: Vec::new(),
+            pre_proceedings: Vec::new(),
         };
         let mut busy_until = icpc;
         if chance(&mut self.rng, 0.5) {

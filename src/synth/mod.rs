@@ -24,7 +24,9 @@
 //!   `MOVED_LA`, then a transfer-in conference and plan in the other LA; such a child has one
 //!   `children.csv` row per LA, same `child_id`), and the children known to services in the CDOP's
 //!   reviews are generated to lead up to their deaths.
-//! - `SynthFormat::Csv` writes the 12 canonical CSVs. `CinXml` writes one census file per LA per year
+//! - Pre-proceedings (the CIN census module of 2026-27) are written for those begun on or after
+//!   1 April 2026 (`pre_proceedings.rs`): a window ending before 2026-27 has none.
+//! - `SynthFormat::Csv` writes the 13 canonical CSVs. `CinXml` writes one census file per LA per year
 //!   (`cin_<la>_<yyyy>.xml`) plus the CSVs the census has no place for (`contacts.csv`,
 //!   `early_help.csv`, `cdop_reviews.csv`, `cdop_factors.csv`, `population.csv`). `Both` writes all.
 
@@ -38,6 +40,7 @@ mod ids;
 mod journey;
 mod model;
 mod population;
+mod pre_proceedings;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -59,7 +62,7 @@ use model::Child;
 /// Output format of a synth run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SynthFormat {
-    /// The 12 canonical CSV tables.
+    /// The 13 canonical CSV tables.
     #[default]
     Csv,
     /// CIN census XML per LA per year, plus the non-census CSVs (see the module doc).

@@ -74,6 +74,74 @@ pub struct Episode {
     pub discussions: Vec<Discussion>,
     pub s47s: Vec<S47>,
     pub plans: Vec<Plan>,
+    /// Pre-proceedings (recorded from the 2026-27 census: `super::pre_proceedings`).
+    pub pre_proceedings: Vec<PreProceedings>,
+}
+
+/// Pre-proceedings under the Public Law Outline, with the family group decision-making offer of
+/// the Children's Wellbeing and Schools Act 2026 (what the 2026-27 census module records).
+#[derive(Debug, Clone)]
+pub struct PreProceedings {
+    pub id: String,
+    /// The decision to begin pre-proceedings (PPStartDate).
+    pub start: NaiveDate,
+    /// The letter before proceedings.
+    pub letter: Option<NaiveDate>,
+    /// Whether the letter offered an FGDM meeting (None: not recorded).
+    pub fgdm_offered: Option<bool>,
+    /// The FGDM meeting facilitated after the offer, when one was.
+    pub fgdm_meeting: Option<NaiveDate>,
+    /// FGDMMeetingFac left unrecorded (a data-quality gap).
+    pub fgdm_facilitated_missing: bool,
+    pub initial_meeting: Option<NaiveDate>,
+    pub review_meetings: Vec<NaiveDate>,
+    /// ReviewMeetingsCount left unrecorded (a data-quality gap).
+    pub review_count_missing: bool,
+    /// The decision to step up or down, with its CS131 outcome code (None: not recorded).
+    pub decision: Option<(NaiveDate, Option<&'static str>)>,
+    pub court_application: Option<NaiveDate>,
+    pub care_proceedings_letter: Option<NaiveDate>,
+}
+
+impl PreProceedings {
+    /// Keeps what had happened by `at` (the caller drops one begun after it).
+    pub fn cut(&mut self, at: NaiveDate) {
+        if self.letter.is_some_and(|d| d > at) {
+            self.letter = None;
+            self.fgdm_offered = None;
+            self.fgdm_meeting = None;
+        }
+        if self.fgdm_meeting.is_some_and(|d| d > at) {
+            self.fgdm_meeting = None;
+        }
+        if self.initial_meeting.is_some_and(|d| d > at) {
+            self.initial_meeting = None;
+        }
+        self.review_meetings.retain(|d| *d <= at);
+        if self.decision.is_some_and(|(d, _)| d > at) {
+            self.decision = None;
+        }
+        if self.court_application.is_some_and(|d| d > at) {
+            self.court_application = None;
+        }
+        if self.care_proceedings_letter.is_some_and(|d| d > at) {
+            self.care_proceedings_letter = None;
+        }
+    }
+
+    /// FGDMMeetingFac as recorded: whether a meeting was facilitated (so far), for an offer.
+    pub fn fgdm_facilitated(&self) -> Option<bool> {
+        match self.fgdm_offered {
+            Some(true) if !self.fgdm_facilitated_missing => Some(self.fgdm_meeting.is_some()),
+            _ => None,
+        }
+    }
+
+    /// ReviewMeetingsCount as recorded: once the initial meeting has been held.
+    pub fn review_count(&self) -> Option<usize> {
+        (self.initial_meeting.is_some() && !self.review_count_missing)
+            .then_some(self.review_meetings.len())
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -172,6 +240,10 @@ impl Episode {
             if p.core_group.is_some_and(|d| d > at) {
                 p.core_group = None;
             }
+        }
+        self.pre_proceedings.retain(|p| p.start <= at);
+        for p in &mut self.pre_proceedings {
+            p.cut(at);
         }
         if self.closure.is_some_and(|(d, _)| d > at) {
             self.closure = None;

@@ -407,7 +407,7 @@ fn a_catalogue_that_does_not_fit_its_sql_is_a_user_error_naming_the_file() {
                 "data_quality == ",
             )
         }),
-        &["catalogue.toml:24:15:"],
+        &["catalogue.toml:25:15:"],
     );
     // A typo'd field.
     assert_user_error(
@@ -454,6 +454,17 @@ fn a_catalogue_that_does_not_fit_its_sql_is_a_user_error_naming_the_file() {
     assert_user_error(
         broken(|q| std::fs::remove_file(q.join("catalogue.toml")).unwrap()),
         &["SAFEGUARD_QUERIES", "catalogue.toml"],
+    );
+    // A first year (`since`) that is not a financial year.
+    assert_user_error(
+        broken(|q| {
+            replace_in(
+                &q.join("catalogue.toml"),
+                "since = { period = \"2026-27\"",
+                "since = { period = \"2026-28\"",
+            )
+        }),
+        &["measure 'pp_started'", "since.period", "2026-28"],
     );
 }
 

@@ -1,10 +1,11 @@
 //! The same partnership ingested as canonical CSVs and as CIN census XML gives the same figures
 //! for every measure both formats support, and the same rows in the tables both carry.
 //!
-//! One seeded synthetic partnership (2 LAs, 2 years) is generated twice: `--format csv` (the 12
-//! canonical tables) and `--format xml` (a census return per LA per year, plus the CSVs the census
-//! has no place for). Both are ingested with the same key, so the CSV child ids are pseudonymised
-//! as the census LAchildIDs are and the journeys link.
+//! One seeded synthetic partnership (2 LAs, 2025-26 and 2026-27: the second year has the census's
+//! pre-proceedings module) is generated twice: `--format csv` (the 13 canonical tables) and
+//! `--format xml` (a census return per LA per year, plus the CSVs the census has no place for).
+//! Both are ingested with the same key, so the CSV child ids are pseudonymised as the census
+//! LAchildIDs are and the journeys link.
 //!
 //! The two outputs do not cover quite the same ground, by design, and the test first brings the
 //! CSV extract to the census's ground (`census_scope`), taking the census's ground from what the
@@ -35,9 +36,10 @@ use safeguard::synth::{run, SynthFormat, SynthOptions, SynthSummary};
 
 use crate::common::{bin, read_measures, read_table, stderr, stdout, MeasureKey, TEST_KEY};
 
-const FIRST_YEAR: i32 = 2023;
+// 2025-26 and 2026-27: the second year's returns carry the pre-proceedings module.
+const FIRST_YEAR: i32 = 2025;
 const YEARS: u32 = 2;
-const YEAR_RANGE: &str = "2023-24..2024-25";
+const YEAR_RANGE: &str = "2025-26..2026-27";
 const SEED: u64 = 5;
 
 /// The measures the CIN census cannot carry: it has no referral decision date and no core group
@@ -206,6 +208,9 @@ fn census_scope(
     let mut reviews = Csv::read(&full.join("cp_reviews.csv"));
     reviews.retain_in("plan_id", &kept_plans);
     reviews.write(&out.join("cp_reviews.csv"));
+    let mut pp = Csv::read(&full.join("pre_proceedings.csv"));
+    pp.retain_in("referral_id", &kept_referrals);
+    pp.write(&out.join("pre_proceedings.csv"));
 
     // The children the census holds, as its last return saw them: (child, LA) -> unborn.
     let census_children: HashMap<(String, String), String> = rows(xml_store, "children")
@@ -489,6 +494,27 @@ fn natural(store: &Path) -> BTreeMap<&'static str, BTreeMap<Vec<String>, usize>>
         k.push(r["review_date"].clone());
         add("cp_reviews", k);
     }
+    for r in rows(store, "pre_proceedings") {
+        let mut k = of_referral(&r);
+        k.extend(pick(
+            &r,
+            &[
+                "child_id",
+                "la_code",
+                "pp_start_date",
+                "lbp_sent_date",
+                "fgdm_offered",
+                "fgdm_facilitated",
+                "initial_meeting_date",
+                "review_meetings",
+                "step_decision_date",
+                "outcome",
+                "court_application_date",
+                "care_proceedings_letter_date",
+            ],
+        ));
+        add("pre_proceedings", k);
+    }
     out
 }
 
@@ -548,7 +574,7 @@ fn generate() -> Pair {
 fn csv_and_cin_xml_of_the_same_partnership_give_the_same_figures() {
     let p = generate();
     let reference = p.summary.reference_date;
-    assert_eq!(reference, NaiveDate::from_ymd_opt(2025, 3, 31).unwrap());
+    assert_eq!(reference, NaiveDate::from_ymd_opt(2027, 3, 31).unwrap());
 
     // The non-census CSVs are the same files in both outputs.
     for name in SHARED_CSVS {
@@ -602,7 +628,7 @@ fn csv_and_cin_xml_of_the_same_partnership_give_the_same_figures() {
         "the CSV run can measure at least what the XML run can:\n{out_csv}"
     );
     // Both years, both LAs and the partnership appear.
-    for period in ["2023-24", "2024-25"] {
+    for period in ["2025-26", "2026-27"] {
         for la in ["940", "941", "ALL"] {
             assert!(
                 fig_xml
@@ -659,6 +685,13 @@ fn csv_and_cin_xml_of_the_same_partnership_give_the_same_figures() {
         "icpc_to_cpp",
         "cpp_review_timely",
         "contact_to_referral",
+        "pp_started",
+        "pp_lbp_fgdm_offered",
+        "pp_fgdm_facilitated",
+        "pp_outcome",
+        "pp_duration",
+        "pp_to_court",
+        "pp_lbp_to_meeting",
     ] {
         assert!(nonzero.contains(id), "{id} has a non-zero numerator");
     }
@@ -672,6 +705,7 @@ fn csv_and_cin_xml_of_the_same_partnership_give_the_same_figures() {
         "s47_enquiries",
         "cp_plans",
         "cp_reviews",
+        "pre_proceedings",
     ] {
         let empty = BTreeMap::new();
         let a = nat_csv.get(table).unwrap_or(&empty);

@@ -977,7 +977,9 @@ fn raw_values_are_kept_only_in_their_shape_and_only_known_fields_are_listed() {
     assert!(cin("Source", "SoftwareCode").is_some());
     assert!(cin("ChildIdentifiers", "UPN").is_none());
     assert!(cin("ChildIdentifiers", "KnownAs").is_none());
-    assert!(cin_block("CINdetails", "PreProceedingsandFGDM"));
+    assert!(cin_block("CINdetails", "CINPlanDates"));
+    // Mapped to the pre_proceedings table, so not a raw block.
+    assert!(!cin_block("CINdetails", "PreProceedingsandFGDM"));
     assert!(!cin_block("CINdetails", "FamilyDetails"));
     assert!(annex_a(6, "case status").is_some());
     assert!(annex_a(3, "allocated worker").is_none());

@@ -231,6 +231,11 @@ fn every_canonical_table_is_recognised_with_shuffled_columns_extras_and_bom() {
             "review_date,plan_id,team\n2024-07-10,K1,Blue\n",
         ),
         (
+            "pre_proceedings.csv",
+            "care_proceedings_letter_date,court_application_date,outcome,step_decision_date,review_meetings,initial_meeting_date,fgdm_facilitated,fgdm_offered,lbp_sent_date,pp_start_date,la_code,child_id,referral_id,pp_id,team\n\
+             2024-09-10,2024-09-05,c,2024-09-01,2,2024-05-20,N,yes,2024-05-10,2024-05-01,940,P1,R1,PP1,Blue\n",
+        ),
+        (
             "cdop_reviews.csv",
             "child_id,died_outside_area,scr_or_lcspr,review_completed_date,event,place_of_death,modifiable,category,expected,imd_decile,ethnicity,sex,age_at_death_days,notified_date,date_of_death,la_code,cdop_code,case_id,panel\n\
              P3,n,1,2024-09-01,sudi,home,not_identified,7,No,3,wbri,m,120,2024-03-02,2024-03-01,940,NN,X1,North\n",

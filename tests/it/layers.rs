@@ -211,7 +211,8 @@ fn the_tables_split_by_la_are_the_child_level_ones() {
             "assessments",
             "strategy_discussions",
             "s47_enquiries",
-            "cp_plans"
+            "cp_plans",
+            "pre_proceedings"
         ]
     );
 }

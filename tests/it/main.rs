@@ -17,6 +17,7 @@ mod hostile_structure;
 mod ingest;
 mod layers;
 mod measures;
+mod pre_proceedings;
 mod report;
 mod report_publish;
 mod store;

@@ -90,7 +90,10 @@ fn rows_spilled_to_disk_are_stored_exactly_as_rows_held_in_memory() {
             read_table(&held, spec.name),
             read_table(&spilled, spec.name),
         );
-        assert!(a.height() > 0, "{} is empty in the samples", spec.name);
+        // The samples end in 2024-25, before the census's pre-proceedings module (2026-27).
+        if spec.name != "pre_proceedings" {
+            assert!(a.height() > 0, "{} is empty in the samples", spec.name);
+        }
         assert!(
             a.equals_missing(&b),
             "{} differs when spilled:\n{a}\n{b}",

@@ -35,6 +35,10 @@ const CONTRACT: &[(&str, &str)] = &[
     ),
     ("cp_reviews.csv", "plan_id,review_date"),
     (
+        "pre_proceedings.csv",
+        "pp_id,referral_id,child_id,la_code,pp_start_date,lbp_sent_date,fgdm_offered,fgdm_facilitated,initial_meeting_date,review_meetings,step_decision_date,outcome,court_application_date,care_proceedings_letter_date",
+    ),
+    (
         "cdop_reviews.csv",
         "case_id,cdop_code,la_code,date_of_death,notified_date,age_at_death_days,sex,ethnicity,imd_decile,expected,category,modifiable,place_of_death,event,review_completed_date,scr_or_lcspr,died_outside_area,child_id",
     ),
@@ -113,8 +117,8 @@ fn synth_is_deterministic_and_seed_dependent() {
     run(&ob).unwrap();
     run(&oc).unwrap();
     assert!(
-        sa.files.len() >= 12 + 4,
-        "12 CSVs and 2 LAs x 2 years of XML"
+        sa.files.len() >= 13 + 4,
+        "13 CSVs and 2 LAs x 2 years of XML"
     );
     for (path, _) in &sa.files {
         let name = path.file_name().unwrap();
@@ -148,7 +152,7 @@ fn synth_writes_exactly_the_contract_headers() {
     assert_eq!(
         s.files.len(),
         CONTRACT.len(),
-        "CSV format writes the 12 tables and nothing else"
+        "CSV format writes the 13 tables and nothing else"
     );
 }
 
