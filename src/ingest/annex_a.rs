@@ -337,8 +337,11 @@ fn preflight(path: &Path) -> Result<(), UserError> {
             continue;
         }
         let part = privacy::field_name(&raw_name);
-        check_references(std::io::BufReader::new(entry))
-            .map_err(|why| bad(format!("worksheet part '{part}': {why}: the workbook is malformed")))?;
+        check_references(std::io::BufReader::new(entry)).map_err(|why| {
+            bad(format!(
+                "worksheet part '{part}': {why}: the workbook is malformed"
+            ))
+        })?;
     }
     if let Some((i, part)) = strings {
         let entry = zip
@@ -405,7 +408,9 @@ fn check_references(part: impl std::io::BufRead) -> Result<(), String> {
         let col = text[..letters].iter().fold(0u64, |c, b| {
             c * 26 + u64::from(b.to_ascii_uppercase() - b'A') + 1
         });
-        let row = digits.iter().fold(0u64, |r, b| r * 10 + u64::from(b - b'0'));
+        let row = digits
+            .iter()
+            .fold(0u64, |r, b| r * 10 + u64::from(b - b'0'));
         ((1..=u64::from(MAX_ROWS)).contains(&row) && col <= EXCEL_COLUMNS).then_some((row, col))
     }
     let mut xml = quick_xml::Reader::from_reader(part);

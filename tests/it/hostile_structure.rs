@@ -527,7 +527,10 @@ fn cell_references_beyond_excels_grid_fail_the_file_before_calamine_parses_them(
             &o,
             &before,
             "bad_ref.xlsx",
-            &["worksheet part 'xl/worksheets/sheet1.xml'", "not a cell of Excel's grid"],
+            &[
+                "worksheet part 'xl/worksheets/sheet1.xml'",
+                "not a cell of Excel's grid",
+            ],
         );
         assert!(!stderr(&o).contains("panicked"), "case {n}: {}", stderr(&o));
     }
