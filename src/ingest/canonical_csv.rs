@@ -5,7 +5,6 @@
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
-use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
 use std::rc::Rc;
@@ -98,7 +97,7 @@ pub fn detect_table(path: &Path, header: &[String]) -> Result<&'static TableSpec
 /// is stored with a `no_final_line_break` data-quality flag, so a cut that still parses
 /// (`17:10:4` for `17:10:44`) is never silent. A last field quoted and closed is whole.
 pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
-    let file = File::open(path).map_err(|e| UserError::file(path, format!("cannot open: {e}")))?;
+    let file = super::input::open(path)?;
     let lines = Rc::new(RefCell::new(LineStarts::new()));
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)

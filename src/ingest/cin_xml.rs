@@ -37,7 +37,6 @@
 //!   echo rule allows ([`super::privacy`]).
 
 use std::collections::{HashMap, HashSet};
-use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
 
@@ -131,7 +130,7 @@ struct Header {
 
 /// Reads one CIN census return into the sink.
 pub fn read(path: &Path, sink: &mut Sink) -> Result<(), UserError> {
-    let file = File::open(path).map_err(|e| UserError::file(path, format!("cannot open: {e}")))?;
+    let file = super::input::open(path)?;
     let mut reader = Reader::from_reader(BufReader::with_capacity(1 << 16, file));
     {
         let cfg = reader.config_mut();
@@ -465,7 +464,7 @@ fn element_name(e: &BytesStart) -> Result<String, String> {
 
 /// `line:column` (1-based; the column counts bytes) of a byte offset in the file.
 fn line_col(path: &Path, offset: u64) -> String {
-    let Ok(f) = File::open(path) else {
+    let Ok(f) = super::input::open(path) else {
         return format!("byte {offset}");
     };
     let (mut line, mut col) = (1u64, 1u64);

@@ -9,6 +9,7 @@ pub mod canonical_csv;
 pub mod cin_pp;
 pub mod cin_xml;
 pub mod fuzz;
+pub mod input;
 pub mod parse;
 pub mod privacy;
 pub mod raw_allow;
@@ -109,6 +110,24 @@ impl IngestReport {
 /// The file types read from a folder (`.xls` so that a legacy workbook fails with a message
 /// rather than being passed over).
 const INPUT_EXTENSIONS: &[&str] = &["csv", "xml", "xlsx", "xls"];
+
+/// The files a folder walk reads: `.csv`, `.xml`, `.xlsx`, `.xls` (any case), and `.csv.gz`,
+/// `.xml.gz` (compressed extracts, read by content: src/ingest/input.rs).
+fn is_input_name(f: &Path) -> bool {
+    let ext = |p: &Path| {
+        p.extension()
+            .and_then(|x| x.to_str())
+            .map(str::to_ascii_lowercase)
+    };
+    match ext(f).as_deref() {
+        Some("gz") => f
+            .file_stem()
+            .and_then(|stem| ext(Path::new(stem)))
+            .is_some_and(|x| x == "csv" || x == "xml"),
+        Some(x) => INPUT_EXTENSIONS.contains(&x),
+        None => false,
+    }
+}
 
 /// Whether a folder holds a safeguard store: a `CURRENT` file naming a `gen-` folder beside it.
 fn is_store(dir: &Path) -> bool {
@@ -248,11 +267,7 @@ pub fn expand_inputs(
                     } else {
                         items.push(Item::Dir(f, c, true));
                     }
-                } else if f
-                    .extension()
-                    .and_then(|x| x.to_str())
-                    .is_some_and(|x| INPUT_EXTENSIONS.contains(&x.to_ascii_lowercase().as_str()))
-                {
+                } else if is_input_name(&f) {
                     // A link to one of a store's own files (checked only for links: a file found
                     // in place is in a folder already checked).
                     let linked = std::fs::canonicalize(&f).ok().filter(|c| {
@@ -303,6 +318,17 @@ const OLE_MAGIC: &[u8] = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1";
 /// Detects the format from the first bytes. Binary files that are none of the formats are named
 /// for what they are (an encrypted workbook, a legacy `.xls`, UTF-16 text), not read as CSV.
 pub fn detect_format(path: &Path, head: &[u8]) -> Result<Format, UserError> {
+    if input::is_gzip(head) {
+        // A compressed CSV or census return: the format is its content's (src/ingest/input.rs).
+        let inner = input::head(path, head, 512)?;
+        if input::is_gzip(&inner) || inner.starts_with(b"PK\x03\x04") || inner.starts_with(OLE_MAGIC) {
+            return Err(UserError::file(
+                path,
+                "a gzip-compressed workbook or archive: only CSV and CIN census XML are read compressed (.csv.gz, .xml.gz); decompress it first".into(),
+            ));
+        }
+        return detect_format(path, &inner);
+    }
     if head.starts_with(b"PK\x03\x04") {
         return Ok(Format::AnnexA);
     }

@@ -7,6 +7,7 @@ mod cdop;
 mod cin_xml;
 mod cli;
 mod common;
+mod compressed;
 mod compare;
 mod formats;
 mod fuzz;
